@@ -1,0 +1,81 @@
+//! The seed's values, named once. Spec `Default` impls and renderers read them from here.
+
+/// Pinned component images rendered by default.
+pub mod images {
+    pub const LOKI: &str = "grafana/loki:3.5.7";
+    pub const PROMTAIL: &str = "grafana/promtail:3.5.7";
+    pub const ALLOY: &str = "grafana/alloy:v1.11.3";
+    pub const PROMETHEUS: &str = "prom/prometheus:v3.7.3";
+    pub const THANOS: &str = "quay.io/thanos/thanos:v0.40.1";
+    pub const ALERTMANAGER: &str = "prom/alertmanager:v0.29.0";
+    pub const GRAFANA: &str = "grafana/grafana:12.2.1";
+    pub const JAEGER: &str = "jaegertracing/jaeger:2.11.0";
+}
+
+/// Loki limits from the seed's Loki configuration block.
+pub const LOKI_INGESTION_RATE_MB: u32 = 50;
+pub const LOKI_RETENTION_PERIOD: &str = "90d";
+pub const LOKI_CHUNK_TARGET_SIZE: u64 = 1_536_000;
+/// Log retention per environment (seed: Log Retention table).
+pub const RETENTION_PRODUCTION: &str = "90d";
+pub const RETENTION_STAGING: &str = "30d";
+pub const RETENTION_DEVELOPMENT: &str = "7d";
+/// Compliance logs (GDPR, audit): one year.
+pub const COMPLIANCE_RETENTION: &str = "365d";
+
+/// Promtail, exactly as the seed configures it.
+pub const PROMTAIL_POSITIONS_FILE: &str = "/tmp/positions.yaml";
+pub const PROMTAIL_JOB_NAME: &str = "containers";
+pub const PROMTAIL_JOB_LABEL: &str = "containerlogs";
+pub const PROMTAIL_PATH_GLOB: &str = "/var/log/containers/*log";
+
+/// Fields of the seed's structured (JSON) log line, in the seed's order.
+pub const LOG_FIELDS: [&str; 10] = [
+    "timestamp",
+    "level",
+    "service",
+    "user_id",
+    "project_id",
+    "trace_id",
+    "message",
+    "duration_ms",
+    "model",
+    "tokens",
+];
+/// Log fields promoted to Loki labels: bounded values only (ids stay in the line).
+pub const LOG_LABEL_FIELDS: [&str; 2] = ["level", "service"];
+
+/// Prometheus global settings.
+pub const SCRAPE_INTERVAL: &str = "15s";
+pub const EVALUATION_INTERVAL: &str = "15s";
+pub const SCRAPE_TIMEOUT: &str = "10s";
+
+/// Metric retention tiers (seed: 1m resolution 30d, 5m 90d, 1h 2y).
+pub const RETENTION_RAW: &str = "30d";
+pub const RETENTION_5M: &str = "90d";
+pub const RETENTION_1H: &str = "2y";
+
+/// RED metric names of the seed.
+pub const METRIC_REQUESTS: &str = "http_requests_total";
+pub const METRIC_FAILURES: &str = "http_requests_failed_total";
+pub const METRIC_DURATION: &str = "http_request_duration_seconds";
+
+/// Slack channel and escalation delays of the seed's routing.
+pub const SLACK_CHANNEL: &str = "#alerts";
+pub const ESCALATION_SECONDARY_AFTER: &str = "15m";
+pub const ESCALATION_TERTIARY_AFTER: &str = "30m";
+
+/// Default names of the Secrets credentials are read from.
+pub const ALERTING_SECRET: &str = "stackscope-alerting";
+pub const LOKI_AZURE_SECRET: &str = "loki-azure-storage";
+pub const THANOS_OBJSTORE_SECRET: &str = "thanos-objstore";
+pub const GRAFANA_ADMIN_SECRET: &str = "grafana-admin";
+
+/// Container health probes (seed: Health Checks).
+pub const LIVENESS_PATH: &str = "/health";
+pub const READINESS_PATH: &str = "/ready";
+pub const PROBE_PORT: u16 = 8011;
+
+/// OTLP receiver ports.
+pub const OTLP_GRPC_PORT: u16 = 4317;
+pub const OTLP_HTTP_PORT: u16 = 4318;

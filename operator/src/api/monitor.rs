@@ -1,0 +1,241 @@
+//! `ServiceMonitor`: prometheus-operator's fields and meaning, plus `slo`, `probes` and `alerts`.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use kube::CustomResource;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::common::*;
+use super::stack::HttpProbe;
+use super::status::ServiceMonitorStatus;
+
+/// Declares how the Services it selects are scraped, probed and held to their SLO.
+///
+/// Field names and meaning follow `monitoring.coreos.com/v1` ServiceMonitor, so an existing
+/// manifest ports by changing its `apiVersion`.
+#[derive(CustomResource, JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[kube(
+    group = "stackscope.dev",
+    version = "v1alpha1",
+    kind = "ServiceMonitor",
+    namespaced,
+    status = "ServiceMonitorStatus",
+    shortname = "ssmon",
+    category = "stackscope",
+    printcolumn = r#"{"name":"Accepted","type":"string","jsonPath":".status.conditions[?(@.type==\"Accepted\")].status"}"#,
+    printcolumn = r#"{"name":"Reason","type":"string","jsonPath":".status.conditions[?(@.type==\"Accepted\")].reason"}"#,
+    printcolumn = r#"{"name":"Endpoints","type":"integer","jsonPath":".status.endpointCount"}"#,
+    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
+)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceMonitorSpec {
+    /// Label of the Service whose value becomes the `job` label (default: the Service name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 316))]
+    pub job_label: Option<String>,
+    /// Service labels copied onto every target.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 64))]
+    pub target_labels: Vec<String>,
+    /// Pod labels copied onto every target.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 64))]
+    pub pod_target_labels: Vec<String>,
+    /// Endpoints of the selected Services to scrape.
+    #[schemars(length(min = 1, max = 64))]
+    pub endpoints: Vec<Endpoint>,
+    /// Services to monitor, by label.
+    pub selector: LabelSelector,
+    /// Namespaces the Services are in (default: the ServiceMonitor's own).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace_selector: Option<NamespaceSelector>,
+    /// Per-scrape limit on accepted samples (0: none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(max = 100_000_000))]
+    pub sample_limit: Option<u64>,
+    /// Limit on the number of targets (0: none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(max = 1_000_000))]
+    pub target_limit: Option<u64>,
+    /// Service level objective of the monitored service.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slo: Option<ServiceSlo>,
+    /// Liveness and readiness probes the monitored workloads are expected to have.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub probes: Option<ProbeExpectations>,
+    /// Per-service overrides of the application alerts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alerts: Option<AlertOverrides>,
+}
+
+/// One scraped port of the selected Services.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[schemars(extend("x-kubernetes-validations" = [{"rule": "has(self.port) != has(self.targetPort)", "message": "set exactly one of port (a Service port name) or targetPort"}, {"rule": "!has(self.interval) || !has(self.scrapeTimeout) || duration(self.scrapeTimeout) <= duration(self.interval)", "message": "scrapeTimeout must not exceed interval"}, {"rule": "!has(self.bearerTokenSecret) || !has(self.basicAuth)", "message": "bearerTokenSecret and basicAuth are mutually exclusive"}]))]
+pub struct Endpoint {
+    /// Name of the Service port to scrape.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 63))]
+    pub port: Option<String>,
+    /// Pod port (number or name) to scrape, when the Service port has no name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_port: Option<IntOrString>,
+    /// HTTP path of the metrics (default `/metrics`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 1024), pattern(r"^/"))]
+    pub path: Option<String>,
+    /// `http` or `https` (default `http`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scheme: Option<Scheme>,
+    /// URL query parameters.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub params: BTreeMap<String, Vec<String>>,
+    /// Scrape interval (default: the stack's `metrics.prometheus.scrapeInterval`, 15s).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interval: Option<ScrapeDuration>,
+    /// Scrape timeout, at most the interval (default: the stack's, 10s).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scrape_timeout: Option<ScrapeDuration>,
+    /// TLS settings for `https`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_config: Option<TlsConfig>,
+    /// Bearer token read from a Secret key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bearer_token_secret: Option<SecretKeyRef>,
+    /// Basic auth credentials read from Secret keys.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub basic_auth: Option<BasicAuth>,
+    /// Keep the scraped labels when they clash with target labels.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub honor_labels: Option<bool>,
+    /// Keep the timestamps the target exposes (Prometheus default true).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub honor_timestamps: Option<bool>,
+    /// Follow HTTP redirects (Prometheus default true).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub follow_redirects: Option<bool>,
+    /// Relabelings applied to targets before scraping.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 256))]
+    pub relabelings: Vec<RelabelConfig>,
+    /// Relabelings applied to samples before ingestion.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 256))]
+    pub metric_relabelings: Vec<RelabelConfig>,
+}
+
+/// HTTP scheme of a scrape.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Scheme {
+    Http,
+    Https,
+}
+
+impl Scheme {
+    /// The scheme as Prometheus writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Http => "http",
+            Self::Https => "https",
+        }
+    }
+}
+
+/// TLS client settings of a scrape.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Default, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[schemars(extend("x-kubernetes-validations" = [{"rule": "!(has(self.ca) && has(self.caFile))", "message": "ca and caFile are mutually exclusive"}, {"rule": "has(self.cert) == has(self.keySecret)", "message": "cert and keySecret must be set together"}]))]
+pub struct TlsConfig {
+    /// CA certificate to verify the target with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca: Option<SecretOrConfigMap>,
+    /// Client certificate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cert: Option<SecretOrConfigMap>,
+    /// Client key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_secret: Option<SecretKeyRef>,
+    /// Path of a CA file already present in the Prometheus container.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 4096), pattern(r"^/"))]
+    pub ca_file: Option<String>,
+    /// Server name to verify.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 253))]
+    pub server_name: Option<String>,
+    /// Skip certificate verification (not recommended).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub insecure_skip_verify: Option<bool>,
+}
+
+/// Basic auth credentials from Secret keys.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BasicAuth {
+    /// The user name.
+    pub username: SecretKeyRef,
+    /// The password.
+    pub password: SecretKeyRef,
+}
+
+/// The service level objective of one service (seed: Service Level Objectives).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceSlo {
+    /// Value of the `service` label the SLO is measured on (default: the job name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 128), pattern(r"^[a-zA-Z0-9_.:-]+$"))]
+    pub service: Option<String>,
+    /// Availability target in percent, e.g. 99.95.
+    #[schemars(range(min = 50.0, max = 99.9999))]
+    pub availability: f64,
+    /// p95 latency target, e.g. 100ms, 3s.
+    pub latency_p95: ScrapeDuration,
+    /// Highest acceptable error rate in percent, e.g. 0.5.
+    #[schemars(range(min = 0.0001, max = 50.0))]
+    pub error_rate: f64,
+}
+
+/// Probes the workloads behind a monitor must carry; unset fields take the stack's defaults.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Default, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ProbeExpectations {
+    /// Container the probes belong to (default: the first container).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 63))]
+    pub container: Option<String>,
+    /// Expected liveness probe.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub liveness: Option<HttpProbe>,
+    /// Expected readiness probe.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub readiness: Option<HttpProbe>,
+}
+
+/// Per-service overrides of the application alerts.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AlertOverrides {
+    /// Alerts not to evaluate for this service, by alert name (e.g. `NoRequests`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 32), inner(pattern(r"^[A-Za-z][A-Za-z0-9]*$")))]
+    pub disabled: Vec<String>,
+    /// Error-rate warning threshold in percent (default 5).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0.0, max = 100.0))]
+    pub error_rate_warning: Option<f64>,
+    /// Error-rate critical threshold in percent (default 20).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0.0, max = 100.0))]
+    pub error_rate_critical: Option<f64>,
+    /// p95 latency warning threshold (default 3s).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_warning: Option<ScrapeDuration>,
+    /// p95 latency critical threshold (default 10s).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_critical: Option<ScrapeDuration>,
+}

@@ -1,0 +1,167 @@
+//! Status of both resources, in the shape kstatus, `kubectl wait` and Argo CD understand.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// A standard condition (`metav1.Condition` field names).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Condition {
+    /// `Ready`, `Progressing`, `Degraded`, `Drifted` (stack) or `Accepted` (monitor).
+    #[serde(rename = "type")]
+    pub condition_type: String,
+    /// `True`, `False` or `Unknown`.
+    pub status: String,
+    /// CamelCase reason.
+    pub reason: String,
+    /// Human-readable detail.
+    #[serde(default)]
+    pub message: String,
+    /// When the status last changed (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_transition_time: Option<String>,
+    /// Generation the condition was computed for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+}
+
+/// Status of an `ObservabilityStack`.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Default, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ObservabilityStackStatus {
+    /// Generation of the spec this status describes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// `Ready`, `Progressing`, `Degraded`, `Drifted`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<Condition>,
+    /// Counts for printer columns and dashboards.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary: Option<StackSummary>,
+    /// Each rendered component.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub components: Vec<ComponentStatus>,
+    /// ServiceMonitors included in the stack.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub accepted_monitors: Vec<MonitorRef>,
+    /// ServiceMonitors left out, with the reason.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rejected_monitors: Vec<RejectedMonitor>,
+    /// Differences between the declared and the running objects.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub drift: Vec<DriftEntry>,
+    /// Workload probes that differ from the expected ones.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub probe_findings: Vec<ProbeFinding>,
+    /// Content hash of the last configuration applied in full.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_applied_hash: Option<String>,
+}
+
+/// Counts shown by `kubectl get`.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Default, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StackSummary {
+    /// Monitors accepted.
+    pub accepted_monitors: u32,
+    /// Monitors rejected.
+    pub rejected_monitors: u32,
+    /// Objects owned.
+    pub objects: u32,
+    /// Drift entries.
+    pub drifted_fields: u32,
+}
+
+/// One component (loki, promtail, alloy, prometheus, alertmanager, grafana, jaeger).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ComponentStatus {
+    /// Component name.
+    pub name: String,
+    /// Whether its workload is ready.
+    pub ready: bool,
+    /// Objects rendered for it.
+    pub objects: u32,
+    /// Detail.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub message: String,
+}
+
+/// A ServiceMonitor by namespace and name.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MonitorRef {
+    /// Namespace.
+    pub namespace: String,
+    /// Name.
+    pub name: String,
+}
+
+/// A ServiceMonitor that was left out, and why.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RejectedMonitor {
+    /// Namespace.
+    pub namespace: String,
+    /// Name.
+    pub name: String,
+    /// Field at fault, e.g. `spec.endpoints[0].relabelings[1].regex`.
+    pub field: String,
+    /// Why it was rejected.
+    pub reason: String,
+}
+
+/// One field of one owned object that differs from what was declared.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DriftEntry {
+    /// `Kind/name` of the object.
+    pub object: String,
+    /// JSON path of the field, e.g. `data["prometheus.yml"]`.
+    pub path: String,
+    /// Declared value (truncated).
+    #[serde(default)]
+    pub expected: String,
+    /// Running value (truncated); empty when the object is missing.
+    #[serde(default)]
+    pub actual: String,
+    /// When the drift was first seen (RFC 3339).
+    pub since: String,
+    /// Whether stackscope restored the declared value.
+    pub corrected: bool,
+}
+
+/// A probe of a monitored workload that differs from the expected one.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ProbeFinding {
+    /// `Kind/namespace/name` of the workload.
+    pub workload: String,
+    /// Container.
+    pub container: String,
+    /// `liveness` or `readiness`.
+    pub probe: String,
+    /// `Missing`, `Different` or `Enforced`.
+    pub state: String,
+    /// What differs.
+    #[serde(default)]
+    pub detail: String,
+}
+
+/// Status of a `ServiceMonitor`.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Default, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceMonitorStatus {
+    /// Generation of the spec this status describes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// `Accepted`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<Condition>,
+    /// Endpoints rendered into scrape jobs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint_count: Option<u32>,
+    /// Stacks that include this monitor, as `namespace/name`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stacks: Vec<String>,
+}

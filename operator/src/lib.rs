@@ -1,0 +1,11 @@
+//! stackscope: a Kubernetes operator that turns `ObservabilityStack` and `ServiceMonitor`
+//! resources into a complete, running observability stack, and reports drift.
+//!
+//! The pipeline is resolve → validate → render → apply; everything up to apply is pure and is
+//! shared by the offline CLI, the golden tests, the benchmarks and the controller.
+
+pub mod api;
+pub mod crdgen;
+pub mod manifest;
+pub mod render;
+pub mod resolve;

@@ -1,0 +1,267 @@
+//! Builders shared by the renderers: names, labels, metadata, ConfigMaps, Services, security
+//! contexts, Secret references and deterministic YAML.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::{
+    Capabilities, ConfigMap, ContainerPort, EnvVar, EnvVarSource, PodSecurityContext,
+    SeccompProfile, SecretKeySelector, SecretVolumeSource, KeyToPath, SecurityContext, Service,
+    ServicePort, ServiceSpec, Volume,
+};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use kube::api::DynamicObject;
+use kube::Resource;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use super::{Component, RenderError};
+use crate::api::{Resources, SecretKeyRef};
+use crate::resolve::ResolvedStack;
+
+/// Label carrying the owning stack's name; it selects everything a stack owns.
+pub const STACK_LABEL: &str = "stackscope.dev/stack";
+/// Label carrying the component.
+pub const COMPONENT_LABEL: &str = "app.kubernetes.io/component";
+/// Annotation with the hash of a workload's configuration, so a config change rolls its pods.
+pub const CONFIG_HASH_ANNOTATION: &str = "stackscope.dev/config-hash";
+/// The field manager and `managed-by` value.
+pub const MANAGER: &str = "stackscope";
+
+/// Name of a component's main objects: `<stack>-<component>`.
+pub fn object_name(stack: &ResolvedStack, component: Component) -> String {
+    format!("{}-{}", stack.name, component.as_str())
+}
+
+/// Name of a secondary object of a component: `<stack>-<component>-<suffix>`.
+pub fn object_name_with(stack: &ResolvedStack, component: Component, suffix: &str) -> String {
+    format!("{}-{}-{}", stack.name, component.as_str(), suffix)
+}
+
+/// In-cluster URL of a component's Service.
+pub fn service_url(stack: &ResolvedStack, component: Component, port: u16) -> String {
+    format!("http://{}.{}.svc:{}", object_name(stack, component), stack.namespace, port)
+}
+
+/// In-cluster `host:port` of a component's Service.
+pub fn service_address(stack: &ResolvedStack, component: Component, port: u16) -> String {
+    format!("{}.{}.svc:{}", object_name(stack, component), stack.namespace, port)
+}
+
+/// Labels that select a component's pods. Kept minimal: selectors are immutable.
+pub fn selector_labels(stack: &ResolvedStack, component: Component) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        ("app.kubernetes.io/name".to_owned(), component.as_str().to_owned()),
+        ("app.kubernetes.io/instance".to_owned(), stack.name.clone()),
+    ])
+}
+
+/// Every label stackscope puts on a component's objects.
+pub fn labels(stack: &ResolvedStack, component: Component) -> BTreeMap<String, String> {
+    let mut labels = selector_labels(stack, component);
+    labels.insert(COMPONENT_LABEL.to_owned(), component.as_str().to_owned());
+    labels.insert("app.kubernetes.io/part-of".to_owned(), "stackscope".to_owned());
+    labels.insert("app.kubernetes.io/managed-by".to_owned(), MANAGER.to_owned());
+    labels.insert(STACK_LABEL.to_owned(), stack.name.clone());
+    labels
+}
+
+/// Metadata of a component object in the stack's namespace.
+pub fn metadata(stack: &ResolvedStack, component: Component, name: String) -> ObjectMeta {
+    ObjectMeta {
+        name: Some(name),
+        namespace: Some(stack.namespace.clone()),
+        labels: Some(labels(stack, component)),
+        ..ObjectMeta::default()
+    }
+}
+
+/// A label selector matching a component's pods.
+pub fn pod_selector(stack: &ResolvedStack, component: Component) -> LabelSelector {
+    LabelSelector { match_labels: Some(selector_labels(stack, component)), match_expressions: None }
+}
+
+/// A ConfigMap of the component with the given files.
+pub fn config_map(stack: &ResolvedStack, component: Component, name: String, data: BTreeMap<String, String>) -> ConfigMap {
+    ConfigMap { metadata: metadata(stack, component, name), data: Some(data), ..ConfigMap::default() }
+}
+
+/// A ClusterIP Service selecting the component's pods, with `(name, port)` pairs.
+pub fn service(stack: &ResolvedStack, component: Component, name: String, ports: &[(&str, u16)]) -> Service {
+    Service {
+        metadata: metadata(stack, component, name),
+        spec: Some(ServiceSpec {
+            selector: Some(selector_labels(stack, component)),
+            ports: Some(
+                ports
+                    .iter()
+                    .map(|(port_name, port)| ServicePort {
+                        name: Some((*port_name).to_owned()),
+                        port: i32::from(*port),
+                        target_port: Some(IntOrString::String((*port_name).to_owned())),
+                        protocol: Some("TCP".to_owned()),
+                        ..ServicePort::default()
+                    })
+                    .collect(),
+            ),
+            ..ServiceSpec::default()
+        }),
+        ..Service::default()
+    }
+}
+
+/// A headless Service for a StatefulSet's stable network identities.
+pub fn headless_service(stack: &ResolvedStack, component: Component, name: String, ports: &[(&str, u16)]) -> Service {
+    let mut headless = service(stack, component, name, ports);
+    if let Some(spec) = headless.spec.as_mut() {
+        spec.cluster_ip = Some("None".to_owned());
+        spec.publish_not_ready_addresses = Some(true);
+    }
+    headless
+}
+
+/// Container ports from `(name, port)` pairs.
+pub fn container_ports(ports: &[(&str, u16)]) -> Vec<ContainerPort> {
+    ports
+        .iter()
+        .map(|(name, port)| ContainerPort {
+            name: Some((*name).to_owned()),
+            container_port: i32::from(*port),
+            protocol: Some("TCP".to_owned()),
+            ..ContainerPort::default()
+        })
+        .collect()
+}
+
+/// Pod security context meeting the restricted Pod Security Standard.
+pub fn restricted_pod_security(user_id: i64) -> PodSecurityContext {
+    PodSecurityContext {
+        run_as_non_root: Some(true),
+        run_as_user: Some(user_id),
+        run_as_group: Some(user_id),
+        fs_group: Some(user_id),
+        seccomp_profile: Some(SeccompProfile { type_: "RuntimeDefault".to_owned(), localhost_profile: None }),
+        ..PodSecurityContext::default()
+    }
+}
+
+/// Container security context meeting the restricted Pod Security Standard.
+pub fn restricted_container_security() -> SecurityContext {
+    SecurityContext {
+        allow_privilege_escalation: Some(false),
+        read_only_root_filesystem: Some(true),
+        run_as_non_root: Some(true),
+        capabilities: Some(Capabilities { drop: Some(vec!["ALL".to_owned()]), add: None }),
+        seccomp_profile: Some(SeccompProfile { type_: "RuntimeDefault".to_owned(), localhost_profile: None }),
+        ..SecurityContext::default()
+    }
+}
+
+/// An environment variable read from a Secret key; the value never enters a rendered object.
+pub fn env_from_secret(variable: &str, secret: &SecretKeyRef) -> EnvVar {
+    EnvVar {
+        name: variable.to_owned(),
+        value: None,
+        value_from: Some(EnvVarSource {
+            secret_key_ref: Some(SecretKeySelector {
+                name: secret.name.clone(),
+                key: secret.key.clone(),
+                optional: Some(false),
+            }),
+            ..EnvVarSource::default()
+        }),
+    }
+}
+
+/// A plain environment variable.
+pub fn env(variable: &str, value: &str) -> EnvVar {
+    EnvVar { name: variable.to_owned(), value: Some(value.to_owned()), value_from: None }
+}
+
+/// A volume exposing Secret keys as files: `(key, file name)` pairs.
+pub fn secret_volume(volume_name: &str, secret_name: &str, items: &[(&str, &str)]) -> Volume {
+    Volume {
+        name: volume_name.to_owned(),
+        secret: Some(SecretVolumeSource {
+            secret_name: Some(secret_name.to_owned()),
+            items: Some(
+                items
+                    .iter()
+                    .map(|(key, path)| KeyToPath { key: (*key).to_owned(), path: (*path).to_owned(), mode: None })
+                    .collect(),
+            ),
+            default_mode: Some(0o440),
+            optional: Some(false),
+        }),
+        ..Volume::default()
+    }
+}
+
+/// Kubernetes resource requirements from the spec's `resources`, `None` when empty.
+pub fn resource_requirements(resources: &Resources) -> Option<k8s_openapi::api::core::v1::ResourceRequirements> {
+    use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+    if resources.requests.is_empty() && resources.limits.is_empty() {
+        return None;
+    }
+    let quantities = |map: &BTreeMap<String, String>| {
+        (!map.is_empty()).then(|| map.iter().map(|(k, v)| (k.clone(), Quantity(v.clone()))).collect())
+    };
+    Some(k8s_openapi::api::core::v1::ResourceRequirements {
+        requests: quantities(&resources.requests),
+        limits: quantities(&resources.limits),
+        ..Default::default()
+    })
+}
+
+/// Serializes a configuration file as YAML, deterministically (struct order, sorted maps).
+pub fn to_yaml<T: Serialize>(component: Component, what: &str, value: &T) -> Result<String, RenderError> {
+    serde_saphyr::to_string(value).map_err(|error| RenderError::Serialize {
+        component,
+        what: what.to_owned(),
+        message: error.to_string(),
+    })
+}
+
+/// Serializes a configuration file as pretty JSON (dashboards, strategies).
+pub fn to_json<T: Serialize>(component: Component, what: &str, value: &T) -> Result<String, RenderError> {
+    serde_json::to_string_pretty(value).map_err(|error| RenderError::Serialize {
+        component,
+        what: what.to_owned(),
+        message: error.to_string(),
+    })
+}
+
+/// Hex SHA-256 of a set of files, for the config-hash annotation.
+pub fn content_hash(files: &BTreeMap<String, String>) -> String {
+    let mut hasher = Sha256::new();
+    for (name, content) in files {
+        hasher.update(name.as_bytes());
+        hasher.update([0]);
+        hasher.update(content.as_bytes());
+        hasher.update([0]);
+    }
+    hasher.finalize().iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+/// Converts a typed object into the dynamic form every renderer returns.
+pub fn into_object<K>(component: Component, object: K) -> Result<DynamicObject, RenderError>
+where
+    K: Resource<DynamicType = ()> + Serialize,
+{
+    let what = format!("{}/{}", K::kind(&()), object.meta().name.clone().unwrap_or_default());
+    let value = serde_json::to_value(&object).map_err(|error| RenderError::Serialize {
+        component,
+        what: what.clone(),
+        message: error.to_string(),
+    })?;
+    let mut dynamic: DynamicObject = serde_json::from_value(value).map_err(|error| RenderError::Serialize {
+        component,
+        what,
+        message: error.to_string(),
+    })?;
+    dynamic.types = Some(kube::api::TypeMeta {
+        api_version: K::api_version(&()).into_owned(),
+        kind: K::kind(&()).into_owned(),
+    });
+    Ok(dynamic)
+}

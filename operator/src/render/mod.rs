@@ -1,0 +1,217 @@
+//! Pure renderers: `ResolvedStack` → Kubernetes objects, one module per component.
+//!
+//! No client, no clock, no randomness: the same input gives the same bytes, in a stable order.
+
+pub mod common;
+
+pub mod alertmanager;
+pub mod alloy;
+pub mod grafana;
+pub mod jaeger;
+pub mod loki;
+pub mod probes;
+pub mod prometheus;
+pub mod promtail;
+pub mod rules;
+
+use kube::api::DynamicObject;
+
+use crate::api::Collector;
+use crate::resolve::ResolvedStack;
+
+/// The rendered components, in render order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Component {
+    Loki,
+    Promtail,
+    Alloy,
+    Prometheus,
+    Rules,
+    Alertmanager,
+    Grafana,
+    Jaeger,
+    Probes,
+}
+
+impl Component {
+    /// Every component, in render order.
+    pub const ALL: [Component; 9] = [
+        Self::Loki,
+        Self::Promtail,
+        Self::Alloy,
+        Self::Prometheus,
+        Self::Rules,
+        Self::Alertmanager,
+        Self::Grafana,
+        Self::Jaeger,
+        Self::Probes,
+    ];
+
+    /// Lower-case name, used in object names, labels and file names.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Loki => "loki",
+            Self::Promtail => "promtail",
+            Self::Alloy => "alloy",
+            Self::Prometheus => "prometheus",
+            Self::Rules => "rules",
+            Self::Alertmanager => "alertmanager",
+            Self::Grafana => "grafana",
+            Self::Jaeger => "jaeger",
+            Self::Probes => "probes",
+        }
+    }
+
+    /// Whether the stack renders this component.
+    pub fn enabled(self, stack: &ResolvedStack) -> bool {
+        let spec = &stack.spec;
+        match self {
+            Self::Loki => spec.logging.enabled,
+            Self::Promtail => spec.logging.enabled && spec.logging.collector == Collector::Promtail,
+            Self::Alloy => spec.logging.enabled && spec.logging.collector == Collector::Alloy,
+            Self::Prometheus => spec.metrics.enabled,
+            Self::Rules => spec.metrics.enabled,
+            Self::Alertmanager => spec.metrics.enabled && spec.alerting.enabled,
+            Self::Grafana => spec.dashboards.enabled,
+            Self::Jaeger => spec.tracing.enabled,
+            Self::Probes => true,
+        }
+    }
+
+    /// Renders this component's objects.
+    pub fn render(self, stack: &ResolvedStack) -> Result<Vec<DynamicObject>, RenderError> {
+        match self {
+            Self::Loki => loki::render(stack),
+            Self::Promtail => promtail::render(stack),
+            Self::Alloy => alloy::render(stack),
+            Self::Prometheus => prometheus::render(stack),
+            Self::Rules => rules::render(stack),
+            Self::Alertmanager => alertmanager::render(stack),
+            Self::Grafana => grafana::render(stack),
+            Self::Jaeger => jaeger::render(stack),
+            Self::Probes => probes::render(stack),
+        }
+    }
+}
+
+impl std::fmt::Display for Component {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One rendered object and the component it belongs to.
+#[derive(Clone, Debug)]
+pub struct RenderedObject {
+    /// The component that rendered it.
+    pub component: Component,
+    /// The object, with apiVersion, kind, name, namespace and labels set.
+    pub object: DynamicObject,
+}
+
+/// Why a render failed. Input that reaches a renderer has passed validation, so these name
+/// the component and what could not be produced.
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    #[error("{component}: cannot serialize {what}: {message}")]
+    Serialize { component: Component, what: String, message: String },
+    #[error("{component}: {field}: {message}")]
+    Invalid { component: Component, field: String, message: String },
+}
+
+/// Renders every enabled component of the stack.
+pub fn render_stack(stack: &ResolvedStack) -> Result<Vec<RenderedObject>, RenderError> {
+    let mut rendered = Vec::new();
+    for component in Component::ALL {
+        if !component.enabled(stack) {
+            continue;
+        }
+        for object in component.render(stack)? {
+            rendered.push(RenderedObject { component, object });
+        }
+    }
+    Ok(rendered)
+}
+
+/// Well-known ports of the rendered components.
+pub mod ports {
+    pub const LOKI_HTTP: u16 = 3100;
+    pub const LOKI_GRPC: u16 = 9095;
+    pub const PROMTAIL_HTTP: u16 = 9080;
+    pub const ALLOY_HTTP: u16 = 12345;
+    pub const PROMETHEUS_HTTP: u16 = 9090;
+    pub const THANOS_SIDECAR_GRPC: u16 = 10901;
+    pub const THANOS_SIDECAR_HTTP: u16 = 10902;
+    pub const THANOS_COMPACTOR_HTTP: u16 = 10912;
+    pub const ALERTMANAGER_HTTP: u16 = 9093;
+    pub const ALERTMANAGER_CLUSTER: u16 = 9094;
+    pub const GRAFANA_HTTP: u16 = 3000;
+    pub const JAEGER_QUERY_HTTP: u16 = 16686;
+    pub const JAEGER_QUERY_GRPC: u16 = 16685;
+    pub const JAEGER_HEALTH: u16 = 13133;
+    pub const JAEGER_METRICS: u16 = 8888;
+    pub const JAEGER_SPANMETRICS: u16 = 8889;
+}
+
+/// Stable Grafana datasource UIDs, so dashboards and cross-links never break.
+pub mod datasource_uids {
+    pub const PROMETHEUS: &str = "stackscope-prometheus";
+    pub const LOKI: &str = "stackscope-loki";
+    pub const JAEGER: &str = "stackscope-jaeger";
+    pub const ALERTMANAGER: &str = "stackscope-alertmanager";
+}
+
+/// The example MachineAvatars stack, for golden tests of every renderer.
+#[cfg(test)]
+pub(crate) mod fixtures {
+    use crate::manifest::{Manifest, Origin, documents, typed};
+    use crate::resolve::ResolvedStack;
+
+    const STACK: &str = include_str!("../../../examples/machineavatars/stack.yaml");
+    const MONITORS: &str = include_str!("../../../examples/machineavatars/monitors.yaml");
+
+    /// The production stack of `examples/machineavatars` with its five monitors.
+    pub fn machineavatars() -> ResolvedStack {
+        let mut stacks = Vec::new();
+        let mut monitors = Vec::new();
+        for (file, text) in [("stack.yaml", STACK), ("monitors.yaml", MONITORS)] {
+            for (index, value) in documents(file, text).expect("example YAML parses").into_iter().enumerate() {
+                let origin = Origin { file: file.to_owned(), document: index + 1 };
+                match typed(&origin, value).expect("example objects are valid") {
+                    Manifest::Stack(stack) => stacks.push(*stack),
+                    Manifest::Monitor(monitor) => monitors.push(*monitor),
+                }
+            }
+        }
+        ResolvedStack::new(&stacks[0], &monitors)
+    }
+
+    /// The same stack with `environment: development` and an empty-spec-like shape.
+    pub fn minimal(environment: crate::api::Environment) -> ResolvedStack {
+        let mut stack = crate::api::ObservabilityStack::new("minimal", crate::api::ObservabilityStackSpec::default());
+        stack.metadata.namespace = Some("monitoring".to_owned());
+        stack.spec.environment = environment;
+        ResolvedStack::new(&stack, &[])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn example_fixture_loads_with_its_five_monitors() {
+        let stack = fixtures::machineavatars();
+        assert_eq!(stack.name, "machineavatars");
+        assert_eq!(stack.monitors.len(), 5);
+        assert!(fixtures::minimal(crate::api::Environment::Staging).monitors.is_empty());
+    }
+
+    #[test]
+    fn rendering_is_deterministic() {
+        let stack = fixtures::machineavatars();
+        let first = serde_json::to_string(&render_stack(&stack).map(|o| o.into_iter().map(|r| r.object).collect::<Vec<_>>()).ok());
+        let second = serde_json::to_string(&render_stack(&stack).map(|o| o.into_iter().map(|r| r.object).collect::<Vec<_>>()).ok());
+        assert_eq!(first.ok(), second.ok());
+    }
+}

@@ -1,0 +1,119 @@
+//! The resolved input of a render: a stack with the monitors it selects, in a stable order.
+//!
+//! The controller builds this from the cluster, the CLI from files; renderers only ever see this.
+
+use crate::api::{
+    Duration, Endpoint, Environment, LogStorageType, ObservabilityStack, ObservabilityStackSpec,
+    ServiceMonitor, ServiceMonitorSpec,
+};
+
+/// A stack and everything it renders from.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ResolvedStack {
+    /// Name of the `ObservabilityStack`.
+    pub name: String,
+    /// Namespace of the stack and of everything it renders.
+    pub namespace: String,
+    /// The stack's spec, with serde defaults applied.
+    pub spec: ObservabilityStackSpec,
+    /// Accepted monitors, sorted by namespace then name.
+    pub monitors: Vec<ResolvedMonitor>,
+}
+
+/// One accepted `ServiceMonitor`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ResolvedMonitor {
+    /// Namespace of the monitor (and, unless its namespaceSelector says otherwise, its Services).
+    pub namespace: String,
+    /// Name of the monitor.
+    pub name: String,
+    /// The monitor's spec.
+    pub spec: ServiceMonitorSpec,
+}
+
+impl ResolvedStack {
+    /// Builds the render input from a stack and the monitors already selected for it.
+    pub fn new(stack: &ObservabilityStack, monitors: &[ServiceMonitor]) -> Self {
+        let namespace = stack.metadata.namespace.clone().unwrap_or_else(|| "default".to_owned());
+        let mut resolved: Vec<ResolvedMonitor> = monitors
+            .iter()
+            .map(|monitor| ResolvedMonitor {
+                namespace: monitor.metadata.namespace.clone().unwrap_or_else(|| namespace.clone()),
+                name: monitor.metadata.name.clone().unwrap_or_default(),
+                spec: monitor.spec.clone(),
+            })
+            .collect();
+        resolved.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
+        Self {
+            name: stack.metadata.name.clone().unwrap_or_default(),
+            namespace,
+            spec: stack.spec.clone(),
+            monitors: resolved,
+        }
+    }
+
+    /// The environment.
+    pub fn environment(&self) -> Environment {
+        self.spec.environment
+    }
+
+    /// Retention of ordinary logs: the explicit value, else the environment's.
+    pub fn log_retention(&self) -> Duration {
+        self.spec
+            .logging
+            .loki
+            .retention_period
+            .clone()
+            .unwrap_or_else(|| self.spec.environment.log_retention())
+    }
+
+    /// Log storage: the explicit type, else the environment's.
+    pub fn log_storage(&self) -> LogStorageType {
+        self.spec.logging.loki.storage.storage_type.unwrap_or_else(|| self.spec.environment.log_storage())
+    }
+
+    /// Whether the collector drops DEBUG lines: the explicit value, else everywhere but development.
+    pub fn drop_debug(&self) -> bool {
+        self.spec.logging.drop_debug.unwrap_or(self.spec.environment != Environment::Development)
+    }
+}
+
+impl ResolvedMonitor {
+    /// `namespace/name`, as users write it.
+    pub fn key(&self) -> String {
+        format!("{}/{}", self.namespace, self.name)
+    }
+
+    /// The Prometheus job name of one endpoint, as prometheus-operator names it.
+    pub fn job_name(&self, endpoint_index: usize) -> String {
+        format!("serviceMonitor/{}/{}/{}", self.namespace, self.name, endpoint_index)
+    }
+
+    /// The endpoints with their index.
+    pub fn endpoints(&self) -> impl Iterator<Item = (usize, &Endpoint)> {
+        self.spec.endpoints.iter().enumerate()
+    }
+
+    /// Namespaces the monitor's Services are looked for in; `None` means every namespace.
+    pub fn service_namespaces(&self) -> Option<Vec<String>> {
+        match &self.spec.namespace_selector {
+            Some(selector) if selector.any => None,
+            Some(selector) if !selector.match_names.is_empty() => {
+                let mut names = selector.match_names.clone();
+                names.sort();
+                names.dedup();
+                Some(names)
+            }
+            _ => Some(vec![self.namespace.clone()]),
+        }
+    }
+
+    /// The `service` label value the monitor's SLO and alert overrides refer to.
+    pub fn service_label(&self) -> String {
+        self.spec
+            .slo
+            .as_ref()
+            .and_then(|slo| slo.service.clone())
+            .unwrap_or_else(|| self.name.clone())
+    }
+}

@@ -1,0 +1,1 @@
+//! Shared helpers for the cross-cutting test suites live here.
