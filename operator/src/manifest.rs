@@ -60,8 +60,8 @@ pub fn documents(file: &str, text: &str) -> Result<Vec<serde_json::Value>, Manif
 /// Reads one document as a typed stackscope object.
 pub fn typed(origin: &Origin, value: serde_json::Value) -> Result<Manifest, ManifestError> {
     let fail = |message: String| ManifestError::Document { origin: origin.clone(), message };
-    let header: TypeHeader = serde_json::from_value(value.clone())
-        .map_err(|error| fail(format!("not a Kubernetes object: {error}")))?;
+    let header: TypeHeader =
+        serde_json::from_value(value.clone()).map_err(|error| fail(format!("not a Kubernetes object: {error}")))?;
     let api_version = header.api_version.ok_or_else(|| fail("apiVersion is missing".to_owned()))?;
     let kind = header.kind.ok_or_else(|| fail("kind is missing".to_owned()))?;
     if api_version != API_VERSION {

@@ -3,8 +3,8 @@
 //! The controller builds this from the cluster, the CLI from files; renderers only ever see this.
 
 use crate::api::{
-    Duration, Endpoint, Environment, LogStorageType, ObservabilityStack, ObservabilityStackSpec,
-    ServiceMonitor, ServiceMonitorSpec,
+    Duration, Endpoint, Environment, LogStorageType, ObservabilityStack, ObservabilityStackSpec, ServiceMonitor,
+    ServiceMonitorSpec,
 };
 
 /// A stack and everything it renders from.
@@ -59,12 +59,7 @@ impl ResolvedStack {
 
     /// Retention of ordinary logs: the explicit value, else the environment's.
     pub fn log_retention(&self) -> Duration {
-        self.spec
-            .logging
-            .loki
-            .retention_period
-            .clone()
-            .unwrap_or_else(|| self.spec.environment.log_retention())
+        self.spec.logging.loki.retention_period.clone().unwrap_or_else(|| self.spec.environment.log_retention())
     }
 
     /// Log storage: the explicit type, else the environment's.
@@ -110,10 +105,6 @@ impl ResolvedMonitor {
 
     /// The `service` label value the monitor's SLO and alert overrides refer to.
     pub fn service_label(&self) -> String {
-        self.spec
-            .slo
-            .as_ref()
-            .and_then(|slo| slo.service.clone())
-            .unwrap_or_else(|| self.name.clone())
+        self.spec.slo.as_ref().and_then(|slo| slo.service.clone()).unwrap_or_else(|| self.name.clone())
     }
 }

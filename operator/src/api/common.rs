@@ -294,10 +294,7 @@ impl RelabelAction {
 
     /// The name Prometheus uses in its configuration.
     pub fn prometheus_name(self) -> &'static str {
-        Self::SPELLINGS
-            .iter()
-            .find(|(action, _, _)| *action == self)
-            .map_or("replace", |(_, name, _)| name)
+        Self::SPELLINGS.iter().find(|(action, _, _)| *action == self).map_or("replace", |(_, name, _)| name)
     }
 }
 
@@ -311,10 +308,7 @@ impl JsonSchema for RelabelAction {
     }
 
     fn json_schema(_: &mut SchemaGenerator) -> Schema {
-        let names: Vec<&str> = Self::SPELLINGS
-            .iter()
-            .flat_map(|(_, lower, capital)| [*lower, *capital])
-            .collect();
+        let names: Vec<&str> = Self::SPELLINGS.iter().flat_map(|(_, lower, capital)| [*lower, *capital]).collect();
         json_schema!({
             "type": "string",
             "enum": names,

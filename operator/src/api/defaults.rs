@@ -30,18 +30,8 @@ pub const PROMTAIL_JOB_LABEL: &str = "containerlogs";
 pub const PROMTAIL_PATH_GLOB: &str = "/var/log/containers/*log";
 
 /// Fields of the seed's structured (JSON) log line, in the seed's order.
-pub const LOG_FIELDS: [&str; 10] = [
-    "timestamp",
-    "level",
-    "service",
-    "user_id",
-    "project_id",
-    "trace_id",
-    "message",
-    "duration_ms",
-    "model",
-    "tokens",
-];
+pub const LOG_FIELDS: [&str; 10] =
+    ["timestamp", "level", "service", "user_id", "project_id", "trace_id", "message", "duration_ms", "model", "tokens"];
 /// Log fields promoted to Loki labels: bounded values only (ids stay in the line).
 pub const LOG_LABEL_FIELDS: [&str; 2] = ["level", "service"];
 

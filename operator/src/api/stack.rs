@@ -606,7 +606,13 @@ fn enabled() -> bool {
 }
 
 impl AlertThreshold {
-    fn seed(threshold: f64, for_duration: Option<&str>, window: Option<&str>, severity: Severity, incident_level: IncidentLevel) -> Self {
+    fn seed(
+        threshold: f64,
+        for_duration: Option<&str>,
+        window: Option<&str>,
+        severity: Severity,
+        incident_level: IncidentLevel,
+    ) -> Self {
         Self {
             enabled: true,
             threshold,
@@ -1124,12 +1130,20 @@ impl Default for SlosSpec {
                 BurnRateWindow::new("3d", "6h", 1.0, Warning),
             ],
             budgets: vec![
-                PerformanceBudget::new("gateway-routing", 50, r#"service_name="gateway", span_kind="SPAN_KIND_SERVER""#),
+                PerformanceBudget::new(
+                    "gateway-routing",
+                    50,
+                    r#"service_name="gateway", span_kind="SPAN_KIND_SERVER""#,
+                ),
                 PerformanceBudget::new("database-query", 100, r#"db_system=~"mongodb|cosmosdb""#),
                 PerformanceBudget::new("milvus-search", 50, r#"db_system="milvus""#),
                 PerformanceBudget::new("llm-api-call", 2000, r#"span_name=~"(?i).*llm.*""#),
                 PerformanceBudget::new("tts-generation", 500, r#"span_name=~"(?i).*tts.*""#),
-                PerformanceBudget::new("total", 3000, r#"span_kind="SPAN_KIND_SERVER", service_name=~"gateway|response-3d|response-text""#),
+                PerformanceBudget::new(
+                    "total",
+                    3000,
+                    r#"span_kind="SPAN_KIND_SERVER", service_name=~"gateway|response-3d|response-text""#,
+                ),
             ],
         }
     }

@@ -4,14 +4,13 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{
-    Capabilities, ConfigMap, ContainerPort, EnvVar, EnvVarSource, PodSecurityContext,
-    SeccompProfile, SecretKeySelector, SecretVolumeSource, KeyToPath, SecurityContext, Service,
-    ServicePort, ServiceSpec, Volume,
+    Capabilities, ConfigMap, ContainerPort, EnvVar, EnvVarSource, KeyToPath, PodSecurityContext, SeccompProfile,
+    SecretKeySelector, SecretVolumeSource, SecurityContext, Service, ServicePort, ServiceSpec, Volume,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
-use kube::api::DynamicObject;
 use kube::Resource;
+use kube::api::DynamicObject;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -82,7 +81,12 @@ pub fn pod_selector(stack: &ResolvedStack, component: Component) -> LabelSelecto
 }
 
 /// A ConfigMap of the component with the given files.
-pub fn config_map(stack: &ResolvedStack, component: Component, name: String, data: BTreeMap<String, String>) -> ConfigMap {
+pub fn config_map(
+    stack: &ResolvedStack,
+    component: Component,
+    name: String,
+    data: BTreeMap<String, String>,
+) -> ConfigMap {
     ConfigMap { metadata: metadata(stack, component, name), data: Some(data), ..ConfigMap::default() }
 }
 
@@ -259,9 +263,7 @@ where
         what,
         message: error.to_string(),
     })?;
-    dynamic.types = Some(kube::api::TypeMeta {
-        api_version: K::api_version(&()).into_owned(),
-        kind: K::kind(&()).into_owned(),
-    });
+    dynamic.types =
+        Some(kube::api::TypeMeta { api_version: K::api_version(&()).into_owned(), kind: K::kind(&()).into_owned() });
     Ok(dynamic)
 }

@@ -210,8 +210,22 @@ mod tests {
     #[test]
     fn rendering_is_deterministic() {
         let stack = fixtures::machineavatars();
-        let first = serde_json::to_string(&render_stack(&stack).map(|o| o.into_iter().map(|r| r.object).collect::<Vec<_>>()).ok());
-        let second = serde_json::to_string(&render_stack(&stack).map(|o| o.into_iter().map(|r| r.object).collect::<Vec<_>>()).ok());
+        let first = serde_json::to_string(
+            &render_stack(&stack).map(|o| o.into_iter().map(|r| r.object).collect::<Vec<_>>()).ok(),
+        );
+        let second = serde_json::to_string(
+            &render_stack(&stack).map(|o| o.into_iter().map(|r| r.object).collect::<Vec<_>>()).ok(),
+        );
         assert_eq!(first.ok(), second.ok());
     }
+}
+
+/// Writes objects as one multi-document YAML stream, in the given order.
+pub fn objects_to_yaml(objects: &[DynamicObject]) -> Result<String, RenderError> {
+    let mut out = String::new();
+    for object in objects {
+        out.push_str("---\n");
+        out.push_str(&common::to_yaml(Component::Probes, "object", object)?);
+    }
+    Ok(out)
 }
