@@ -5,7 +5,49 @@ use kube::CustomResourceExt;
 
 use crate::api::{ObservabilityStack, ServiceMonitor};
 
-/// Every CRD stackscope serves, in a stable order.
+/// Every CRD stackscope serves, in a stable order, exactly as installed.
 pub fn crds() -> Vec<CustomResourceDefinition> {
-    vec![ObservabilityStack::crd(), ServiceMonitor::crd()]
+    [ObservabilityStack::crd(), ServiceMonitor::crd()]
+        .into_iter()
+        .map(|crd| {
+            let Ok(mut value) = serde_json::to_value(&crd) else { return crd };
+            strip_object_defaults(&mut value);
+            serde_json::from_value(value).unwrap_or(crd)
+        })
+        .collect()
+}
+
+/// Each CRD as `(metadata.name, YAML)`, as written to `crds/` and the chart.
+pub fn crd_documents() -> Result<Vec<(String, String)>, String> {
+    crds()
+        .into_iter()
+        .map(|crd| {
+            let name = crd.metadata.name.clone().unwrap_or_default();
+            let value = serde_json::to_value(&crd).map_err(|error| format!("{name}: {error}"))?;
+            serde_saphyr::to_string(&value).map(|text| (name.clone(), text)).map_err(|error| format!("{name}: {error}"))
+        })
+        .collect()
+}
+
+/// Drops `default` from schema nodes of objects that contain objects or lists. Leaves and
+/// small flat objects (such as a Secret reference) keep theirs, which is what `kubectl explain`
+/// shows and the API server fills in; whole-subtree copies at every level would multiply the
+/// CRD's size past what `kubectl apply` can annotate. The operator applies the same defaults
+/// through serde, so the rendered stack is the same either way.
+fn strip_object_defaults(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Object(map) => {
+            let nested = map.get("properties").and_then(|p| p.as_object()).is_some_and(|properties| {
+                properties.values().any(|property| {
+                    matches!(property.get("type").and_then(|t| t.as_str()), Some("object") | Some("array"))
+                })
+            });
+            if nested {
+                map.remove("default");
+            }
+            map.values_mut().for_each(strip_object_defaults);
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(strip_object_defaults),
+        _ => {}
+    }
 }

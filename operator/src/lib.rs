@@ -7,5 +7,8 @@
 pub mod api;
 pub mod crdgen;
 pub mod manifest;
+pub mod offline;
 pub mod render;
 pub mod resolve;
+pub mod schema;
+pub mod validate;

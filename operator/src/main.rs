@@ -1,5 +1,140 @@
-fn main() {
-    for crd in stackscope::crdgen::crds() {
-        println!("---\n{}", serde_json::to_string_pretty(&crd).unwrap());
+//! The `stackscope` command: render and validate offline, print the CRDs.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use stackscope::render::{Component, objects_to_yaml, render_stack};
+use stackscope::{crdgen, offline};
+
+#[derive(Parser)]
+#[command(name = "stackscope", version, about = "Observability stacks from ObservabilityStack and ServiceMonitor resources")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Print the CustomResourceDefinitions, or write one file per CRD into a directory.
+    Crds {
+        /// Directory to write `<plural>.<group>.yaml` files into.
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+    },
+    /// Validate stacks and monitors from files, render every object, print or write them.
+    Render {
+        /// Files or directories of YAML manifests (multi-document files are fine).
+        #[arg(short = 'f', long = "filename", required = true, num_args = 1..)]
+        files: Vec<PathBuf>,
+        /// Directory to write `<stack>/<component>/<kind>-<name>.yaml` into (default: stdout).
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+    },
+    /// Validate stacks and monitors from files with the CRD's own rules; exit 1 on any problem.
+    Validate {
+        /// Files or directories of YAML manifests.
+        #[arg(short = 'f', long = "filename", required = true, num_args = 1..)]
+        files: Vec<PathBuf>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Crds { output } => crds(output),
+        Command::Render { files, output } => render(&files, output),
+        Command::Validate { files } => validate(&files),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(problems) => {
+            for problem in &problems {
+                eprintln!("error: {problem}");
+            }
+            ExitCode::from(1)
+        }
     }
+}
+
+fn crds(output: Option<PathBuf>) -> Result<(), Vec<String>> {
+    let documents = crdgen::crd_documents().map_err(|error| vec![error])?;
+    match output {
+        None => {
+            for (_, text) in documents {
+                print!("---\n{text}");
+            }
+            Ok(())
+        }
+        Some(directory) => {
+            std::fs::create_dir_all(&directory).map_err(|error| vec![format!("{}: {error}", directory.display())])?;
+            for (name, text) in documents {
+                let path = directory.join(format!("{name}.yaml"));
+                std::fs::write(&path, text).map_err(|error| vec![format!("{}: {error}", path.display())])?;
+            }
+            Ok(())
+        }
+    }
+}
+
+fn read_files(paths: &[PathBuf]) -> Result<Vec<(String, String)>, Vec<String>> {
+    let files = offline::expand_paths(paths).map_err(|error| vec![error])?;
+    files
+        .iter()
+        .map(|path| {
+            std::fs::read_to_string(path)
+                .map(|text| (path.display().to_string(), text))
+                .map_err(|error| vec![format!("{}: {error}", path.display())])
+        })
+        .collect()
+}
+
+fn validate(paths: &[PathBuf]) -> Result<(), Vec<String>> {
+    let inputs = offline::load(&read_files(paths)?)?;
+    println!("{} stack(s) and {} monitor(s) are valid", inputs.stacks.len(), inputs.monitors.len());
+    Ok(())
+}
+
+fn render(paths: &[PathBuf], output: Option<PathBuf>) -> Result<(), Vec<String>> {
+    let inputs = offline::load(&read_files(paths)?)?;
+    if inputs.stacks.is_empty() {
+        return Err(vec!["no ObservabilityStack in the given files: nothing to render".to_owned()]);
+    }
+    // Render everything before writing anything: a failure leaves no partial output.
+    let mut rendered = Vec::new();
+    for stack in offline::resolve(&inputs) {
+        let objects = render_stack(&stack).map_err(|error| vec![format!("stack {}/{}: {error}", stack.namespace, stack.name)])?;
+        rendered.push((stack, objects));
+    }
+    match output {
+        None => {
+            for (_, objects) in &rendered {
+                let objects: Vec<_> = objects.iter().map(|rendered| rendered.object.clone()).collect();
+                print!("{}", objects_to_yaml(&objects).map_err(|error| vec![error.to_string()])?);
+            }
+        }
+        Some(directory) => {
+            let mut count = 0;
+            for (stack, objects) in &rendered {
+                for component in Component::ALL {
+                    let mine: Vec<_> = objects.iter().filter(|o| o.component == component).collect();
+                    if mine.is_empty() {
+                        continue;
+                    }
+                    let folder = directory.join(&stack.name).join(component.as_str());
+                    std::fs::create_dir_all(&folder).map_err(|error| vec![format!("{}: {error}", folder.display())])?;
+                    for object in mine {
+                        let kind = object.object.types.as_ref().map(|t| t.kind.to_lowercase()).unwrap_or_default();
+                        let name = object.object.metadata.name.clone().unwrap_or_default();
+                        let path = folder.join(format!("{kind}-{name}.yaml"));
+                        let text = objects_to_yaml(std::slice::from_ref(&object.object)).map_err(|error| vec![error.to_string()])?;
+                        std::fs::write(&path, text).map_err(|error| vec![format!("{}: {error}", path.display())])?;
+                        count += 1;
+                    }
+                }
+            }
+            println!("wrote {count} objects of {} stack(s) to {}", rendered.len(), directory.display());
+        }
+    }
+    Ok(())
 }

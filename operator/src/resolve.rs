@@ -108,3 +108,87 @@ impl ResolvedMonitor {
         self.spec.slo.as_ref().and_then(|slo| slo.service.clone()).unwrap_or_else(|| self.name.clone())
     }
 }
+
+/// Whether a Kubernetes label selector matches a set of labels (an empty selector matches all).
+pub fn selector_matches(
+    selector: &k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector,
+    labels: &std::collections::BTreeMap<String, String>,
+) -> bool {
+    let labels_match = selector
+        .match_labels
+        .iter()
+        .flatten()
+        .all(|(key, value)| labels.get(key) == Some(value));
+    let expressions_match = selector.match_expressions.iter().flatten().all(|expression| {
+        let values = expression.values.as_deref().unwrap_or_default();
+        let current = labels.get(&expression.key);
+        match expression.operator.as_str() {
+            "In" => current.is_some_and(|value| values.contains(value)),
+            "NotIn" => current.is_none_or(|value| !values.contains(value)),
+            "Exists" => current.is_some(),
+            "DoesNotExist" => current.is_none(),
+            // Unknown operators match nothing, as the API server would refuse them.
+            _ => false,
+        }
+    });
+    labels_match && expressions_match
+}
+
+/// Whether a stack includes a monitor: namespace first, then labels.
+pub fn stack_selects(stack: &ObservabilityStack, monitor: &ServiceMonitor) -> bool {
+    let stack_namespace = stack.metadata.namespace.as_deref().unwrap_or("default");
+    let monitor_namespace = monitor.metadata.namespace.as_deref().unwrap_or(stack_namespace);
+    let namespace_allowed = match &stack.spec.monitor_namespace_selector {
+        Some(selector) if selector.any => true,
+        Some(selector) if !selector.match_names.is_empty() => {
+            selector.match_names.iter().any(|name| name == monitor_namespace)
+        }
+        _ => monitor_namespace == stack_namespace,
+    };
+    let empty = std::collections::BTreeMap::new();
+    let labels = monitor.metadata.labels.as_ref().unwrap_or(&empty);
+    namespace_allowed
+        && stack.spec.monitor_selector.as_ref().is_none_or(|selector| selector_matches(selector, labels))
+}
+
+#[cfg(test)]
+mod tests {
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, LabelSelectorRequirement};
+
+    use super::*;
+    use crate::api::NamespaceSelector;
+
+    fn monitor(namespace: &str, labels: &[(&str, &str)]) -> ServiceMonitor {
+        let mut monitor: ServiceMonitor = serde_json::from_value(serde_json::json!({
+            "apiVersion": "stackscope.dev/v1alpha1", "kind": "ServiceMonitor",
+            "metadata": {"name": "m", "namespace": namespace},
+            "spec": {"selector": {}, "endpoints": [{"port": "http"}]}
+        }))
+        .unwrap();
+        monitor.metadata.labels = Some(labels.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect());
+        monitor
+    }
+
+    #[test]
+    fn stacks_select_monitors_by_namespace_then_labels() {
+        let mut stack = ObservabilityStack::new("s", ObservabilityStackSpec::default());
+        stack.metadata.namespace = Some("obs".to_owned());
+        assert!(stack_selects(&stack, &monitor("obs", &[])));
+        assert!(!stack_selects(&stack, &monitor("apps", &[])), "other namespaces need a namespace selector");
+        stack.spec.monitor_namespace_selector = Some(NamespaceSelector { any: false, match_names: vec!["apps".to_owned()] });
+        assert!(stack_selects(&stack, &monitor("apps", &[])));
+        assert!(!stack_selects(&stack, &monitor("obs", &[])), "matchNames replaces the default namespace");
+        stack.spec.monitor_namespace_selector = Some(NamespaceSelector { any: true, match_names: vec![] });
+        stack.spec.monitor_selector = Some(LabelSelector {
+            match_labels: Some([("team".to_owned(), "a".to_owned())].into()),
+            match_expressions: Some(vec![LabelSelectorRequirement {
+                key: "tier".to_owned(),
+                operator: "NotIn".to_owned(),
+                values: Some(vec!["test".to_owned()]),
+            }]),
+        });
+        assert!(stack_selects(&stack, &monitor("x", &[("team", "a")])));
+        assert!(!stack_selects(&stack, &monitor("x", &[("team", "a"), ("tier", "test")])));
+        assert!(!stack_selects(&stack, &monitor("x", &[("team", "b")])));
+    }
+}

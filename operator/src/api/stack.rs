@@ -30,8 +30,8 @@ use super::status::ObservabilityStackStatus;
 )]
 #[serde(rename_all = "camelCase")]
 #[schemars(extend("x-kubernetes-validations" = [
-    {"rule": "!self.alerting.enabled || self.metrics.enabled", "message": "alerting needs metrics: alerting.enabled requires metrics.enabled"},
-    {"rule": "!self.slos.enabled || self.metrics.enabled", "message": "SLOs need metrics: slos.enabled requires metrics.enabled"}
+    {"rule": "!(has(self.metrics) && self.metrics.enabled == false) || (has(self.alerting) && self.alerting.enabled == false)", "message": "alerting needs metrics: set alerting.enabled: false when metrics.enabled is false"},
+    {"rule": "!(has(self.metrics) && self.metrics.enabled == false) || (has(self.slos) && self.slos.enabled == false)", "message": "SLOs need metrics: set slos.enabled: false when metrics.enabled is false"}
 ]))]
 pub struct ObservabilityStackSpec {
     /// Environment; sets the log retention (production 90d, staging 30d, development 7d) and storage.
