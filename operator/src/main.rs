@@ -8,7 +8,11 @@ use stackscope::render::{Component, objects_to_yaml, render_stack};
 use stackscope::{crdgen, offline};
 
 #[derive(Parser)]
-#[command(name = "stackscope", version, about = "Observability stacks from ObservabilityStack and ServiceMonitor resources")]
+#[command(
+    name = "stackscope",
+    version,
+    about = "Observability stacks from ObservabilityStack and ServiceMonitor resources"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -103,7 +107,8 @@ fn render(paths: &[PathBuf], output: Option<PathBuf>) -> Result<(), Vec<String>>
     // Render everything before writing anything: a failure leaves no partial output.
     let mut rendered = Vec::new();
     for stack in offline::resolve(&inputs) {
-        let objects = render_stack(&stack).map_err(|error| vec![format!("stack {}/{}: {error}", stack.namespace, stack.name)])?;
+        let objects =
+            render_stack(&stack).map_err(|error| vec![format!("stack {}/{}: {error}", stack.namespace, stack.name)])?;
         rendered.push((stack, objects));
     }
     match output {
@@ -127,7 +132,8 @@ fn render(paths: &[PathBuf], output: Option<PathBuf>) -> Result<(), Vec<String>>
                         let kind = object.object.types.as_ref().map(|t| t.kind.to_lowercase()).unwrap_or_default();
                         let name = object.object.metadata.name.clone().unwrap_or_default();
                         let path = folder.join(format!("{kind}-{name}.yaml"));
-                        let text = objects_to_yaml(std::slice::from_ref(&object.object)).map_err(|error| vec![error.to_string()])?;
+                        let text = objects_to_yaml(std::slice::from_ref(&object.object))
+                            .map_err(|error| vec![error.to_string()])?;
                         std::fs::write(&path, text).map_err(|error| vec![format!("{}: {error}", path.display())])?;
                         count += 1;
                     }

@@ -114,11 +114,7 @@ pub fn selector_matches(
     selector: &k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector,
     labels: &std::collections::BTreeMap<String, String>,
 ) -> bool {
-    let labels_match = selector
-        .match_labels
-        .iter()
-        .flatten()
-        .all(|(key, value)| labels.get(key) == Some(value));
+    let labels_match = selector.match_labels.iter().flatten().all(|(key, value)| labels.get(key) == Some(value));
     let expressions_match = selector.match_expressions.iter().flatten().all(|expression| {
         let values = expression.values.as_deref().unwrap_or_default();
         let current = labels.get(&expression.key);
@@ -147,8 +143,7 @@ pub fn stack_selects(stack: &ObservabilityStack, monitor: &ServiceMonitor) -> bo
     };
     let empty = std::collections::BTreeMap::new();
     let labels = monitor.metadata.labels.as_ref().unwrap_or(&empty);
-    namespace_allowed
-        && stack.spec.monitor_selector.as_ref().is_none_or(|selector| selector_matches(selector, labels))
+    namespace_allowed && stack.spec.monitor_selector.as_ref().is_none_or(|selector| selector_matches(selector, labels))
 }
 
 #[cfg(test)]
@@ -175,7 +170,8 @@ mod tests {
         stack.metadata.namespace = Some("obs".to_owned());
         assert!(stack_selects(&stack, &monitor("obs", &[])));
         assert!(!stack_selects(&stack, &monitor("apps", &[])), "other namespaces need a namespace selector");
-        stack.spec.monitor_namespace_selector = Some(NamespaceSelector { any: false, match_names: vec!["apps".to_owned()] });
+        stack.spec.monitor_namespace_selector =
+            Some(NamespaceSelector { any: false, match_names: vec!["apps".to_owned()] });
         assert!(stack_selects(&stack, &monitor("apps", &[])));
         assert!(!stack_selects(&stack, &monitor("obs", &[])), "matchNames replaces the default namespace");
         stack.spec.monitor_namespace_selector = Some(NamespaceSelector { any: true, match_names: vec![] });

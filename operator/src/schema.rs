@@ -72,10 +72,11 @@ impl SchemaValidator {
         if errors.is_empty()
             && let Err(failures) = self.cel.validate_compiled(&schema.compiled, object, None)
         {
-            errors.extend(failures.iter().map(|failure| FieldError {
-                path: failure.field_path.clone(),
-                message: failure.message.clone(),
-            }));
+            errors.extend(
+                failures
+                    .iter()
+                    .map(|failure| FieldError { path: failure.field_path.clone(), message: failure.message.clone() }),
+            );
         }
         errors
     }
@@ -153,7 +154,10 @@ impl SchemaValidator {
 
     fn walk_object(&self, schema: &Value, value: &Value, path: &str, errors: &mut Vec<FieldError>) {
         let Some(fields) = value.as_object() else {
-            errors.push(FieldError { path: path.to_owned(), message: format!("must be an object, found {}", type_name(value)) });
+            errors.push(FieldError {
+                path: path.to_owned(),
+                message: format!("must be an object, found {}", type_name(value)),
+            });
             return;
         };
         for required in schema.get("required").and_then(Value::as_array).into_iter().flatten() {
@@ -165,7 +169,8 @@ impl SchemaValidator {
         }
         let properties = schema.get("properties").and_then(Value::as_object);
         let additional = schema.get("additionalProperties");
-        let preserve_unknown = schema.get("x-kubernetes-preserve-unknown-fields").and_then(Value::as_bool).unwrap_or(false);
+        let preserve_unknown =
+            schema.get("x-kubernetes-preserve-unknown-fields").and_then(Value::as_bool).unwrap_or(false);
         for (name, field) in fields {
             let field_path = join(path, name);
             if let Some(field_schema) = properties.and_then(|properties| properties.get(name)) {
@@ -215,15 +220,16 @@ fn check_metadata(metadata: &Value, errors: &mut Vec<FieldError>) {
     };
     for key in ["name", "namespace"] {
         match fields.get(key) {
-            None if key == "name" => {
-                errors.push(FieldError { path: "metadata.name".to_owned(), message: "required field is missing".to_owned() })
-            }
+            None if key == "name" => errors
+                .push(FieldError { path: "metadata.name".to_owned(), message: "required field is missing".to_owned() }),
             None => {}
             Some(Value::String(text))
                 if text.len() <= 63 && Regex::new(name_pattern).is_ok_and(|regex| regex.is_match(text)) => {}
             Some(other) => errors.push(FieldError {
                 path: format!("metadata.{key}"),
-                message: format!("invalid value {other}: must be a DNS-1123 label (lower case, digits, '-', at most 63)"),
+                message: format!(
+                    "invalid value {other}: must be a DNS-1123 label (lower case, digits, '-', at most 63)"
+                ),
             }),
         }
     }
@@ -234,12 +240,18 @@ fn check_count(schema: &Value, count: usize, unit: &str, path: &str, errors: &mu
     if let Some(min) = schema.get(min_key).and_then(Value::as_u64)
         && (count as u64) < min
     {
-        errors.push(FieldError { path: path.to_owned(), message: format!("must have at least {min} {unit}, has {count}") });
+        errors.push(FieldError {
+            path: path.to_owned(),
+            message: format!("must have at least {min} {unit}, has {count}"),
+        });
     }
     if let Some(max) = schema.get(max_key).and_then(Value::as_u64)
         && (count as u64) > max
     {
-        errors.push(FieldError { path: path.to_owned(), message: format!("must have at most {max} {unit}, has {count}") });
+        errors.push(FieldError {
+            path: path.to_owned(),
+            message: format!("must have at most {max} {unit}, has {count}"),
+        });
     }
 }
 
@@ -310,7 +322,9 @@ mod tests {
     #[test]
     fn a_valid_monitor_passes() {
         let validator = SchemaValidator::new();
-        let object = monitor(json!({"selector": {"matchLabels": {"app": "api"}}, "endpoints": [{"port": "http", "interval": "30s", "scrapeTimeout": "10s"}]}));
+        let object = monitor(
+            json!({"selector": {"matchLabels": {"app": "api"}}, "endpoints": [{"port": "http", "interval": "30s", "scrapeTimeout": "10s"}]}),
+        );
         assert_eq!(validator.validate("ServiceMonitor", &object), vec![]);
     }
 
@@ -319,11 +333,31 @@ mod tests {
         let validator = SchemaValidator::new();
         let cases = [
             (json!({"selector": {}, "endpoints": []}), "spec.endpoints", "at least 1"),
-            (json!({"selector": {}, "endpoints": [{"port": "http", "interval": "5 minutes"}]}), "spec.endpoints[0].interval", "must match"),
-            (json!({"selector": {}, "endpoints": [{"port": "http", "intervall": "5m"}]}), "spec.endpoints[0].intervall", "did you mean \"interval\""),
-            (json!({"selector": {}, "endpoints": [{"port": "http", "scheme": "ftp"}]}), "spec.endpoints[0].scheme", "one of"),
-            (json!({"selector": {}, "endpoints": [{"port": "http", "interval": "10s", "scrapeTimeout": "30s"}]}), "spec.endpoints[0]", "scrapeTimeout must not exceed interval"),
-            (json!({"selector": {}, "endpoints": [{"port": "http", "relabelings": [{"action": "hashmod", "targetLabel": "x"}]}]}), "spec.endpoints[0].relabelings[0]", "modulus"),
+            (
+                json!({"selector": {}, "endpoints": [{"port": "http", "interval": "5 minutes"}]}),
+                "spec.endpoints[0].interval",
+                "must match",
+            ),
+            (
+                json!({"selector": {}, "endpoints": [{"port": "http", "intervall": "5m"}]}),
+                "spec.endpoints[0].intervall",
+                "did you mean \"interval\"",
+            ),
+            (
+                json!({"selector": {}, "endpoints": [{"port": "http", "scheme": "ftp"}]}),
+                "spec.endpoints[0].scheme",
+                "one of",
+            ),
+            (
+                json!({"selector": {}, "endpoints": [{"port": "http", "interval": "10s", "scrapeTimeout": "30s"}]}),
+                "spec.endpoints[0]",
+                "scrapeTimeout must not exceed interval",
+            ),
+            (
+                json!({"selector": {}, "endpoints": [{"port": "http", "relabelings": [{"action": "hashmod", "targetLabel": "x"}]}]}),
+                "spec.endpoints[0].relabelings[0]",
+                "modulus",
+            ),
             (json!({"selector": {}, "endpoints": [{}]}), "spec.endpoints[0]", "exactly one of port"),
         ];
         for (spec, path, message) in cases {
@@ -340,9 +374,15 @@ mod tests {
         let validator = SchemaValidator::new();
         let stack = |spec: Value| json!({"apiVersion": "stackscope.dev/v1alpha1", "kind": "ObservabilityStack", "metadata": {"name": "s"}, "spec": spec});
         assert_eq!(validator.validate("ObservabilityStack", &stack(json!({}))), vec![]);
-        let errors = validator.validate("ObservabilityStack", &stack(json!({"alerting": {"routing": {"email": {"to": ["oncall@example.com"]}}}})));
+        let errors = validator.validate(
+            "ObservabilityStack",
+            &stack(json!({"alerting": {"routing": {"email": {"to": ["oncall@example.com"]}}}})),
+        );
         assert!(errors.iter().any(|error| error.message.contains("smarthost")), "{errors:?}");
-        let errors = validator.validate("ObservabilityStack", &stack(json!({"alerting": {"routing": {"slack": {"enabled": true, "apiUrl": {"name": "alerting"}}}}})));
+        let errors = validator.validate(
+            "ObservabilityStack",
+            &stack(json!({"alerting": {"routing": {"slack": {"enabled": true, "apiUrl": {"name": "alerting"}}}}})),
+        );
         assert!(errors.iter().any(|error| error.path == "spec.alerting.routing.slack.apiUrl.key"), "{errors:?}");
         let errors = validator.validate("ObservabilityStack", &stack(json!({"metrics": {"enabled": false}})));
         assert!(errors.iter().any(|error| error.message.contains("alerting needs metrics")), "{errors:?}");

@@ -10,14 +10,17 @@ use crate::api::{
 use crate::schema::FieldError;
 
 /// Application alerts a ServiceMonitor may disable or retune for its service.
-pub const OVERRIDABLE_ALERTS: [&str; 5] = ["HighErrorRate", "CriticalErrorRate", "HighLatency", "CriticalLatency", "NoRequests"];
+pub const OVERRIDABLE_ALERTS: [&str; 5] =
+    ["HighErrorRate", "CriticalErrorRate", "HighLatency", "CriticalLatency", "NoRequests"];
 
 /// Checks a ServiceMonitor's spec; paths start at `spec`.
 pub fn monitor(spec: &ServiceMonitorSpec) -> Vec<FieldError> {
     let mut errors = Vec::new();
     for (index, endpoint) in spec.endpoints.iter().enumerate() {
         let path = format!("spec.endpoints[{index}]");
-        for (list, relabelings) in [("relabelings", &endpoint.relabelings), ("metricRelabelings", &endpoint.metric_relabelings)] {
+        for (list, relabelings) in
+            [("relabelings", &endpoint.relabelings), ("metricRelabelings", &endpoint.metric_relabelings)]
+        {
             for (step, relabeling) in relabelings.iter().enumerate() {
                 relabel(relabeling, &format!("{path}.{list}[{step}]"), &mut errors);
             }
@@ -40,12 +43,18 @@ pub fn monitor(spec: &ServiceMonitorSpec) -> Vec<FieldError> {
         if let (Some(warning), Some(critical)) = (alerts.error_rate_warning, alerts.error_rate_critical)
             && warning >= critical
         {
-            errors.push(error("spec.alerts.errorRateWarning", format!("{warning} must be below errorRateCritical {critical}")));
+            errors.push(error(
+                "spec.alerts.errorRateWarning",
+                format!("{warning} must be below errorRateCritical {critical}"),
+            ));
         }
         if let (Some(warning), Some(critical)) = (&alerts.latency_warning, &alerts.latency_critical)
             && warning.to_millis() >= critical.to_millis()
         {
-            errors.push(error("spec.alerts.latencyWarning", format!("{warning} must be below latencyCritical {critical}")));
+            errors.push(error(
+                "spec.alerts.latencyWarning",
+                format!("{warning} must be below latencyCritical {critical}"),
+            ));
         }
     }
     if let Some(slo) = &spec.slo
@@ -64,7 +73,10 @@ pub fn stack(spec: &ObservabilityStackSpec) -> Vec<FieldError> {
         errors.push(error("spec.alerting.routing.slack.apiUrl", "an enabled Slack receiver needs a Secret reference"));
     }
     if spec.alerting.enabled && routing.pagerduty.enabled && routing.pagerduty.routing_key.is_none() {
-        errors.push(error("spec.alerting.routing.pagerduty.routingKey", "an enabled PagerDuty receiver needs a Secret reference"));
+        errors.push(error(
+            "spec.alerting.routing.pagerduty.routingKey",
+            "an enabled PagerDuty receiver needs a Secret reference",
+        ));
     }
     for (index, window) in spec.slos.burn_rate_windows.iter().enumerate() {
         if window.short.to_millis() >= window.long.to_millis() {
@@ -117,10 +129,12 @@ pub fn stack(spec: &ObservabilityStackSpec) -> Vec<FieldError> {
             ));
         }
     }
-    let label_name = label_name_regex();
     for key in spec.metrics.prometheus.external_labels.keys() {
-        if !label_name.is_match(key) {
-            errors.push(error(format!("spec.metrics.prometheus.externalLabels.{key}"), "not a valid Prometheus label name"));
+        if !is_label_name(key) {
+            errors.push(error(
+                format!("spec.metrics.prometheus.externalLabels.{key}"),
+                "not a valid Prometheus label name",
+            ));
         }
     }
     for (path, resources) in [
@@ -134,8 +148,11 @@ pub fn stack(spec: &ObservabilityStackSpec) -> Vec<FieldError> {
     ] {
         for (kind, map) in [("requests", &resources.requests), ("limits", &resources.limits)] {
             for (name, quantity) in map {
-                if !quantity_regex().is_match(quantity) {
-                    errors.push(error(format!("{path}.{kind}.{name}"), format!("{quantity:?} is not a Kubernetes quantity")));
+                if !is_quantity(quantity) {
+                    errors.push(error(
+                        format!("{path}.{kind}.{name}"),
+                        format!("{quantity:?} is not a Kubernetes quantity"),
+                    ));
                 }
             }
         }
@@ -171,7 +188,7 @@ fn relabel(relabeling: &RelabelConfig, path: &str, errors: &mut Vec<FieldError>)
     if let Some(target) = &relabeling.target_label
         && writes_label
         && !(relabeling.action == RelabelAction::Replace && target.contains('$'))
-        && !label_name_regex().is_match(target)
+        && !is_label_name(target)
     {
         errors.push(error(format!("{path}.targetLabel"), format!("{target:?} is not a valid Prometheus label name")));
     }
@@ -233,22 +250,20 @@ fn error(path: impl Into<String>, message: impl Into<String>) -> FieldError {
     FieldError { path: path.into(), message: message.into() }
 }
 
-fn label_name_regex() -> &'static Regex {
-    static LABEL_NAME: std::sync::OnceLock<Regex> = std::sync::OnceLock::new();
-    LABEL_NAME.get_or_init(|| Regex::new(LABEL_NAME_PATTERN).unwrap_or_else(|_| unreachable_regex()))
+/// Whether `text` is a valid Prometheus label name.
+fn is_label_name(text: &str) -> bool {
+    static LABEL_NAME: std::sync::OnceLock<Option<Regex>> = std::sync::OnceLock::new();
+    // A constant pattern, compiled in the tests; `None` would refuse rather than accept.
+    LABEL_NAME.get_or_init(|| Regex::new(LABEL_NAME_PATTERN).ok()).as_ref().is_some_and(|regex| regex.is_match(text))
 }
 
-fn quantity_regex() -> &'static Regex {
-    static QUANTITY: std::sync::OnceLock<Regex> = std::sync::OnceLock::new();
-    QUANTITY.get_or_init(|| {
-        Regex::new(r"^[+]?[0-9]+(\.[0-9]+)?(m|k|Ki|M|Mi|G|Gi|T|Ti|P|Pi|E|Ei)?$").unwrap_or_else(|_| unreachable_regex())
-    })
-}
-
-/// A regex matching nothing; only reachable if a constant pattern above were broken, which the
-/// tests below rule out.
-fn unreachable_regex() -> Regex {
-    Regex::new(r"[^\s\S]").unwrap_or_else(|_| unreachable_regex())
+/// Whether `text` is a Kubernetes resource quantity (`500m`, `1Gi`).
+fn is_quantity(text: &str) -> bool {
+    static QUANTITY: std::sync::OnceLock<Option<Regex>> = std::sync::OnceLock::new();
+    QUANTITY
+        .get_or_init(|| Regex::new(r"^[+]?[0-9]+(\.[0-9]+)?(m|k|Ki|M|Mi|G|Gi|T|Ti|P|Pi|E|Ei)?$").ok())
+        .as_ref()
+        .is_some_and(|regex| regex.is_match(text))
 }
 
 #[cfg(test)]
@@ -257,10 +272,11 @@ mod tests {
 
     #[test]
     fn constant_patterns_compile() {
-        assert!(label_name_regex().is_match("service"));
-        assert!(!label_name_regex().is_match("1service"));
-        assert!(quantity_regex().is_match("500m"));
-        assert!(quantity_regex().is_match("1Gi"));
+        assert!(is_label_name("service"));
+        assert!(!is_label_name("1service"));
+        assert!(is_quantity("500m"));
+        assert!(is_quantity("1Gi"));
+        assert!(!is_quantity("lots"));
     }
 
     #[test]

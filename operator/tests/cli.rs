@@ -18,44 +18,158 @@ fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
-const MONITOR_HEAD: &str = "apiVersion: stackscope.dev/v1alpha1\nkind: ServiceMonitor\nmetadata:\n  name: api\n  namespace: apps\n";
-const STACK_HEAD: &str = "apiVersion: stackscope.dev/v1alpha1\nkind: ObservabilityStack\nmetadata:\n  name: shop\n  namespace: apps\n";
+const MONITOR_HEAD: &str =
+    "apiVersion: stackscope.dev/v1alpha1\nkind: ServiceMonitor\nmetadata:\n  name: api\n  namespace: apps\n";
+const STACK_HEAD: &str =
+    "apiVersion: stackscope.dev/v1alpha1\nkind: ObservabilityStack\nmetadata:\n  name: shop\n  namespace: apps\n";
 
 /// Bad manifests, each with the words its refusal must contain.
 fn bad_inputs() -> Vec<(&'static str, String, Vec<&'static str>)> {
     let monitor = |spec: &str| format!("{MONITOR_HEAD}spec:\n{spec}");
     let stack = |spec: &str| format!("{STACK_HEAD}spec:\n{spec}");
-    let endpoint = |extra: &str| monitor(&format!("  selector: {{matchLabels: {{app: api}}}}\n  endpoints:\n    - port: http\n{extra}"));
+    let endpoint = |extra: &str| {
+        monitor(&format!("  selector: {{matchLabels: {{app: api}}}}\n  endpoints:\n    - port: http\n{extra}"))
+    };
     vec![
-        ("unclosed bracket", "apiVersion: [stackscope.dev/v1alpha1\nkind: ServiceMonitor\n".to_owned(), vec!["invalid YAML", "line"]),
-        ("unknown kind", "apiVersion: stackscope.dev/v1alpha1\nkind: Dashboard\nmetadata: {name: x}\n".to_owned(), vec!["document 1", "\"Dashboard\" is not a stackscope kind"]),
-        ("prometheus-operator apiVersion", "apiVersion: monitoring.coreos.com/v1\nkind: ServiceMonitor\nmetadata: {name: x}\n".to_owned(), vec!["\"monitoring.coreos.com/v1\" is not served"]),
-        ("missing kind", "apiVersion: stackscope.dev/v1alpha1\nmetadata: {name: x}\n".to_owned(), vec!["kind is missing"]),
-        ("bad duration", endpoint("      interval: 5 minutes\n"), vec!["ServiceMonitor apps/api", "spec.endpoints[0].interval", "invalid value \"5 minutes\""]),
-        ("timeout over interval", endpoint("      interval: 10s\n      scrapeTimeout: 30s\n"), vec!["spec.endpoints[0]", "scrapeTimeout must not exceed interval"]),
-        ("misspelt field", endpoint("      intervall: 30s\n"), vec!["spec.endpoints[0].intervall", "did you mean \"interval\""]),
-        ("bad relabel regex", endpoint("      relabelings:\n        - sourceLabels: [__meta_kubernetes_pod_name]\n          regex: \"(api\"\n          targetLabel: pod\n"), vec!["spec.endpoints[0].relabelings[0].regex", "invalid regular expression"]),
-        ("bad relabel action", endpoint("      relabelings:\n        - action: explode\n"), vec!["spec.endpoints[0].relabelings[0].action", "must be one of"]),
-        ("hashmod without modulus", endpoint("      relabelings:\n        - action: hashmod\n          targetLabel: shard\n"), vec!["spec.endpoints[0].relabelings[0]", "modulus"]),
-        ("bad target label", endpoint("      relabelings:\n        - sourceLabels: [a]\n          targetLabel: not-a-label\n"), vec!["spec.endpoints[0].relabelings[0].targetLabel", "not a valid Prometheus label name"]),
+        (
+            "unclosed bracket",
+            "apiVersion: [stackscope.dev/v1alpha1\nkind: ServiceMonitor\n".to_owned(),
+            vec!["invalid YAML", "line"],
+        ),
+        (
+            "unknown kind",
+            "apiVersion: stackscope.dev/v1alpha1\nkind: Dashboard\nmetadata: {name: x}\n".to_owned(),
+            vec!["document 1", "\"Dashboard\" is not a stackscope kind"],
+        ),
+        (
+            "prometheus-operator apiVersion",
+            "apiVersion: monitoring.coreos.com/v1\nkind: ServiceMonitor\nmetadata: {name: x}\n".to_owned(),
+            vec!["\"monitoring.coreos.com/v1\" is not served"],
+        ),
+        (
+            "missing kind",
+            "apiVersion: stackscope.dev/v1alpha1\nmetadata: {name: x}\n".to_owned(),
+            vec!["kind is missing"],
+        ),
+        (
+            "bad duration",
+            endpoint("      interval: 5 minutes\n"),
+            vec!["ServiceMonitor apps/api", "spec.endpoints[0].interval", "invalid value \"5 minutes\""],
+        ),
+        (
+            "timeout over interval",
+            endpoint("      interval: 10s\n      scrapeTimeout: 30s\n"),
+            vec!["spec.endpoints[0]", "scrapeTimeout must not exceed interval"],
+        ),
+        (
+            "misspelt field",
+            endpoint("      intervall: 30s\n"),
+            vec!["spec.endpoints[0].intervall", "did you mean \"interval\""],
+        ),
+        (
+            "bad relabel regex",
+            endpoint(
+                "      relabelings:\n        - sourceLabels: [__meta_kubernetes_pod_name]\n          regex: \"(api\"\n          targetLabel: pod\n",
+            ),
+            vec!["spec.endpoints[0].relabelings[0].regex", "invalid regular expression"],
+        ),
+        (
+            "bad relabel action",
+            endpoint("      relabelings:\n        - action: explode\n"),
+            vec!["spec.endpoints[0].relabelings[0].action", "must be one of"],
+        ),
+        (
+            "hashmod without modulus",
+            endpoint("      relabelings:\n        - action: hashmod\n          targetLabel: shard\n"),
+            vec!["spec.endpoints[0].relabelings[0]", "modulus"],
+        ),
+        (
+            "bad target label",
+            endpoint("      relabelings:\n        - sourceLabels: [a]\n          targetLabel: not-a-label\n"),
+            vec!["spec.endpoints[0].relabelings[0].targetLabel", "not a valid Prometheus label name"],
+        ),
         ("bad scheme", endpoint("      scheme: ftp\n"), vec!["spec.endpoints[0].scheme", "must be one of"]),
         ("no endpoints", monitor("  selector: {}\n  endpoints: []\n"), vec!["spec.endpoints", "at least 1"]),
-        ("missing selector", monitor("  endpoints: [{port: http}]\n"), vec!["spec.selector", "required field is missing"]),
+        (
+            "missing selector",
+            monitor("  endpoints: [{port: http}]\n"),
+            vec!["spec.selector", "required field is missing"],
+        ),
         ("port and targetPort", endpoint("      targetPort: 8080\n"), vec!["exactly one of port"]),
-        ("availability over 100", monitor("  selector: {}\n  endpoints: [{port: http}]\n  slo: {availability: 120, latencyP95: 1s, errorRate: 1}\n"), vec!["spec.slo.availability", "maximum"]),
-        ("unknown alert override", monitor("  selector: {}\n  endpoints: [{port: http}]\n  alerts: {disabled: [Everything]}\n"), vec!["spec.alerts.disabled[0]", "unknown alert \"Everything\""]),
-        ("bad object name", format!("apiVersion: stackscope.dev/v1alpha1\nkind: ServiceMonitor\nmetadata: {{name: Bad_Name}}\nspec: {{selector: {{}}, endpoints: [{{port: http}}]}}\n"), vec!["metadata.name", "DNS-1123"]),
-        ("bad environment", stack("  environment: prod\n"), vec!["ObservabilityStack apps/shop", "spec.environment", "\"production\""]),
-        ("string for a number", stack("  logging:\n    loki:\n      ingestionRateMb: fifty\n"), vec!["spec.logging.loki.ingestionRateMb", "must be an integer"]),
-        ("zero ingestion rate", stack("  logging:\n    loki:\n      ingestionRateMb: 0\n"), vec!["spec.logging.loki.ingestionRateMb", "minimum"]),
-        ("bad retention", stack("  logging:\n    loki:\n      retentionPeriod: 90 days\n"), vec!["spec.logging.loki.retentionPeriod", "must match"]),
-        ("email without smarthost", stack("  alerting:\n    routing:\n      email:\n        to: [oncall@example.com]\n"), vec!["email recipients need smarthost and from"]),
-        ("slack secret without key", stack("  alerting:\n    routing:\n      slack:\n        apiUrl: {name: alerting}\n"), vec!["spec.alerting.routing.slack.apiUrl.key", "required field is missing"]),
+        (
+            "availability over 100",
+            monitor(
+                "  selector: {}\n  endpoints: [{port: http}]\n  slo: {availability: 120, latencyP95: 1s, errorRate: 1}\n",
+            ),
+            vec!["spec.slo.availability", "maximum"],
+        ),
+        (
+            "unknown alert override",
+            monitor("  selector: {}\n  endpoints: [{port: http}]\n  alerts: {disabled: [Everything]}\n"),
+            vec!["spec.alerts.disabled[0]", "unknown alert \"Everything\""],
+        ),
+        (
+            "bad object name",
+            format!(
+                "apiVersion: stackscope.dev/v1alpha1\nkind: ServiceMonitor\nmetadata: {{name: Bad_Name}}\nspec: {{selector: {{}}, endpoints: [{{port: http}}]}}\n"
+            ),
+            vec!["metadata.name", "DNS-1123"],
+        ),
+        (
+            "bad environment",
+            stack("  environment: prod\n"),
+            vec!["ObservabilityStack apps/shop", "spec.environment", "\"production\""],
+        ),
+        (
+            "string for a number",
+            stack("  logging:\n    loki:\n      ingestionRateMb: fifty\n"),
+            vec!["spec.logging.loki.ingestionRateMb", "must be an integer"],
+        ),
+        (
+            "zero ingestion rate",
+            stack("  logging:\n    loki:\n      ingestionRateMb: 0\n"),
+            vec!["spec.logging.loki.ingestionRateMb", "minimum"],
+        ),
+        (
+            "bad retention",
+            stack("  logging:\n    loki:\n      retentionPeriod: 90 days\n"),
+            vec!["spec.logging.loki.retentionPeriod", "must match"],
+        ),
+        (
+            "email without smarthost",
+            stack("  alerting:\n    routing:\n      email:\n        to: [oncall@example.com]\n"),
+            vec!["email recipients need smarthost and from"],
+        ),
+        (
+            "slack secret without key",
+            stack("  alerting:\n    routing:\n      slack:\n        apiUrl: {name: alerting}\n"),
+            vec!["spec.alerting.routing.slack.apiUrl.key", "required field is missing"],
+        ),
         ("metrics off, alerting on", stack("  metrics:\n    enabled: false\n"), vec!["alerting needs metrics"]),
-        ("bad budget matchers", stack("  slos:\n    budgets:\n      - {name: api, thresholdMs: 50, spanMatchers: \"service_name gateway\"}\n"), vec!["spec.slos.budgets[0].spanMatchers"]),
-        ("burn windows reversed", stack("  slos:\n    burnRateWindows:\n      - {long: 5m, short: 1h, factor: 14.4, severity: critical}\n"), vec!["spec.slos.burnRateWindows[0].short", "shorter than the long window"]),
-        ("tiers shrinking", stack("  metrics:\n    downsampling:\n      oneHourRetention: 30d\n"), vec!["spec.metrics.downsampling", "must not shrink"]),
-        ("bad probe timing", stack("  probes:\n    liveness: {path: /health, port: 8011, initialDelaySeconds: 30, periodSeconds: 5, timeoutSeconds: 10, failureThreshold: 3}\n"), vec!["spec.probes.liveness", "timeoutSeconds must not exceed periodSeconds"]),
+        (
+            "bad budget matchers",
+            stack(
+                "  slos:\n    budgets:\n      - {name: api, thresholdMs: 50, spanMatchers: \"service_name gateway\"}\n",
+            ),
+            vec!["spec.slos.budgets[0].spanMatchers"],
+        ),
+        (
+            "burn windows reversed",
+            stack("  slos:\n    burnRateWindows:\n      - {long: 5m, short: 1h, factor: 14.4, severity: critical}\n"),
+            vec!["spec.slos.burnRateWindows[0].short", "shorter than the long window"],
+        ),
+        (
+            "tiers shrinking",
+            stack("  metrics:\n    downsampling:\n      oneHourRetention: 30d\n"),
+            vec!["spec.metrics.downsampling", "must not shrink"],
+        ),
+        (
+            "bad probe timing",
+            stack(
+                "  probes:\n    liveness: {path: /health, port: 8011, initialDelaySeconds: 30, periodSeconds: 5, timeoutSeconds: 10, failureThreshold: 3}\n",
+            ),
+            vec!["spec.probes.liveness", "timeoutSeconds must not exceed periodSeconds"],
+        ),
         ("bad image", stack("  tracing:\n    image: \"Not An Image\"\n"), vec!["spec.tracing.image", "must match"]),
     ]
 }
@@ -94,7 +208,11 @@ fn one_bad_document_among_good_ones_refuses_the_render_and_names_its_document() 
     let output = run(&["render", "-f", directory.path().to_str().unwrap_or_default()]);
     let message = stderr(&output);
     assert_eq!(output.status.code(), Some(1), "{message}");
-    assert!(message.contains("monitors.yaml (document 1): ServiceMonitor machineavatars/gateway: spec.endpoints[0].interval"), "{message}");
+    assert!(
+        message
+            .contains("monitors.yaml (document 1): ServiceMonitor machineavatars/gateway: spec.endpoints[0].interval"),
+        "{message}"
+    );
     assert!(output.stdout.is_empty(), "no partial output on stdout");
 }
 
@@ -103,7 +221,8 @@ fn the_example_renders_every_component_to_files_deterministically() {
     let first = tempfile::tempdir().expect("temp dir");
     let second = tempfile::tempdir().expect("temp dir");
     for target in [first.path(), second.path()] {
-        let output = run(&["render", "-f", examples().to_str().unwrap_or_default(), "-o", target.to_str().unwrap_or_default()]);
+        let output =
+            run(&["render", "-f", examples().to_str().unwrap_or_default(), "-o", target.to_str().unwrap_or_default()]);
         assert!(output.status.success(), "{}", stderr(&output));
     }
     let mut components: Vec<String> = std::fs::read_dir(first.path().join("machineavatars"))
