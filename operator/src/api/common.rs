@@ -201,7 +201,7 @@ pub struct SecretOrConfigMap {
 /// Which namespaces to look in (prometheus-operator's `namespaceSelector`).
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Default, JsonSchema)]
 #[serde(rename_all = "camelCase")]
-#[schemars(extend("x-kubernetes-validations" = [{"rule": "!(self.any && size(self.matchNames) > 0)", "message": "any: true and matchNames are mutually exclusive"}]))]
+#[schemars(extend("x-kubernetes-validations" = [{"rule": "!(has(self.any) && self.any && has(self.matchNames) && size(self.matchNames) > 0)", "message": "any: true and matchNames are mutually exclusive"}]))]
 pub struct NamespaceSelector {
     /// Select every namespace.
     #[serde(default)]
