@@ -6,6 +6,7 @@
 
 pub mod api;
 pub mod crdgen;
+pub mod drift;
 pub mod manifest;
 pub mod offline;
 pub mod render;
