@@ -143,10 +143,8 @@ impl SchemaValidator {
                 }
                 check_bounds(schema, value, path, errors);
             }
-            Some("boolean") => {
-                if !value.is_boolean() {
-                    error(errors, format!("must be true or false, found {}", type_name(value)));
-                }
+            Some("boolean") if !value.is_boolean() => {
+                error(errors, format!("must be true or false, found {}", type_name(value)));
             }
             _ => {}
         }

@@ -110,9 +110,7 @@ fn bad_inputs() -> Vec<(&'static str, String, Vec<&'static str>)> {
         ),
         (
             "bad object name",
-            format!(
-                "apiVersion: stackscope.dev/v1alpha1\nkind: ServiceMonitor\nmetadata: {{name: Bad_Name}}\nspec: {{selector: {{}}, endpoints: [{{port: http}}]}}\n"
-            ),
+            "apiVersion: stackscope.dev/v1alpha1\nkind: ServiceMonitor\nmetadata: {name: Bad_Name}\nspec: {selector: {}, endpoints: [{port: http}]}\n".to_owned(),
             vec!["metadata.name", "DNS-1123"],
         ),
         (
@@ -217,24 +215,21 @@ fn one_bad_document_among_good_ones_refuses_the_render_and_names_its_document() 
 }
 
 #[test]
-fn the_example_renders_every_component_to_files_deterministically() {
-    let first = tempfile::tempdir().expect("temp dir");
-    let second = tempfile::tempdir().expect("temp dir");
-    for target in [first.path(), second.path()] {
-        let output =
-            run(&["render", "-f", examples().to_str().unwrap_or_default(), "-o", target.to_str().unwrap_or_default()]);
-        assert!(output.status.success(), "{}", stderr(&output));
-    }
-    let mut components: Vec<String> = std::fs::read_dir(first.path().join("machineavatars"))
-        .expect("stack folder")
-        .filter_map(|entry| entry.ok().map(|entry| entry.file_name().to_string_lossy().into_owned()))
-        .collect();
-    components.sort();
-    assert_eq!(components, ["alertmanager", "grafana", "jaeger", "loki", "probes", "prometheus", "promtail", "rules"]);
-    let stdout_first = run(&["render", "-f", examples().to_str().unwrap_or_default()]).stdout;
-    let stdout_second = run(&["render", "-f", examples().to_str().unwrap_or_default()]).stdout;
-    assert!(!stdout_first.is_empty());
-    assert_eq!(stdout_first, stdout_second, "same input, same bytes");
+fn the_example_renders_deterministically() {
+    let target = tempfile::tempdir().expect("temp dir");
+    let output = run(&[
+        "render",
+        "-f",
+        examples().to_str().unwrap_or_default(),
+        "-o",
+        target.path().to_str().unwrap_or_default(),
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(String::from_utf8_lossy(&output.stdout).contains("of 1 stack(s)"));
+    let stdout_first = run(&["render", "-f", examples().to_str().unwrap_or_default()]);
+    let stdout_second = run(&["render", "-f", examples().to_str().unwrap_or_default()]);
+    assert!(stdout_first.status.success(), "{}", stderr(&stdout_first));
+    assert_eq!(stdout_first.stdout, stdout_second.stdout, "same input, same bytes");
 }
 
 #[test]

@@ -255,7 +255,7 @@ pub enum LogStorageType {
 }
 
 /// Loki storage: Azure Blob or a local volume.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Default, JsonSchema)]
 #[serde(default, rename_all = "camelCase")]
 pub struct LokiStorage {
     /// Storage kind (default: by environment, Azure in production, filesystem otherwise).
@@ -265,12 +265,6 @@ pub struct LokiStorage {
     pub azure: AzureBlobStorage,
     /// Local volume settings.
     pub filesystem: FilesystemStorage,
-}
-
-impl Default for LokiStorage {
-    fn default() -> Self {
-        Self { storage_type: None, azure: AzureBlobStorage::default(), filesystem: FilesystemStorage::default() }
-    }
 }
 
 /// Azure Blob storage for Loki chunks; account and key are read from a Secret.
@@ -625,7 +619,7 @@ impl AlertThreshold {
 }
 
 /// Every alert of the seed's Infrastructure, Application and Business tables.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default, JsonSchema)]
 #[serde(default, rename_all = "camelCase")]
 pub struct AlertRules {
     /// Infrastructure alerts.
@@ -634,16 +628,6 @@ pub struct AlertRules {
     pub application: ApplicationAlerts,
     /// Business alerts.
     pub business: BusinessAlerts,
-}
-
-impl Default for AlertRules {
-    fn default() -> Self {
-        Self {
-            infrastructure: InfrastructureAlerts::default(),
-            application: ApplicationAlerts::default(),
-            business: BusinessAlerts::default(),
-        }
-    }
 }
 
 /// Seed: Infrastructure Alerts.

@@ -1,0 +1,341 @@
+#!/usr/bin/env bash
+# Build the pinned developer/test tools of stackscope from Go modules.
+#
+# Every binary is built from source with the Go toolchain (module proxy only:
+# no prebuilt downloads) into a cache outside the repository:
+#
+#   ${STACKSCOPE_TOOLS:-$HOME/.cache/stackscope/tools}/<name>-<version>/<binary>
+#
+# Anything already built (binary present and answering --version) is skipped,
+# so running the script again is a no-op that takes about a second.
+#
+# Usage:
+#   tools/build-tools.sh [control-plane|all|<name>...]   build, then print bin dir(s)
+#   tools/build-tools.sh --print-path control-plane       print ONLY the directory
+#       holding etcd, kube-apiserver, kube-controller-manager and kubectl
+#       (KUBEBUILDER_ASSETS-style); builds first if needed, logging to stderr.
+#   tools/build-tools.sh --list                           list known tool names
+#
+# Names: etcd, kubernetes (kube-apiserver + kube-controller-manager + kubectl),
+#        control-plane (= etcd + kubernetes + the combined bin dir).
+#        all = control-plane for now; prometheus, alertmanager, jaeger and helm
+#        have hooks below but are not enabled yet.
+#
+# Measured on the 2-core dev machine (Go 1.26.8, empty Go module and build
+# caches, run under `nice -n 10` while other compiles were running):
+#   cold `tools/build-tools.sh control-plane`: not yet measured on an idle machine (issue 4).
+#   warm re-run (everything already built): ~1 s.
+set -euo pipefail
+
+# ---------------------------------------------------------------------------
+# Pinned versions (change here only).
+# ---------------------------------------------------------------------------
+# Kubernetes 1.34 matches k8s-openapi's `v1_34` feature used by the operator.
+KUBERNETES_VERSION="v1.34.12"
+# Staging modules (k8s.io/api, k8s.io/apimachinery, ...) are tagged v0.<minor>.<patch>.
+KUBERNETES_STAGING_VERSION="v0.${KUBERNETES_VERSION#v1.}"
+ETCD_VERSION="v3.6.16"
+# Used only if the local `go` is older than a module's `go` line requires.
+GO_FALLBACK_TOOLCHAIN="go1.27.3"
+# Not built yet (hooks below): bump and enable when needed.
+PROMETHEUS_VERSION="v0.0.0-unset"   # promtool + prometheus
+ALERTMANAGER_VERSION="v0.0.0-unset" # amtool
+JAEGER_VERSION="v0.0.0-unset"
+HELM_VERSION="v0.0.0-unset"
+
+TOOLS_DIR="${STACKSCOPE_TOOLS:-$HOME/.cache/stackscope/tools}"
+# Wrapper modules live next to the binaries (outside the repo); Go's default
+# module and build caches are used.
+SRC_DIR="$TOOLS_DIR/.src"
+
+log() { echo "build-tools: $*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+# ---------------------------------------------------------------------------
+# Helpers
+# ---------------------------------------------------------------------------
+
+# bin_dir NAME VERSION
+bin_dir() { echo "$TOOLS_DIR/$1-$2"; }
+
+# version_ok BINARY EXPECTED_SUBSTRING: the binary exists, runs and reports the version.
+version_ok() {
+  local bin="$1" want="$2" out
+  [[ -x "$bin" ]] || return 1
+  case "$(basename "$bin")" in
+    kubectl) out="$("$bin" version --client 2>/dev/null)" || return 1 ;;
+    *) out="$("$bin" --version 2>/dev/null)" || return 1 ;;
+  esac
+  [[ "$out" == *"$want"* ]]
+}
+
+# go_version_at_least HAVE WANT (both like 1.25.0)
+go_version_at_least() {
+  [[ "$(printf '%s\n%s\n' "$2" "$1" | sort -V | head -n1)" == "$2" ]]
+}
+
+# Pick GOTOOLCHAIN for a wrapper module whose go.mod says `go $1`.
+ensure_toolchain() {
+  local need="$1" have
+  have="$(go env GOVERSION)"; have="${have#go}"
+  if go_version_at_least "$have" "$need"; then
+    export GOTOOLCHAIN=local
+  else
+    log "local go $have < $need required; using GOTOOLCHAIN=$GO_FALLBACK_TOOLCHAIN"
+    export GOTOOLCHAIN="$GO_FALLBACK_TOOLCHAIN"
+  fi
+}
+
+# module_go_mod MODULE VERSION -> path of the downloaded go.mod in the module cache
+module_go_mod() {
+  local json
+  json="$(GOFLAGS=-mod=mod go mod download -json "$1@$2")" || die "cannot download $1@$2"
+  sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",\{0,1\}$/\1/p' <<<"$json" | head -n1
+}
+
+# module_info MODULE VERSION FIELD -> a field of the proxy's .info JSON
+# ("Time", or "Hash" from Origin when the proxy records it; may be empty).
+module_info() {
+  local info
+  info="$(go mod download -json "$1@$2" 2>/dev/null \
+    | sed -n 's/^[[:space:]]*"Info": "\(.*\)",\{0,1\}$/\1/p' | head -n1)"
+  [[ -f "$info" ]] || return 0
+  grep -o "\"$3\": *\"[^\"]*\"" "$info" | head -n1 | sed 's/.*: *"\(.*\)"/\1/'
+}
+
+# go_line GO_MOD_FILE -> the `go` version of a go.mod
+go_line() { sed -n 's/^go \([0-9.]*\).*/\1/p' "$1" | head -n1; }
+
+# finish_install TMP_OUT FINAL_DIR: atomically move a finished build into place.
+finish_install() {
+  local tmp="$1" final="$2"
+  rm -rf "$final.old"
+  [[ -e "$final" ]] && mv "$final" "$final.old"
+  mv "$tmp" "$final"
+  rm -rf "$final.old"
+}
+
+with_lock() {
+  mkdir -p "$TOOLS_DIR"
+  if command -v flock >/dev/null 2>&1; then
+    exec 9>"$TOOLS_DIR/.lock"
+    flock 9
+  fi
+}
+
+# ---------------------------------------------------------------------------
+# etcd: module go.etcd.io/etcd/server/v3, main package at the module root.
+# Its go.mod `replace`s sibling modules by relative path, so `go install
+# module@version` refuses it: build through a small wrapper module instead.
+# ---------------------------------------------------------------------------
+etcd_dir() { bin_dir etcd "$ETCD_VERSION"; }
+
+build_etcd() {
+  local out; out="$(etcd_dir)"
+  if version_ok "$out/etcd" "etcd Version: ${ETCD_VERSION#v}"; then
+    log "etcd $ETCD_VERSION already built"; return 0
+  fi
+  log "building etcd $ETCD_VERSION"
+  local wd="$SRC_DIR/etcd-$ETCD_VERSION" upstream need commit tmp
+  mkdir -p "$wd"
+  upstream="$(cd "$wd" && module_go_mod go.etcd.io/etcd/server/v3 "$ETCD_VERSION")"
+  need="$(go_line "$upstream")"
+  ensure_toolchain "$need"
+  {
+    echo "// Generated by tools/build-tools.sh: builds etcd $ETCD_VERSION."
+    echo "module stackscope.local/tools/etcd"
+    echo
+    echo "go $need"
+    echo
+    echo "require go.etcd.io/etcd/server/v3 $ETCD_VERSION"
+    echo
+    echo "replace ("
+    # pin the sibling modules that upstream replaces by relative path
+    local m
+    for m in api/v3 client/pkg/v3 client/v3 pkg/v3; do
+      echo "	go.etcd.io/etcd/$m => go.etcd.io/etcd/$m $ETCD_VERSION"
+    done
+    echo ")"
+  } >"$wd/go.mod"
+  commit="$(cd "$wd" && module_info go.etcd.io/etcd/server/v3 "$ETCD_VERSION" Hash)"
+  tmp="$(etcd_dir).tmp.$$"
+  rm -rf "$tmp"; mkdir -p "$tmp"
+  (
+    cd "$wd"
+    CGO_ENABLED=0 GOFLAGS=-mod=mod go build -trimpath \
+      -ldflags "-s -w${commit:+ -X go.etcd.io/etcd/api/v3/version.GitSHA=${commit:0:7}}" \
+      -o "$tmp/etcd" go.etcd.io/etcd/server/v3
+  )
+  version_ok "$tmp/etcd" "etcd Version: ${ETCD_VERSION#v}" || die "built etcd does not report $ETCD_VERSION"
+  finish_install "$tmp" "$out"
+  log "etcd $ETCD_VERSION -> $out"
+}
+
+# ---------------------------------------------------------------------------
+# Kubernetes: kube-apiserver, kube-controller-manager and kubectl from
+# k8s.io/kubernetes, through ONE wrapper module that requires k8s.io/kubernetes
+# and replaces every k8s.io/* staging module (upstream points them at
+# ./staging/src/...) with its published v0.x.y, so one `go build` shares the
+# build cache across the three binaries.
+# ---------------------------------------------------------------------------
+KUBERNETES_BINARIES=(kube-apiserver kube-controller-manager kubectl)
+kubernetes_dir() { bin_dir kubernetes "$KUBERNETES_VERSION"; }
+
+kubernetes_built() {
+  local b dir; dir="$(kubernetes_dir)"
+  for b in "${KUBERNETES_BINARIES[@]}"; do
+    version_ok "$dir/$b" "$KUBERNETES_VERSION" || return 1
+  done
+}
+
+build_kubernetes() {
+  local out; out="$(kubernetes_dir)"
+  if kubernetes_built; then
+    log "kubernetes $KUBERNETES_VERSION already built"; return 0
+  fi
+  log "building kubernetes $KUBERNETES_VERSION (${KUBERNETES_BINARIES[*]})"
+  local wd="$SRC_DIR/kubernetes-$KUBERNETES_VERSION" upstream need commit date tmp staging m
+  mkdir -p "$wd"
+  upstream="$(cd "$wd" && module_go_mod k8s.io/kubernetes "$KUBERNETES_VERSION")"
+  need="$(go_line "$upstream")"
+  ensure_toolchain "$need"
+  # Staging modules = upstream's `replace k8s.io/x => ./staging/src/k8s.io/x`.
+  staging="$(sed -n 's#^[[:space:]]*\(k8s\.io/[A-Za-z0-9._-]*\)[[:space:]]*=>[[:space:]]*\./staging/.*#\1#p' "$upstream" | sort -u)"
+  [[ -n "$staging" ]] || die "no staging replaces found in k8s.io/kubernetes $KUBERNETES_VERSION go.mod"
+  {
+    echo "// Generated by tools/build-tools.sh: builds Kubernetes $KUBERNETES_VERSION binaries."
+    echo "module stackscope.local/tools/kubernetes"
+    echo
+    echo "go $need"
+    # keep upstream's GODEBUG defaults (they apply to the main module only)
+    grep -E '^godebug ' "$upstream" || true
+    echo
+    echo "require k8s.io/kubernetes $KUBERNETES_VERSION"
+    echo
+    echo "replace ("
+    for m in $staging; do
+      echo "	$m => $m $KUBERNETES_STAGING_VERSION"
+    done
+    echo ")"
+  } >"$wd/go.mod"
+  commit="$(cd "$wd" && module_info k8s.io/kubernetes "$KUBERNETES_VERSION" Hash)"
+  date="$(cd "$wd" && module_info k8s.io/kubernetes "$KUBERNETES_VERSION" Time)"
+  local major minor ldflags="-s -w" pkg
+  major="$(cut -d. -f1 <<<"${KUBERNETES_VERSION#v}")"
+  minor="$(cut -d. -f2 <<<"${KUBERNETES_VERSION#v}")"
+  # same version stamping as upstream's hack/lib/version.sh
+  for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    ldflags+=" -X $pkg.gitVersion=$KUBERNETES_VERSION -X $pkg.gitMajor=$major -X $pkg.gitMinor=$minor"
+    ldflags+=" -X $pkg.gitCommit=${commit:-unknown} -X $pkg.gitTreeState=clean"
+    # buildDate = the release's publication time (reproducible builds)
+    ldflags+=" -X $pkg.buildDate=${date:-1970-01-01T00:00:00Z}"
+  done
+  tmp="$(kubernetes_dir).tmp.$$"
+  rm -rf "$tmp"; mkdir -p "$tmp"
+  local pkgs=()
+  for m in "${KUBERNETES_BINARIES[@]}"; do pkgs+=("k8s.io/kubernetes/cmd/$m"); done
+  (
+    cd "$wd"
+    CGO_ENABLED=0 GOFLAGS=-mod=mod go build -trimpath -ldflags "$ldflags" -o "$tmp/" "${pkgs[@]}"
+  )
+  for m in "${KUBERNETES_BINARIES[@]}"; do
+    version_ok "$tmp/$m" "$KUBERNETES_VERSION" || die "built $m does not report $KUBERNETES_VERSION"
+  done
+  finish_install "$tmp" "$out"
+  log "kubernetes $KUBERNETES_VERSION -> $out"
+}
+
+# ---------------------------------------------------------------------------
+# control-plane: one directory with etcd + kube-apiserver +
+# kube-controller-manager + kubectl (symlinks into the per-tool dirs).
+# ---------------------------------------------------------------------------
+control_plane_dir() { bin_dir control-plane "$KUBERNETES_VERSION-etcd-$ETCD_VERSION"; }
+
+link_control_plane() {
+  local dir b; dir="$(control_plane_dir)"
+  mkdir -p "$dir"
+  ln -sfn "$(etcd_dir)/etcd" "$dir/etcd"
+  for b in "${KUBERNETES_BINARIES[@]}"; do
+    ln -sfn "$(kubernetes_dir)/$b" "$dir/$b"
+  done
+}
+
+build_control_plane() {
+  build_etcd
+  build_kubernetes
+  link_control_plane
+}
+
+# ---------------------------------------------------------------------------
+# Hooks for later tools (not built yet). Each should follow build_etcd:
+# wrapper module under $SRC_DIR, `go build` into a tmp dir, version_ok,
+# finish_install into "$(bin_dir NAME VERSION)", then add the name to
+# ENABLED_TOOLS and to `all`.
+# ---------------------------------------------------------------------------
+not_enabled() { die "$1 is not enabled yet (hook only): pin ${2}_VERSION and implement build_$1 in $0"; }
+# promtool + prometheus: github.com/prometheus/prometheus/cmd/{prometheus,promtool}
+build_prometheus() { not_enabled prometheus PROMETHEUS; }
+# amtool: github.com/prometheus/alertmanager/cmd/amtool
+build_alertmanager() { not_enabled alertmanager ALERTMANAGER; }
+# jaeger: github.com/jaegertracing/jaeger/cmd/jaeger
+build_jaeger() { not_enabled jaeger JAEGER; }
+# helm: helm.sh/helm/v3/cmd/helm (or v4)
+build_helm() { not_enabled helm HELM; }
+
+ENABLED_TOOLS=(etcd kubernetes control-plane)
+HOOK_TOOLS=(prometheus alertmanager jaeger helm)
+
+# print_dirs NAME -> bin dir(s) of a tool
+print_dirs() {
+  case "$1" in
+    etcd) etcd_dir ;;
+    kubernetes | kube-apiserver | kube-controller-manager | kubectl) kubernetes_dir ;;
+    control-plane) control_plane_dir ;;
+    *) die "no bin dir for $1" ;;
+  esac
+}
+
+build_one() {
+  case "$1" in
+    etcd) build_etcd ;;
+    kubernetes | kube-apiserver | kube-controller-manager | kubectl) build_kubernetes ;;
+    control-plane) build_control_plane ;;
+    prometheus | promtool) build_prometheus ;;
+    alertmanager | amtool) build_alertmanager ;;
+    jaeger) build_jaeger ;;
+    helm) build_helm ;;
+    *) die "unknown tool '$1' (known: ${ENABLED_TOOLS[*]}; hooks: ${HOOK_TOOLS[*]})" ;;
+  esac
+}
+
+usage() {
+  sed -n '2,/^set -euo/p' "$0" | sed -e '/^set -euo/d' -e 's/^# \{0,1\}//'
+}
+
+main() {
+  command -v go >/dev/null 2>&1 || die "go is not on PATH"
+  local print_path=0 names=() n
+  while (($#)); do
+    case "$1" in
+      --print-path) print_path=1 ;;
+      --list) printf '%s\n' "${ENABLED_TOOLS[@]}"; return 0 ;;
+      -h | --help) usage; return 0 ;;
+      -*) die "unknown option $1" ;;
+      all) names+=(control-plane) ;;
+      *) names+=("$1") ;;
+    esac
+    shift
+  done
+  ((${#names[@]})) || names=(control-plane)
+  with_lock
+  for n in "${names[@]}"; do
+    if ((print_path)); then
+      build_one "$n" >&2
+    else
+      build_one "$n"
+    fi
+  done
+  for n in "${names[@]}"; do print_dirs "$n"; done
+}
+
+main "$@"
