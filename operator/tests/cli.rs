@@ -226,6 +226,13 @@ fn the_example_renders_deterministically() {
     ]);
     assert!(output.status.success(), "{}", stderr(&output));
     assert!(String::from_utf8_lossy(&output.stdout).contains("of 1 stack(s)"));
+    // The whole stack: every component of a production stack with the Promtail collector.
+    for component in ["loki", "promtail", "prometheus", "rules", "alertmanager", "grafana", "jaeger", "probes"] {
+        let folder = target.path().join("machineavatars").join(component);
+        let files = std::fs::read_dir(&folder).map(|entries| entries.count()).unwrap_or(0);
+        assert!(files > 0, "{component}: no objects written to {}", folder.display());
+    }
+    assert!(!target.path().join("machineavatars/alloy").exists(), "Alloy renders only when chosen as collector");
     let stdout_first = run(&["render", "-f", examples().to_str().unwrap_or_default()]);
     let stdout_second = run(&["render", "-f", examples().to_str().unwrap_or_default()]);
     assert!(stdout_first.status.success(), "{}", stderr(&stdout_first));
