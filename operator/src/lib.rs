@@ -5,6 +5,7 @@
 //! shared by the offline CLI, the golden tests, the benchmarks and the controller.
 
 pub mod api;
+pub mod controller;
 pub mod crdgen;
 pub mod drift;
 pub mod manifest;
@@ -12,4 +13,5 @@ pub mod offline;
 pub mod render;
 pub mod resolve;
 pub mod schema;
+pub mod telemetry;
 pub mod validate;

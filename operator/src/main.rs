@@ -4,8 +4,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use stackscope::controller::leader::LeaseConfig;
+use stackscope::controller::{self, RunConfig};
 use stackscope::render::{Component, objects_to_yaml, render_stack};
 use stackscope::{crdgen, offline};
+use std::time::Duration;
 
 #[derive(Parser)]
 #[command(
@@ -35,6 +38,30 @@ enum Command {
         #[arg(short, long)]
         output: Option<PathBuf>,
     },
+    /// Run the operator against the cluster of the current kubeconfig (or in-cluster config).
+    Run {
+        /// Address of the `/metrics`, `/health` and `/ready` server.
+        #[arg(long, default_value = "0.0.0.0:8080")]
+        listen: std::net::SocketAddr,
+        /// Elect a leader through a Lease so that only one replica writes.
+        #[arg(long)]
+        leader_election: bool,
+        /// Namespace of the Lease.
+        #[arg(long, env = "POD_NAMESPACE", default_value = "default")]
+        lease_namespace: String,
+        /// Name of the Lease.
+        #[arg(long, default_value = "stackscope-leader")]
+        lease_name: String,
+        /// This replica's identity in the Lease.
+        #[arg(long, env = "POD_NAME")]
+        identity: Option<String>,
+        /// Seconds a lease lasts without renewal.
+        #[arg(long, default_value_t = 15)]
+        lease_seconds: u64,
+        /// Stacks reconciled at once.
+        #[arg(long, default_value_t = 4)]
+        concurrency: u16,
+    },
     /// Validate stacks and monitors from files with the CRD's own rules; exit 1 on any problem.
     Validate {
         /// Files or directories of YAML manifests.
@@ -49,6 +76,16 @@ fn main() -> ExitCode {
         Command::Crds { output } => crds(output),
         Command::Render { files, output } => render(&files, output),
         Command::Validate { files } => validate(&files),
+        Command::Run { listen, leader_election, lease_namespace, lease_name, identity, lease_seconds, concurrency } => {
+            let lease = leader_election.then(|| LeaseConfig {
+                namespace: lease_namespace,
+                name: lease_name,
+                identity: identity.unwrap_or_else(default_identity),
+                lease_duration: Duration::from_secs(lease_seconds.max(2)),
+                renew_every: Duration::from_secs((lease_seconds / 3).max(1)),
+            });
+            run(RunConfig { listen, lease, concurrency: concurrency.max(1) })
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -59,6 +96,20 @@ fn main() -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+fn default_identity() -> String {
+    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "stackscope".to_owned());
+    format!("{host}-{}", std::process::id())
+}
+
+fn run(config: RunConfig) -> Result<(), Vec<String>> {
+    stackscope::telemetry::init();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|error| vec![format!("cannot start the async runtime: {error}")])?;
+    runtime.block_on(controller::run(config)).map_err(|error| vec![error.to_string()])
 }
 
 fn crds(output: Option<PathBuf>) -> Result<(), Vec<String>> {

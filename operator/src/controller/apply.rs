@@ -1,0 +1,315 @@
+//! Apply: server-side apply of the rendered objects under one field manager, drift detection
+//! against what is running, and label-selected deletion of objects a render no longer produces.
+//!
+//! Each applied object carries the hash of its declaration. A live object whose hash matches
+//! but whose fields differ was changed by someone else: that is drift. A differing hash means
+//! the declaration changed: that is an update. Nothing is written when neither happened.
+
+use std::collections::BTreeSet;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
+use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PropagationPolicy};
+use kube::{Client, Resource, ResourceExt};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use super::kinds::{self, OwnedKind};
+use crate::api::{DriftPolicy, ObservabilityStack};
+use crate::drift::{FieldDrift, compare};
+use crate::render::RenderedObject;
+use crate::render::common::{MANAGER, STACK_LABEL};
+
+/// Annotation holding the hash of the declaration an object was last applied from.
+pub const APPLIED_HASH_ANNOTATION: &str = "stackscope.dev/applied-hash";
+
+/// Why the apply stage failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    #[error("{object}: stackscope does not manage objects of this kind")]
+    UnknownKind { object: String },
+    #[error("{object}: cannot serialize: {source}")]
+    Serialize { object: String, source: serde_json::Error },
+    #[error("{action} {object}: {source}")]
+    Api { action: &'static str, object: String, source: kube::Error },
+}
+
+impl ApplyError {
+    /// A bounded label for metrics.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::UnknownKind { .. } => "unknown_kind",
+            Self::Serialize { .. } => "serialize",
+            Self::Api { .. } => "api",
+        }
+    }
+}
+
+/// The drift found on one object.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ObjectDrift {
+    /// `Kind/namespace/name` (or `Kind/name` when cluster-scoped).
+    pub object: String,
+    /// The differing fields; a deleted object has one entry with the path `<object>`.
+    pub fields: Vec<FieldDrift>,
+    /// Whether the declared state was restored.
+    pub corrected: bool,
+}
+
+/// What one apply pass did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ApplyReport {
+    /// Objects created.
+    pub created: Vec<String>,
+    /// Objects updated because their declaration changed.
+    pub updated: Vec<String>,
+    /// Objects that drifted (corrected or not).
+    pub drift: Vec<ObjectDrift>,
+    /// Objects deleted because the render no longer produces them.
+    pub pruned: Vec<String>,
+    /// Write requests sent.
+    pub writes: u32,
+}
+
+/// One object as stackscope declares it, ready to apply.
+#[derive(Clone, Debug)]
+pub struct Declared {
+    pub kind: OwnedKind,
+    pub name: String,
+    pub namespace: Option<String>,
+    /// The full object with owner reference and hash annotation, as sent.
+    pub body: Value,
+    /// Hash of the declaration.
+    pub hash: String,
+}
+
+impl Declared {
+    /// `Kind/namespace/name`.
+    pub fn key(&self) -> String {
+        object_key(&self.kind.resource.kind, self.namespace.as_deref(), &self.name)
+    }
+}
+
+fn object_key(kind: &str, namespace: Option<&str>, name: &str) -> String {
+    match namespace {
+        Some(namespace) => format!("{kind}/{namespace}/{name}"),
+        None => format!("{kind}/{name}"),
+    }
+}
+
+/// The owner reference every namespaced object of the stack carries.
+pub fn owner_reference(stack: &ObservabilityStack) -> Option<OwnerReference> {
+    stack.controller_owner_ref(&())
+}
+
+/// Turns rendered objects into declarations: owner reference, hash annotation, apply order.
+pub fn declare(stack: &ObservabilityStack, rendered: &[RenderedObject]) -> Result<Vec<Declared>, ApplyError> {
+    let owner = owner_reference(stack);
+    let mut declared = Vec::with_capacity(rendered.len());
+    for item in rendered {
+        let types = item.object.types.clone().unwrap_or_default();
+        let name = item.object.name_any();
+        let key = object_key(&types.kind, item.object.namespace().as_deref(), &name);
+        let kind =
+            kinds::find(&types.api_version, &types.kind).ok_or(ApplyError::UnknownKind { object: key.clone() })?;
+        let mut object = item.object.clone();
+        if !kind.namespaced {
+            object.metadata.namespace = None;
+        }
+        let unhashed =
+            serde_json::to_value(&object).map_err(|source| ApplyError::Serialize { object: key.clone(), source })?;
+        let hash = hash_value(&unhashed);
+        object.annotations_mut().insert(APPLIED_HASH_ANNOTATION.to_owned(), hash.clone());
+        if kind.namespaced {
+            object.metadata.owner_references = owner.clone().map(|owner| vec![owner]);
+        }
+        let body = serde_json::to_value(&object).map_err(|source| ApplyError::Serialize { object: key, source })?;
+        declared.push(Declared { namespace: object.metadata.namespace.clone(), kind, name, body, hash });
+    }
+    declared.sort_by_key(|d| kinds::apply_rank(&d.kind.resource.api_version, &d.kind.resource.kind));
+    Ok(declared)
+}
+
+fn hash_value(value: &Value) -> String {
+    let digest = Sha256::digest(value.to_string().as_bytes());
+    digest.iter().take(16).map(|byte| format!("{byte:02x}")).collect()
+}
+
+fn api_for(client: &Client, kind: &OwnedKind, namespace: Option<&str>) -> Api<DynamicObject> {
+    match (kind.namespaced, namespace) {
+        (true, Some(namespace)) => Api::namespaced_with(client.clone(), namespace, &kind.resource),
+        _ => Api::all_with(client.clone(), &kind.resource),
+    }
+}
+
+/// Applies the declarations. `previously_applied` says whether this exact render was applied
+/// before: only then is a missing object a deletion by someone else (drift) rather than new.
+pub async fn apply(
+    client: &Client,
+    declared: &[Declared],
+    policy: DriftPolicy,
+    previously_applied: bool,
+) -> Result<ApplyReport, ApplyError> {
+    let mut report = ApplyReport::default();
+    let params = PatchParams::apply(MANAGER).force();
+    for item in declared {
+        let api = api_for(client, &item.kind, item.namespace.as_deref());
+        let key = item.key();
+        let live = api.get_opt(&item.name).await.map_err(|source| ApplyError::Api {
+            action: "get",
+            object: key.clone(),
+            source,
+        })?;
+        let write = match &live {
+            None if previously_applied => {
+                let corrected = policy == DriftPolicy::Correct;
+                report.drift.push(ObjectDrift {
+                    object: key.clone(),
+                    fields: vec![FieldDrift {
+                        path: "<object>".to_owned(),
+                        expected: "present".to_owned(),
+                        actual: "<absent>".to_owned(),
+                    }],
+                    corrected,
+                });
+                corrected
+            }
+            None => {
+                report.created.push(key.clone());
+                true
+            }
+            Some(live) if live.annotations().get(APPLIED_HASH_ANNOTATION) != Some(&item.hash) => {
+                report.updated.push(key.clone());
+                true
+            }
+            Some(live) => {
+                let live_value = serde_json::to_value(live)
+                    .map_err(|source| ApplyError::Serialize { object: key.clone(), source })?;
+                let fields = compare(&item.body, &live_value);
+                if fields.is_empty() {
+                    false
+                } else {
+                    let corrected = policy == DriftPolicy::Correct;
+                    report.drift.push(ObjectDrift { object: key.clone(), fields, corrected });
+                    corrected
+                }
+            }
+        };
+        if write {
+            api.patch(&item.name, &params, &Patch::Apply(&item.body)).await.map_err(|source| ApplyError::Api {
+                action: "apply",
+                object: key,
+                source,
+            })?;
+            report.writes += 1;
+        }
+    }
+    Ok(report)
+}
+
+/// Deletes objects labelled as the stack's that the render no longer produces.
+pub async fn prune(
+    client: &Client,
+    stack_name: &str,
+    namespace: &str,
+    declared: &[Declared],
+    report: &mut ApplyReport,
+) -> Result<(), ApplyError> {
+    let keep: BTreeSet<String> = declared.iter().map(Declared::key).collect();
+    let selector = ListParams::default().labels(&format!("{STACK_LABEL}={stack_name}"));
+    let cluster_prefix = cluster_scoped_prefix(namespace, stack_name);
+    for kind in kinds::owned_kinds() {
+        let api = api_for(client, &kind, Some(namespace));
+        let list = api.list_metadata(&selector).await.map_err(|source| ApplyError::Api {
+            action: "list",
+            object: format!("{} labelled {STACK_LABEL}={stack_name}", kind.resource.kind),
+            source,
+        })?;
+        for object in list.items {
+            let name = object.metadata.name.clone().unwrap_or_default();
+            // Cluster-scoped objects of a same-named stack in another namespace are not ours.
+            if !kind.namespaced && !name.starts_with(&cluster_prefix) {
+                continue;
+            }
+            let object_namespace = kind.namespaced.then_some(namespace);
+            let key = object_key(&kind.resource.kind, object_namespace, &name);
+            if keep.contains(&key) || object.metadata.deletion_timestamp.is_some() {
+                continue;
+            }
+            let params = DeleteParams { propagation_policy: Some(PropagationPolicy::Background), ..Default::default() };
+            match api.delete(&name, &params).await {
+                Ok(_) => {}
+                Err(kube::Error::Api(status)) if status.code == 404 => {}
+                Err(source) => return Err(ApplyError::Api { action: "delete", object: key, source }),
+            }
+            report.writes += 1;
+            report.pruned.push(key);
+        }
+    }
+    Ok(())
+}
+
+/// Name prefix of a stack's cluster-scoped objects (they cannot carry an owner reference).
+pub fn cluster_scoped_prefix(namespace: &str, stack_name: &str) -> String {
+    format!("stackscope-{namespace}-{stack_name}-")
+}
+
+/// Deletes the stack's cluster-scoped objects; namespaced ones go with their owner.
+pub async fn delete_cluster_scoped(client: &Client, stack_name: &str, namespace: &str) -> Result<u32, ApplyError> {
+    let mut report = ApplyReport::default();
+    prune(client, stack_name, namespace, &[], &mut report).await?;
+    Ok(report.writes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::ObservabilityStackSpec;
+    use crate::render::{fixtures::machineavatars, render_stack};
+
+    fn stack() -> ObservabilityStack {
+        let mut stack = ObservabilityStack::new("machineavatars", ObservabilityStackSpec::default());
+        stack.metadata.namespace = Some("observability".to_owned());
+        stack.metadata.uid = Some("0b0e5b1c-1111-2222-3333-444455556666".to_owned());
+        stack
+    }
+
+    #[test]
+    fn declarations_carry_owner_hash_and_apply_order() {
+        let rendered = render_stack(&machineavatars()).unwrap();
+        let declared = declare(&stack(), &rendered).unwrap();
+        assert_eq!(declared.len(), rendered.len());
+        let ranks: Vec<usize> =
+            declared.iter().map(|d| kinds::apply_rank(&d.kind.resource.api_version, &d.kind.resource.kind)).collect();
+        assert!(ranks.windows(2).all(|pair| pair[0] <= pair[1]), "dependencies first");
+        for item in &declared {
+            assert_eq!(item.body["metadata"]["annotations"][APPLIED_HASH_ANNOTATION], item.hash.as_str());
+            if item.kind.namespaced {
+                assert_eq!(item.body["metadata"]["ownerReferences"][0]["kind"], "ObservabilityStack");
+                assert_eq!(item.body["metadata"]["ownerReferences"][0]["controller"], true);
+            } else {
+                assert!(item.body["metadata"].get("ownerReferences").is_none());
+                assert!(
+                    item.name.starts_with(&cluster_scoped_prefix("observability", "machineavatars")),
+                    "{}",
+                    item.name
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn the_hash_follows_the_declaration_only() {
+        let rendered = render_stack(&machineavatars()).unwrap();
+        let first = declare(&stack(), &rendered).unwrap();
+        let again = declare(&stack(), &rendered).unwrap();
+        assert_eq!(
+            first.iter().map(|d| &d.hash).collect::<Vec<_>>(),
+            again.iter().map(|d| &d.hash).collect::<Vec<_>>()
+        );
+        let mut changed = machineavatars();
+        changed.spec.tracing.storage.retention = crate::api::Duration::from("24h");
+        let changed = declare(&stack(), &render_stack(&changed).unwrap()).unwrap();
+        let differing = first.iter().zip(&changed).filter(|(a, b)| a.hash != b.hash).count();
+        assert!(differing >= 1);
+    }
+}

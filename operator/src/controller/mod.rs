@@ -1,0 +1,522 @@
+//! The controller: a kube-runtime `Controller` over ObservabilityStacks that owns what it
+//! renders and watches the ServiceMonitors and Secrets stacks read.
+//!
+//! A reconcile runs typed stages: dereference (select and check monitors) → render (pure) →
+//! apply (server-side apply, drift, prune) → status. A failure in any stage leaves the objects
+//! of the last good render in place and says so in status.
+
+pub mod apply;
+pub mod dereference;
+pub mod kinds;
+pub mod leader;
+pub mod metrics;
+pub mod server;
+pub mod status;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
+use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Secret, Service, ServiceAccount};
+use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding};
+use k8s_openapi::jiff::Timestamp;
+use kube::api::{Api, Patch, PatchParams};
+use kube::runtime::controller::{Action, Controller};
+use kube::runtime::events::{Event as KubeEvent, EventType, Recorder, Reporter};
+use kube::runtime::finalizer::{Event as FinalizerEvent, finalizer};
+use kube::runtime::reflector::{ObjectRef, Store};
+use kube::runtime::watcher;
+use kube::{Client, Resource, ResourceExt};
+use sha2::{Digest, Sha256};
+
+use crate::api::{
+    Condition, ObservabilityStack, ObservabilityStackStatus, RejectedMonitor, ServiceMonitor, ServiceMonitorStatus,
+};
+use crate::render::common::{MANAGER, STACK_LABEL};
+use crate::render::render_stack;
+use crate::resolve::{ResolvedStack, stack_selects};
+use crate::schema::SchemaValidator;
+use apply::{ApplyError, ApplyReport, Declared};
+use dereference::DereferenceError;
+use metrics::Metrics;
+use status::Outcome;
+
+/// Finalizer that removes the stack's cluster-scoped objects, which owner references cannot.
+pub const FINALIZER: &str = "stackscope.dev/cleanup";
+/// How often a stack is re-checked for drift even when no watch event arrives.
+pub const RESYNC: Duration = Duration::from_secs(300);
+
+/// What every reconcile shares.
+pub struct Context {
+    pub client: Client,
+    pub metrics: Metrics,
+    /// Every ServiceMonitor in the cluster, kept by a reflector.
+    pub monitors: Store<ServiceMonitor>,
+    pub validator: SchemaValidator,
+    pub recorder: Recorder,
+}
+
+/// Why a reconcile failed. Each variant names the stage.
+#[derive(Debug, thiserror::Error)]
+pub enum ReconcileError {
+    #[error("the ObservabilityStack has no namespace")]
+    NoNamespace,
+    #[error("dereference: {0}")]
+    Dereference(#[from] DereferenceError),
+    #[error("apply: {0}")]
+    Apply(#[from] ApplyError),
+    #[error("status of {object}: {source}")]
+    Status { object: String, source: kube::Error },
+    #[error("finalizer: {0}")]
+    Finalizer(String),
+    #[error("invalid stack: {0}")]
+    InvalidStack(String),
+    #[error("render: {0}")]
+    Render(String),
+}
+
+impl ReconcileError {
+    /// A bounded label for metrics.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::NoNamespace => "no_namespace",
+            Self::Dereference(_) => "dereference",
+            Self::Apply(error) => error.reason(),
+            Self::Status { .. } => "status",
+            Self::Finalizer(_) => "finalizer",
+            Self::InvalidStack(_) => "invalid_stack",
+            Self::Render(_) => "render",
+        }
+    }
+}
+
+fn now() -> String {
+    Timestamp::from_second(Timestamp::now().as_second()).unwrap_or(Timestamp::UNIX_EPOCH).to_string()
+}
+
+/// Reconciles one stack through the finalizer helper.
+pub async fn reconcile(stack: Arc<ObservabilityStack>, context: Arc<Context>) -> Result<Action, ReconcileError> {
+    let namespace = stack.namespace().ok_or(ReconcileError::NoNamespace)?;
+    let api: Api<ObservabilityStack> = Api::namespaced(context.client.clone(), &namespace);
+    let started = Instant::now();
+    let result = finalizer(&api, FINALIZER, stack, |event| async {
+        match event {
+            FinalizerEvent::Apply(stack) => apply_stack(&stack, &context).await,
+            FinalizerEvent::Cleanup(stack) => cleanup(&stack, &context).await,
+        }
+    })
+    .await
+    .map_err(|error| match error {
+        kube::runtime::finalizer::Error::ApplyFailed(inner) | kube::runtime::finalizer::Error::CleanupFailed(inner) => {
+            inner
+        }
+        other => ReconcileError::Finalizer(other.to_string()),
+    });
+    let outcome = if result.is_ok() { "success" } else { "error" };
+    context.metrics.reconciles.with_label_values(&[outcome]).inc();
+    context.metrics.reconcile_duration.with_label_values(&[outcome]).observe(started.elapsed().as_secs_f64());
+    result
+}
+
+/// Backs off a failed reconcile; the error is already in status and the logs.
+pub fn error_policy(stack: Arc<ObservabilityStack>, error: &ReconcileError, context: Arc<Context>) -> Action {
+    context.metrics.errors.with_label_values(&[error.reason()]).inc();
+    tracing::warn!(stack = %format!("{}/{}", stack.namespace().unwrap_or_default(), stack.name_any()), error = %error, "reconcile failed");
+    Action::requeue(Duration::from_secs(30))
+}
+
+/// Hash of a whole render: equal hashes mean every object was declared the same.
+fn render_hash(declared: &[Declared]) -> String {
+    let mut hasher = Sha256::new();
+    for item in declared {
+        hasher.update(item.key().as_bytes());
+        hasher.update(item.hash.as_bytes());
+    }
+    hasher.finalize().iter().take(16).map(|byte| format!("{byte:02x}")).collect()
+}
+
+async fn apply_stack(stack: &ObservabilityStack, context: &Context) -> Result<Action, ReconcileError> {
+    let namespace = stack.namespace().ok_or(ReconcileError::NoNamespace)?;
+    let previous = stack.status.clone();
+    let mut outcome = Outcome { generation: stack.metadata.generation, ..Outcome::default() };
+
+    let monitors: Vec<ServiceMonitor> = context.monitors.state().iter().map(|m| (**m).clone()).collect();
+    let selection = dereference::select(&context.client, &context.validator, stack, &monitors).await?;
+    outcome.accepted = selection.accepted_refs();
+    outcome.rejected = selection.rejected.clone();
+
+    let problems = stack_problems(&context.validator, stack);
+    let result = if problems.is_empty() {
+        let resolved = ResolvedStack::new(stack, &selection.accepted);
+        match render_stack(&resolved) {
+            Ok(rendered) => {
+                outcome.rendered = Outcome::rendered_from(&rendered);
+                apply_rendered(stack, &namespace, &rendered, previous.as_ref(), context, &mut outcome).await
+            }
+            Err(error) => Err(ReconcileError::Render(error.to_string())),
+        }
+    } else {
+        Err(ReconcileError::InvalidStack(problems))
+    };
+    if let Err(error) = &result {
+        outcome.failure = Some(error.to_string());
+        // The last good render stays applied; status must not claim the new one.
+        outcome.rendered = Vec::new();
+    }
+    context.metrics.rejected_monitors.set(i64::try_from(outcome.rejected.len()).unwrap_or(i64::MAX));
+
+    let new_status = status::build(&outcome, previous.as_ref(), &now());
+    publish_events(stack, previous.as_ref(), &new_status, context).await;
+    write_status(stack, &namespace, previous.as_ref(), &new_status, context).await?;
+    write_monitor_statuses(stack, &monitors, &selection.rejected, context).await?;
+    result.map(|()| Action::requeue(RESYNC))
+}
+
+fn stack_problems(validator: &SchemaValidator, stack: &ObservabilityStack) -> String {
+    let Ok(value) = serde_json::to_value(stack) else { return "cannot serialize the stack".to_owned() };
+    let mut errors = validator.validate("ObservabilityStack", &value);
+    if errors.is_empty() {
+        errors = crate::validate::stack(&stack.spec);
+    }
+    errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+}
+
+async fn apply_rendered(
+    stack: &ObservabilityStack,
+    namespace: &str,
+    rendered: &[crate::render::RenderedObject],
+    previous: Option<&ObservabilityStackStatus>,
+    context: &Context,
+    outcome: &mut Outcome,
+) -> Result<(), ReconcileError> {
+    let declared = apply::declare(stack, rendered)?;
+    let hash = render_hash(&declared);
+    let previously_applied = previous.and_then(|status| status.last_applied_hash.as_deref()) == Some(hash.as_str());
+    let mut report: ApplyReport =
+        apply::apply(&context.client, &declared, stack.spec.drift_policy, previously_applied).await?;
+    apply::prune(&context.client, &stack.name_any(), namespace, &declared, &mut report).await?;
+    let fields: usize = report.drift.iter().map(|drift| drift.fields.len()).sum();
+    context.metrics.drift_detected.inc_by(u64::try_from(fields).unwrap_or(u64::MAX));
+    context.metrics.drift_corrected.inc_by(report.drift.iter().filter(|d| d.corrected).count() as u64);
+    context.metrics.writes.inc_by(u64::from(report.writes));
+    if report.writes > 0 {
+        tracing::info!(
+            stack = %format!("{namespace}/{}", stack.name_any()),
+            created = report.created.len(), updated = report.updated.len(), pruned = report.pruned.len(),
+            drifted = report.drift.len(), "applied"
+        );
+    }
+    outcome.report = report;
+    outcome.render_hash = Some(hash);
+    Ok(())
+}
+
+/// Events for what is new since the last status: drift found and monitors rejected.
+async fn publish_events(
+    stack: &ObservabilityStack,
+    previous: Option<&ObservabilityStackStatus>,
+    current: &ObservabilityStackStatus,
+    context: &Context,
+) {
+    let reference = stack.object_ref(&());
+    let known_drift: Vec<(&str, &str)> =
+        previous.map(|s| s.drift.iter().map(|d| (d.object.as_str(), d.path.as_str())).collect()).unwrap_or_default();
+    let mut events = Vec::new();
+    for entry in &current.drift {
+        if !known_drift.contains(&(entry.object.as_str(), entry.path.as_str())) {
+            events.push(KubeEvent {
+                type_: EventType::Warning,
+                reason: "Drifted".to_owned(),
+                note: Some(truncate(&format!(
+                    "{} {}: expected {}, found {}{}",
+                    entry.object,
+                    entry.path,
+                    entry.expected,
+                    entry.actual,
+                    if entry.corrected { " (corrected)" } else { "" }
+                ))),
+                action: "DetectDrift".to_owned(),
+                secondary: None,
+            });
+        }
+    }
+    let known_rejected: Vec<&RejectedMonitor> =
+        previous.map(|s| s.rejected_monitors.iter().collect()).unwrap_or_default();
+    for rejected in &current.rejected_monitors {
+        if !known_rejected.contains(&rejected) {
+            events.push(KubeEvent {
+                type_: EventType::Warning,
+                reason: "MonitorRejected".to_owned(),
+                note: Some(truncate(&format!(
+                    "ServiceMonitor {}/{}: {}: {}",
+                    rejected.namespace, rejected.name, rejected.field, rejected.reason
+                ))),
+                action: "Validate".to_owned(),
+                secondary: None,
+            });
+        }
+    }
+    for event in events {
+        if let Err(error) = context.recorder.publish(&event, &reference).await {
+            tracing::warn!(error = %error, "cannot publish event");
+        }
+    }
+}
+
+fn truncate(text: &str) -> String {
+    text.chars().take(1000).collect()
+}
+
+async fn write_status(
+    stack: &ObservabilityStack,
+    namespace: &str,
+    previous: Option<&ObservabilityStackStatus>,
+    status: &ObservabilityStackStatus,
+    context: &Context,
+) -> Result<(), ReconcileError> {
+    if previous == Some(status) {
+        return Ok(());
+    }
+    let api: Api<ObservabilityStack> = Api::namespaced(context.client.clone(), namespace);
+    let patch = serde_json::json!({"status": status});
+    api.patch_status(&stack.name_any(), &PatchParams::default(), &Patch::Merge(&patch)).await.map_err(|source| {
+        ReconcileError::Status { object: format!("ObservabilityStack {namespace}/{}", stack.name_any()), source }
+    })?;
+    context.metrics.writes.inc();
+    Ok(())
+}
+
+/// Sets each selected monitor's `Accepted` condition, writing only what changed.
+async fn write_monitor_statuses(
+    stack: &ObservabilityStack,
+    monitors: &[ServiceMonitor],
+    rejected: &[RejectedMonitor],
+    context: &Context,
+) -> Result<(), ReconcileError> {
+    let stack_key = format!("{}/{}", stack.namespace().unwrap_or_default(), stack.name_any());
+    for monitor in monitors.iter().filter(|monitor| stack_selects(stack, monitor)) {
+        let namespace = monitor.namespace().unwrap_or_default();
+        let problem = rejected.iter().find(|r| r.namespace == namespace && r.name == monitor.name_any());
+        let previous = monitor.status.clone().unwrap_or_default();
+        let (status_value, reason, message) = match problem {
+            Some(problem) => ("False", "Invalid", format!("{}: {}", problem.field, problem.reason)),
+            None => ("True", "Accepted", format!("rendered by {stack_key}")),
+        };
+        let transition = previous
+            .conditions
+            .iter()
+            .find(|c| c.condition_type == "Accepted" && c.status == status_value)
+            .and_then(|c| c.last_transition_time.clone())
+            .unwrap_or_else(now);
+        let mut stacks = previous.stacks.clone();
+        if !stacks.contains(&stack_key) {
+            stacks.push(stack_key.clone());
+            stacks.sort();
+        }
+        let status = ServiceMonitorStatus {
+            observed_generation: monitor.metadata.generation,
+            conditions: vec![Condition {
+                condition_type: "Accepted".to_owned(),
+                status: status_value.to_owned(),
+                reason: reason.to_owned(),
+                message,
+                last_transition_time: Some(transition),
+                observed_generation: monitor.metadata.generation,
+            }],
+            endpoint_count: Some(u32::try_from(monitor.spec.endpoints.len()).unwrap_or(u32::MAX)),
+            stacks,
+        };
+        if status == previous {
+            continue;
+        }
+        let api: Api<ServiceMonitor> = Api::namespaced(context.client.clone(), &namespace);
+        let patch = serde_json::json!({"status": status});
+        api.patch_status(&monitor.name_any(), &PatchParams::default(), &Patch::Merge(&patch)).await.map_err(
+            |source| ReconcileError::Status {
+                object: format!("ServiceMonitor {namespace}/{}", monitor.name_any()),
+                source,
+            },
+        )?;
+        context.metrics.writes.inc();
+    }
+    Ok(())
+}
+
+async fn cleanup(stack: &ObservabilityStack, context: &Context) -> Result<Action, ReconcileError> {
+    let namespace = stack.namespace().ok_or(ReconcileError::NoNamespace)?;
+    let writes = apply::delete_cluster_scoped(&context.client, &stack.name_any(), &namespace).await?;
+    context.metrics.writes.inc_by(u64::from(writes));
+    tracing::info!(stack = %format!("{namespace}/{}", stack.name_any()), "cleaned up cluster-scoped objects");
+    Ok(Action::await_change())
+}
+
+/// Settings of `stackscope run`.
+#[derive(Clone, Debug)]
+pub struct RunConfig {
+    /// Address of the metrics/health server.
+    pub listen: std::net::SocketAddr,
+    /// Leader election; `None` runs without (a single replica).
+    pub lease: Option<leader::LeaseConfig>,
+    /// Reconciles running at once.
+    pub concurrency: u16,
+}
+
+/// Errors that stop `stackscope run`.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("cannot reach the Kubernetes API: {0}")]
+    Client(#[from] kube::Error),
+    #[error("metrics: {0}")]
+    Metrics(#[from] prometheus::Error),
+    #[error("http server: {0}")]
+    Server(#[from] std::io::Error),
+}
+
+fn owned_watch() -> watcher::Config {
+    watcher::Config::default().labels(&format!("app.kubernetes.io/managed-by={MANAGER},{STACK_LABEL}"))
+}
+
+/// Runs the operator until a shutdown signal or the loss of leadership.
+pub async fn run(config: RunConfig) -> Result<(), RunError> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    let client = Client::try_default().await?;
+    let metrics = Metrics::new()?;
+    let kubernetes_ready = Arc::new(AtomicBool::new(false));
+    let leading = Arc::new(AtomicBool::new(config.lease.is_none()));
+    let server_state = server::ServerState {
+        metrics: metrics.clone(),
+        kubernetes_ready: kubernetes_ready.clone(),
+        leading: leading.clone(),
+    };
+    let server = tokio::spawn(server::serve(config.listen, server_state));
+
+    // The API server must answer before the replica reports ready.
+    client.apiserver_version().await?;
+    kubernetes_ready.store(true, Ordering::Relaxed);
+
+    let elector = config.lease.clone().map(|lease| leader::LeaderElector::new(client.clone(), lease));
+    if let Some(elector) = &elector {
+        tracing::info!(identity = elector.identity(), "waiting for the leader lease");
+        elector.wait_for_leadership().await;
+        leading.store(true, Ordering::Relaxed);
+        metrics.leader.set(1);
+        tracing::info!(identity = elector.identity(), "leading");
+    }
+
+    let (monitor_store, monitor_writer) = kube::runtime::reflector::store();
+    let monitor_api: Api<ServiceMonitor> = Api::all(client.clone());
+    let monitor_reflector = kube::runtime::reflector(monitor_writer, watcher(monitor_api, watcher::Config::default()))
+        .for_each(|_| futures::future::ready(()));
+    let monitor_reflector = tokio::spawn(monitor_reflector);
+
+    let reporter = Reporter {
+        controller: MANAGER.to_owned(),
+        instance: config.lease.as_ref().map(|lease| lease.identity.clone()),
+    };
+    let context = Arc::new(Context {
+        client: client.clone(),
+        metrics: metrics.clone(),
+        monitors: monitor_store.clone(),
+        validator: SchemaValidator::new(),
+        recorder: Recorder::new(client.clone(), reporter),
+    });
+
+    let stacks: Api<ObservabilityStack> = Api::all(client.clone());
+    let controller = Controller::new(stacks, watcher::Config::default());
+    let stack_store = controller.store();
+    let cluster_store = stack_store.clone();
+    let binding_store = stack_store.clone();
+    let secret_store = stack_store.clone();
+    let monitors_for_secrets = monitor_store.clone();
+    let controller = controller
+        .owns(Api::<ConfigMap>::all(client.clone()), owned_watch())
+        .owns(Api::<Service>::all(client.clone()), owned_watch())
+        .owns(Api::<ServiceAccount>::all(client.clone()), owned_watch())
+        .owns(Api::<PersistentVolumeClaim>::all(client.clone()), owned_watch())
+        .owns(Api::<StatefulSet>::all(client.clone()), owned_watch())
+        .owns(Api::<Deployment>::all(client.clone()), owned_watch())
+        .owns(Api::<DaemonSet>::all(client.clone()), owned_watch())
+        .watches(Api::<ServiceMonitor>::all(client.clone()), watcher::Config::default(), move |monitor| {
+            stack_store
+                .state()
+                .iter()
+                .filter(|stack| stack_selects(stack, &monitor))
+                .map(|stack| ObjectRef::from_obj(&**stack))
+                .collect::<Vec<_>>()
+        })
+        .watches(Api::<ClusterRole>::all(client.clone()), owned_watch(), move |role| {
+            stacks_owning_cluster_object(&cluster_store, &role.name_any())
+        })
+        .watches(Api::<ClusterRoleBinding>::all(client.clone()), owned_watch(), move |binding| {
+            stacks_owning_cluster_object(&binding_store, &binding.name_any())
+        })
+        .watches(Api::<Secret>::all(client.clone()), watcher::Config::default(), move |secret| {
+            stacks_reading_secret(&secret_store, &monitors_for_secrets, &secret)
+        })
+        .with_config(kube::runtime::controller::Config::default().concurrency(config.concurrency))
+        .shutdown_on_signal()
+        .run(reconcile, error_policy, context)
+        .for_each(|result| {
+            if let Err(error) = result {
+                tracing::debug!(error = %error, "controller event");
+            }
+            futures::future::ready(())
+        });
+
+    match &elector {
+        Some(elector) => {
+            tokio::select! {
+                () = controller => {}
+                () = elector.hold() => {
+                    tracing::error!("leader lease lost: stopping so that another replica can lead");
+                }
+            }
+            leading.store(false, Ordering::Relaxed);
+            metrics.leader.set(0);
+            if let Err(error) = elector.release().await {
+                tracing::warn!(error = %error, "cannot release the leader lease");
+            }
+        }
+        None => controller.await,
+    }
+    monitor_reflector.abort();
+    server.abort();
+    Ok(())
+}
+
+/// Stacks whose cluster-scoped objects carry this name prefix.
+fn stacks_owning_cluster_object(store: &Store<ObservabilityStack>, name: &str) -> Vec<ObjectRef<ObservabilityStack>> {
+    store
+        .state()
+        .iter()
+        .filter(|stack| {
+            name.starts_with(&apply::cluster_scoped_prefix(&stack.namespace().unwrap_or_default(), &stack.name_any()))
+        })
+        .map(|stack| ObjectRef::from_obj(&**stack))
+        .collect()
+}
+
+/// Stacks that read a Secret: through their own spec or through a monitor they select.
+fn stacks_reading_secret(
+    stacks: &Store<ObservabilityStack>,
+    monitors: &Store<ServiceMonitor>,
+    secret: &Secret,
+) -> Vec<ObjectRef<ObservabilityStack>> {
+    let namespace = secret.namespace().unwrap_or_default();
+    let name = secret.name_any();
+    let monitors = monitors.state();
+    stacks
+        .state()
+        .iter()
+        .filter(|stack| {
+            monitors.iter().any(|monitor| {
+                monitor.namespace().as_deref() == Some(namespace.as_str())
+                    && stack_selects(stack, monitor)
+                    && dereference::secret_references(monitor).iter().any(|(_, reference)| reference.name == name)
+            })
+        })
+        .map(|stack| ObjectRef::from_obj(&**stack))
+        .collect()
+}
