@@ -75,7 +75,10 @@ where
                 if let Some(stored) = span.extensions().get::<tracing_subscriber::fmt::FormattedFields<N>>()
                     && !stored.fields.is_empty()
                 {
-                    fields.0.insert(format!("{}_span", span.name()), Value::String(stored.fields.clone()));
+                    fields.0.insert(
+                        format!("{}_span", span.name()).replace(' ', "_"),
+                        Value::String(stored.fields.clone()),
+                    );
                 }
             }
         }
@@ -90,7 +93,7 @@ where
 pub fn init() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).event_format(SeedJson).try_init();
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_ansi(false).event_format(SeedJson).try_init();
 }
 
 #[cfg(test)]

@@ -3,6 +3,8 @@
 
 use std::collections::BTreeMap;
 
+use k8s_openapi::jiff::Timestamp;
+
 use super::apply::{ApplyReport, ObjectDrift};
 use crate::api::{
     ComponentStatus, Condition, DriftEntry, MonitorRef, ObservabilityStackStatus, ProbeFinding, RejectedMonitor,
@@ -12,6 +14,8 @@ use crate::render::{Component, RenderedObject};
 
 /// Most drift entries kept in status; the summary still counts all.
 pub const MAX_DRIFT_ENTRIES: usize = 50;
+/// How long a corrected drift stays listed, so that users see what was put back.
+pub const CORRECTED_DRIFT_RETENTION_SECONDS: i64 = 3600;
 
 /// Everything a reconcile learned, the input of the status.
 #[derive(Clone, Debug, Default)]
@@ -51,11 +55,26 @@ fn condition(kind: &str, status: bool, reason: &str, message: String, generation
     }
 }
 
-/// Drift entries for status: drift already reported keeps its first-seen time.
+/// Drift entries for status: drift already reported keeps its first-seen time, and corrected
+/// drift stays listed for an hour after it was seen.
 fn drift_entries(drift: &[ObjectDrift], previous: &[DriftEntry], now: &str) -> Vec<DriftEntry> {
     let since: BTreeMap<(&str, &str), &str> =
         previous.iter().map(|entry| ((entry.object.as_str(), entry.path.as_str()), entry.since.as_str())).collect();
-    drift
+    let current: Vec<(&str, &str)> = drift
+        .iter()
+        .flat_map(|object| object.fields.iter().map(|field| (object.object.as_str(), field.path.as_str())))
+        .collect();
+    let now_time = now.parse::<Timestamp>().ok();
+    let recent = |entry: &DriftEntry| match (entry.since.parse::<Timestamp>().ok(), now_time) {
+        (Some(seen), Some(now)) => (now - seen).get_seconds() < CORRECTED_DRIFT_RETENTION_SECONDS,
+        _ => false,
+    };
+    let history = previous
+        .iter()
+        .filter(|entry| entry.corrected && recent(entry))
+        .filter(|entry| !current.contains(&(entry.object.as_str(), entry.path.as_str())))
+        .cloned();
+    let mut entries: Vec<DriftEntry> = drift
         .iter()
         .flat_map(|object| {
             object.fields.iter().map(|field| DriftEntry {
@@ -67,7 +86,10 @@ fn drift_entries(drift: &[ObjectDrift], previous: &[DriftEntry], now: &str) -> V
                 corrected: object.corrected,
             })
         })
-        .collect()
+        .collect();
+    entries.extend(history);
+    entries.sort_by(|a, b| (&a.object, &a.path).cmp(&(&b.object, &b.path)));
+    entries
 }
 
 /// The new status. `previous` supplies transition times that did not change.
@@ -77,7 +99,7 @@ pub fn build(outcome: &Outcome, previous: Option<&ObservabilityStackStatus>, now
     let generation = outcome.generation;
     let all_drift = drift_entries(&outcome.report.drift, &previous.drift, now);
     let uncorrected = all_drift.iter().filter(|entry| !entry.corrected).count();
-    let drifted = !all_drift.is_empty();
+    let drifted = uncorrected > 0;
     let failed = outcome.failure.is_some();
     let degraded = failed || !outcome.rejected.is_empty();
 
@@ -93,10 +115,15 @@ pub fn build(outcome: &Outcome, previous: Option<&ObservabilityStackStatus>, now
             outcome.rejected.iter().map(|r| format!("{}/{}", r.namespace, r.name)).collect::<Vec<_>>().join(", ")
         ),
     };
-    let drift_message = if drifted {
-        format!("{} field(s) drifted, {uncorrected} not corrected", all_drift.len())
-    } else {
+    let drift_message = if all_drift.is_empty() {
         "live objects match the declaration".to_owned()
+    } else {
+        format!("{} field(s) drifted, {uncorrected} not corrected", all_drift.len())
+    };
+    let drift_reason = match (drifted, all_drift.is_empty()) {
+        (true, _) => "DriftDetected",
+        (false, false) => "DriftCorrected",
+        (false, true) => "NoDrift",
     };
     let mut conditions = vec![
         condition("Ready", !failed, if failed { "ApplyFailed" } else { "Applied" }, ready_message, generation),
@@ -114,7 +141,7 @@ pub fn build(outcome: &Outcome, previous: Option<&ObservabilityStackStatus>, now
             degraded_message,
             generation,
         ),
-        condition("Drifted", drifted, if drifted { "DriftDetected" } else { "NoDrift" }, drift_message, generation),
+        condition("Drifted", drifted, drift_reason, drift_message, generation),
     ];
     for condition in &mut conditions {
         let unchanged = previous
@@ -202,19 +229,39 @@ mod tests {
             }],
             corrected: false,
         }];
-        let first = build(&drifted, None, "t1");
+        let (t1, t2) = ("2026-01-01T00:00:00Z", "2026-01-01T00:01:00Z");
+        let first = build(&drifted, None, t1);
         assert_eq!(status_of(&first, "Drifted").status, "True");
-        assert_eq!(first.drift[0].since, "t1");
-        let second = build(&drifted, Some(&first), "t2");
-        assert_eq!(second.drift[0].since, "t1");
-        assert_eq!(status_of(&second, "Drifted").last_transition_time.as_deref(), Some("t1"));
+        assert_eq!(first.drift[0].since, t1);
+        let second = build(&drifted, Some(&first), t2);
+        assert_eq!(second.drift[0].since, t1);
+        assert_eq!(status_of(&second, "Drifted").last_transition_time.as_deref(), Some(t1));
 
         let mut failed = outcome();
         failed.failure = Some("apply ConfigMap/obs/x: forbidden".to_owned());
         failed.render_hash = Some("new".to_owned());
-        let status = build(&failed, Some(&first), "t3");
+        let status = build(&failed, Some(&first), "2026-01-01T00:02:00Z");
         assert_eq!(status_of(&status, "Ready").status, "False");
         assert_eq!(status_of(&status, "Degraded").status, "True");
         assert_eq!(status.last_applied_hash.as_deref(), Some("abc"));
+    }
+
+    #[test]
+    fn corrected_drift_stays_listed_for_an_hour_without_setting_drifted() {
+        let mut corrected = outcome();
+        corrected.report.drift = vec![ObjectDrift {
+            object: "ConfigMap/obs/x-loki".to_owned(),
+            fields: vec![FieldDrift { path: "data".to_owned(), expected: "a".to_owned(), actual: "b".to_owned() }],
+            corrected: true,
+        }];
+        let seen = build(&corrected, None, "2026-01-01T00:00:00Z");
+        assert_eq!(status_of(&seen, "Drifted").status, "False");
+        assert_eq!(status_of(&seen, "Drifted").reason, "DriftCorrected");
+        let later = build(&outcome(), Some(&seen), "2026-01-01T00:30:00Z");
+        assert_eq!(later.drift.len(), 1, "still listed after the fix");
+        assert!(later.drift[0].corrected);
+        let much_later = build(&outcome(), Some(&later), "2026-01-01T01:00:01Z");
+        assert!(much_later.drift.is_empty());
+        assert_eq!(status_of(&much_later, "Drifted").reason, "NoDrift");
     }
 }
