@@ -43,6 +43,9 @@ enum Command {
         /// Address of the `/metrics`, `/health` and `/ready` server.
         #[arg(long, default_value = "0.0.0.0:8080")]
         listen: std::net::SocketAddr,
+        /// Only reconcile stacks of this namespace (default: every namespace).
+        #[arg(long)]
+        namespace: Option<String>,
         /// Elect a leader through a Lease so that only one replica writes.
         #[arg(long)]
         leader_election: bool,
@@ -76,7 +79,16 @@ fn main() -> ExitCode {
         Command::Crds { output } => crds(output),
         Command::Render { files, output } => render(&files, output),
         Command::Validate { files } => validate(&files),
-        Command::Run { listen, leader_election, lease_namespace, lease_name, identity, lease_seconds, concurrency } => {
+        Command::Run {
+            listen,
+            namespace,
+            leader_election,
+            lease_namespace,
+            lease_name,
+            identity,
+            lease_seconds,
+            concurrency,
+        } => {
             let lease = leader_election.then(|| LeaseConfig {
                 namespace: lease_namespace,
                 name: lease_name,
@@ -84,7 +96,7 @@ fn main() -> ExitCode {
                 lease_duration: Duration::from_secs(lease_seconds.max(2)),
                 renew_every: Duration::from_secs((lease_seconds / 3).max(1)),
             });
-            run(RunConfig { listen, lease, concurrency: concurrency.max(1) })
+            run(RunConfig { listen: Some(listen), lease, concurrency: concurrency.max(1), namespace })
         }
     };
     match result {

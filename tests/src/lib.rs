@@ -1,6 +1,8 @@
 //! Shared helpers of the cross-cutting tests: the example stack rendered once, and lookups into
 //! the configuration files its ConfigMaps carry.
 
+pub mod cluster;
+
 use std::path::{Path, PathBuf};
 
 use stackscope::render::{Component, RenderedObject, render_stack};

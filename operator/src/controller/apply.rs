@@ -17,7 +17,7 @@ use super::kinds::{self, OwnedKind};
 use crate::api::{DriftPolicy, ObservabilityStack};
 use crate::drift::{FieldDrift, compare};
 use crate::render::RenderedObject;
-use crate::render::common::{MANAGER, STACK_LABEL};
+use crate::render::common::{MANAGER, STACK_LABEL, cluster_scoped_prefix};
 
 /// Annotation holding the hash of the declaration an object was last applied from.
 pub const APPLIED_HASH_ANNOTATION: &str = "stackscope.dev/applied-hash";
@@ -246,11 +246,6 @@ pub async fn prune(
         }
     }
     Ok(())
-}
-
-/// Name prefix of a stack's cluster-scoped objects (they cannot carry an owner reference).
-pub fn cluster_scoped_prefix(namespace: &str, stack_name: &str) -> String {
-    format!("stackscope-{namespace}-{stack_name}-")
 }
 
 /// Deletes the stack's cluster-scoped objects; namespaced ones go with their owner.

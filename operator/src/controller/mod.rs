@@ -33,7 +33,7 @@ use sha2::{Digest, Sha256};
 use crate::api::{
     Condition, ObservabilityStack, ObservabilityStackStatus, RejectedMonitor, ServiceMonitor, ServiceMonitorStatus,
 };
-use crate::render::common::{MANAGER, STACK_LABEL};
+use crate::render::common::{MANAGER, STACK_LABEL, cluster_scoped_prefix};
 use crate::render::render_stack;
 use crate::resolve::{ResolvedStack, stack_selects};
 use crate::schema::SchemaValidator;
@@ -354,12 +354,14 @@ async fn cleanup(stack: &ObservabilityStack, context: &Context) -> Result<Action
 /// Settings of `stackscope run`.
 #[derive(Clone, Debug)]
 pub struct RunConfig {
-    /// Address of the metrics/health server.
-    pub listen: std::net::SocketAddr,
+    /// Address of the metrics/health server; `None` serves nothing (tests).
+    pub listen: Option<std::net::SocketAddr>,
     /// Leader election; `None` runs without (a single replica).
     pub lease: Option<leader::LeaseConfig>,
     /// Reconciles running at once.
     pub concurrency: u16,
+    /// Only reconcile stacks of this namespace (`None`: every namespace).
+    pub namespace: Option<String>,
 }
 
 /// Errors that stop `stackscope run`.
@@ -377,20 +379,44 @@ fn owned_watch() -> watcher::Config {
     watcher::Config::default().labels(&format!("app.kubernetes.io/managed-by={MANAGER},{STACK_LABEL}"))
 }
 
-/// Runs the operator until a shutdown signal or the loss of leadership.
+/// A future that ends the operator when it completes.
+pub type Shutdown = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + Sync>>;
+
+/// Runs the operator with the default client until SIGINT/SIGTERM or the loss of leadership.
 pub async fn run(config: RunConfig) -> Result<(), RunError> {
+    let client = Client::try_default().await?;
+    run_with(client, Metrics::new()?, config, None).await
+}
+
+fn namespaced_or_all<K>(client: &Client, namespace: Option<&str>) -> Api<K>
+where
+    K: Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>,
+{
+    match namespace {
+        Some(namespace) => Api::namespaced(client.clone(), namespace),
+        None => Api::all(client.clone()),
+    }
+}
+
+/// Runs the operator with a given client and metrics; `shutdown` (else a signal) stops it.
+pub async fn run_with(
+    client: Client,
+    metrics: Metrics,
+    config: RunConfig,
+    shutdown: Option<Shutdown>,
+) -> Result<(), RunError> {
     use std::sync::atomic::{AtomicBool, Ordering};
 
-    let client = Client::try_default().await?;
-    let metrics = Metrics::new()?;
     let kubernetes_ready = Arc::new(AtomicBool::new(false));
     let leading = Arc::new(AtomicBool::new(config.lease.is_none()));
-    let server_state = server::ServerState {
-        metrics: metrics.clone(),
-        kubernetes_ready: kubernetes_ready.clone(),
-        leading: leading.clone(),
-    };
-    let server = tokio::spawn(server::serve(config.listen, server_state));
+    let server = config.listen.map(|listen| {
+        let state = server::ServerState {
+            metrics: metrics.clone(),
+            kubernetes_ready: kubernetes_ready.clone(),
+            leading: leading.clone(),
+        };
+        tokio::spawn(server::serve(listen, state))
+    });
 
     // The API server must answer before the replica reports ready.
     client.apiserver_version().await?;
@@ -410,6 +436,10 @@ pub async fn run(config: RunConfig) -> Result<(), RunError> {
     let monitor_reflector = kube::runtime::reflector(monitor_writer, watcher(monitor_api, watcher::Config::default()))
         .for_each(|_| futures::future::ready(()));
     let monitor_reflector = tokio::spawn(monitor_reflector);
+    // Monitors must be known before the first reconcile, or it would render none.
+    if monitor_store.wait_until_ready().await.is_err() {
+        tracing::warn!("the ServiceMonitor cache did not sync");
+    }
 
     let reporter = Reporter {
         controller: MANAGER.to_owned(),
@@ -423,7 +453,8 @@ pub async fn run(config: RunConfig) -> Result<(), RunError> {
         recorder: Recorder::new(client.clone(), reporter),
     });
 
-    let stacks: Api<ObservabilityStack> = Api::all(client.clone());
+    let namespace = config.namespace.as_deref();
+    let stacks: Api<ObservabilityStack> = namespaced_or_all(&client, namespace);
     let controller = Controller::new(stacks, watcher::Config::default());
     let stack_store = controller.store();
     let cluster_store = stack_store.clone();
@@ -431,13 +462,13 @@ pub async fn run(config: RunConfig) -> Result<(), RunError> {
     let secret_store = stack_store.clone();
     let monitors_for_secrets = monitor_store.clone();
     let controller = controller
-        .owns(Api::<ConfigMap>::all(client.clone()), owned_watch())
-        .owns(Api::<Service>::all(client.clone()), owned_watch())
-        .owns(Api::<ServiceAccount>::all(client.clone()), owned_watch())
-        .owns(Api::<PersistentVolumeClaim>::all(client.clone()), owned_watch())
-        .owns(Api::<StatefulSet>::all(client.clone()), owned_watch())
-        .owns(Api::<Deployment>::all(client.clone()), owned_watch())
-        .owns(Api::<DaemonSet>::all(client.clone()), owned_watch())
+        .owns(namespaced_or_all::<ConfigMap>(&client, namespace), owned_watch())
+        .owns(namespaced_or_all::<Service>(&client, namespace), owned_watch())
+        .owns(namespaced_or_all::<ServiceAccount>(&client, namespace), owned_watch())
+        .owns(namespaced_or_all::<PersistentVolumeClaim>(&client, namespace), owned_watch())
+        .owns(namespaced_or_all::<StatefulSet>(&client, namespace), owned_watch())
+        .owns(namespaced_or_all::<Deployment>(&client, namespace), owned_watch())
+        .owns(namespaced_or_all::<DaemonSet>(&client, namespace), owned_watch())
         .watches(Api::<ServiceMonitor>::all(client.clone()), watcher::Config::default(), move |monitor| {
             stack_store
                 .state()
@@ -455,15 +486,17 @@ pub async fn run(config: RunConfig) -> Result<(), RunError> {
         .watches(Api::<Secret>::all(client.clone()), watcher::Config::default(), move |secret| {
             stacks_reading_secret(&secret_store, &monitors_for_secrets, &secret)
         })
-        .with_config(kube::runtime::controller::Config::default().concurrency(config.concurrency))
-        .shutdown_on_signal()
-        .run(reconcile, error_policy, context)
-        .for_each(|result| {
-            if let Err(error) = result {
-                tracing::debug!(error = %error, "controller event");
-            }
-            futures::future::ready(())
-        });
+        .with_config(kube::runtime::controller::Config::default().concurrency(config.concurrency));
+    let controller = match shutdown {
+        Some(shutdown) => controller.graceful_shutdown_on(shutdown),
+        None => controller.shutdown_on_signal(),
+    };
+    let controller = controller.run(reconcile, error_policy, context).for_each(|result| {
+        if let Err(error) = result {
+            tracing::debug!(error = %error, "controller event");
+        }
+        futures::future::ready(())
+    });
 
     match &elector {
         Some(elector) => {
@@ -482,7 +515,9 @@ pub async fn run(config: RunConfig) -> Result<(), RunError> {
         None => controller.await,
     }
     monitor_reflector.abort();
-    server.abort();
+    if let Some(server) = server {
+        server.abort();
+    }
     Ok(())
 }
 
@@ -492,7 +527,7 @@ fn stacks_owning_cluster_object(store: &Store<ObservabilityStack>, name: &str) -
         .state()
         .iter()
         .filter(|stack| {
-            name.starts_with(&apply::cluster_scoped_prefix(&stack.namespace().unwrap_or_default(), &stack.name_any()))
+            name.starts_with(&cluster_scoped_prefix(&stack.namespace().unwrap_or_default(), &stack.name_any()))
         })
         .map(|stack| ObjectRef::from_obj(&**stack))
         .collect()

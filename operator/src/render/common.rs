@@ -4,9 +4,12 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{
-    Capabilities, ConfigMap, ContainerPort, EnvVar, EnvVarSource, KeyToPath, PodSecurityContext, SeccompProfile,
-    SecretKeySelector, SecretVolumeSource, SecurityContext, Service, ServicePort, ServiceSpec, Volume,
+    Capabilities, ConfigMap, ConfigMapVolumeSource, ContainerPort, EnvVar, EnvVarSource, KeyToPath,
+    PersistentVolumeClaim, PersistentVolumeClaimSpec, PodSecurityContext, SeccompProfile, SecretKeySelector,
+    SecretVolumeSource, SecurityContext, Service, ServiceAccount, ServicePort, ServiceSpec, Volume, VolumeMount,
+    VolumeResourceRequirements,
 };
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::Resource;
@@ -15,7 +18,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::{Component, RenderError};
-use crate::api::{Resources, SecretKeyRef};
+use crate::api::{Resources, SecretKeyRef, StorageSize};
 use crate::resolve::ResolvedStack;
 
 /// Label carrying the owning stack's name; it selects everything a stack owns.
@@ -35,6 +38,18 @@ pub fn object_name(stack: &ResolvedStack, component: Component) -> String {
 /// Name of a secondary object of a component: `<stack>-<component>-<suffix>`.
 pub fn object_name_with(stack: &ResolvedStack, component: Component, suffix: &str) -> String {
     format!("{}-{}-{}", stack.name, component.as_str(), suffix)
+}
+
+/// Name prefix of a stack's cluster-scoped objects. They cannot carry an owner reference to a
+/// namespaced stack, so the name says whose they are (and stacks of the same name in two
+/// namespaces never collide).
+pub fn cluster_scoped_prefix(namespace: &str, stack_name: &str) -> String {
+    format!("stackscope-{namespace}-{stack_name}-")
+}
+
+/// Name of a component's cluster-scoped object (ClusterRole, ClusterRoleBinding).
+pub fn cluster_object_name(stack: &ResolvedStack, component: Component) -> String {
+    format!("{}{}", cluster_scoped_prefix(&stack.namespace, &stack.name), component.as_str())
 }
 
 /// In-cluster URL of a component's Service.
@@ -72,6 +87,20 @@ pub fn metadata(stack: &ResolvedStack, component: Component, name: String) -> Ob
         namespace: Some(stack.namespace.clone()),
         labels: Some(labels(stack, component)),
         ..ObjectMeta::default()
+    }
+}
+
+/// Metadata of a cluster-scoped component object (no namespace).
+pub fn cluster_metadata(stack: &ResolvedStack, component: Component, name: String) -> ObjectMeta {
+    ObjectMeta { name: Some(name), labels: Some(labels(stack, component)), ..ObjectMeta::default() }
+}
+
+/// The component's ServiceAccount, named like its main objects.
+pub fn service_account(stack: &ResolvedStack, component: Component) -> ServiceAccount {
+    ServiceAccount {
+        metadata: metadata(stack, component, object_name(stack, component)),
+        automount_service_account_token: Some(true),
+        ..ServiceAccount::default()
     }
 }
 
@@ -201,9 +230,52 @@ pub fn secret_volume(volume_name: &str, secret_name: &str, items: &[(&str, &str)
     }
 }
 
+/// A volume with the files of a ConfigMap.
+pub fn config_map_volume(volume_name: &str, config_map_name: &str) -> Volume {
+    Volume {
+        name: volume_name.to_owned(),
+        config_map: Some(ConfigMapVolumeSource {
+            name: config_map_name.to_owned(),
+            ..ConfigMapVolumeSource::default()
+        }),
+        ..Volume::default()
+    }
+}
+
+/// A volume mount.
+pub fn volume_mount(volume_name: &str, mount_path: &str, read_only: bool) -> VolumeMount {
+    VolumeMount {
+        name: volume_name.to_owned(),
+        mount_path: mount_path.to_owned(),
+        read_only: read_only.then_some(true),
+        ..VolumeMount::default()
+    }
+}
+
+/// A `ReadWriteOnce` claim of the given size: a standalone PersistentVolumeClaim of the component
+/// (named `name`), or, with `metadata` of just a name, a StatefulSet's volume claim template.
+pub fn volume_claim(
+    metadata: ObjectMeta,
+    size: &StorageSize,
+    storage_class_name: Option<&str>,
+) -> PersistentVolumeClaim {
+    PersistentVolumeClaim {
+        metadata,
+        spec: Some(PersistentVolumeClaimSpec {
+            access_modes: Some(vec!["ReadWriteOnce".to_owned()]),
+            resources: Some(VolumeResourceRequirements {
+                requests: Some(BTreeMap::from([("storage".to_owned(), Quantity(size.as_str().to_owned()))])),
+                limits: None,
+            }),
+            storage_class_name: storage_class_name.map(str::to_owned),
+            ..PersistentVolumeClaimSpec::default()
+        }),
+        ..PersistentVolumeClaim::default()
+    }
+}
+
 /// Kubernetes resource requirements from the spec's `resources`, `None` when empty.
 pub fn resource_requirements(resources: &Resources) -> Option<k8s_openapi::api::core::v1::ResourceRequirements> {
-    use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
     if resources.requests.is_empty() && resources.limits.is_empty() {
         return None;
     }

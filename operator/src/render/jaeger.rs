@@ -9,20 +9,18 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, DeploymentStrategy};
 use k8s_openapi::api::core::v1::{
-    ConfigMapVolumeSource, Container, EmptyDirVolumeSource, HTTPGetAction, PersistentVolumeClaim,
-    PersistentVolumeClaimSpec, PersistentVolumeClaimVolumeSource, PodSpec, PodTemplateSpec, Probe, Service, Volume,
-    VolumeMount, VolumeResourceRequirements,
+    Container, EmptyDirVolumeSource, HTTPGetAction, PersistentVolumeClaimVolumeSource, PodSpec, PodTemplateSpec, Probe,
+    Service, Volume,
 };
-use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::api::DynamicObject;
 use serde::Serialize;
 
 use super::common::{
-    CONFIG_HASH_ANNOTATION, config_map, container_ports, content_hash, into_object, labels, metadata, object_name,
-    object_name_with, pod_selector, resource_requirements, restricted_container_security, restricted_pod_security,
-    service, service_url, to_yaml,
+    CONFIG_HASH_ANNOTATION, config_map, config_map_volume, container_ports, content_hash, into_object, labels,
+    metadata, object_name, object_name_with, pod_selector, resource_requirements, restricted_container_security,
+    restricted_pod_security, service, service_url, to_yaml, volume_claim, volume_mount,
 };
 use super::{Component, RenderError, ports};
 use crate::api::TraceBackend;
@@ -444,21 +442,8 @@ pub fn render(stack: &ResolvedStack) -> Result<Vec<DynamicObject>, RenderError> 
     let data_volume = match tracing.storage.backend {
         TraceBackend::Badger => {
             let claim_name = object_name_with(stack, Component::Jaeger, "data");
-            let claim = PersistentVolumeClaim {
-                metadata: metadata(stack, Component::Jaeger, claim_name.clone()),
-                spec: Some(PersistentVolumeClaimSpec {
-                    access_modes: Some(vec!["ReadWriteOnce".to_owned()]),
-                    resources: Some(VolumeResourceRequirements {
-                        requests: Some(BTreeMap::from([(
-                            "storage".to_owned(),
-                            Quantity(tracing.storage.size.as_str().to_owned()),
-                        )])),
-                        limits: None,
-                    }),
-                    ..PersistentVolumeClaimSpec::default()
-                }),
-                ..PersistentVolumeClaim::default()
-            };
+            let claim =
+                volume_claim(metadata(stack, Component::Jaeger, claim_name.clone()), &tracing.storage.size, None);
             objects.push(into_object(Component::Jaeger, claim)?);
             Volume {
                 name: "data".to_owned(),
@@ -482,13 +467,8 @@ pub fn render(stack: &ResolvedStack) -> Result<Vec<DynamicObject>, RenderError> 
         resources: resource_requirements(&tracing.resources),
         security_context: Some(restricted_container_security()),
         volume_mounts: Some(vec![
-            VolumeMount {
-                name: "config".to_owned(),
-                mount_path: "/etc/jaeger".to_owned(),
-                read_only: Some(true),
-                ..VolumeMount::default()
-            },
-            VolumeMount { name: "data".to_owned(), mount_path: BADGER_DIRECTORY.to_owned(), ..VolumeMount::default() },
+            volume_mount("config", "/etc/jaeger", true),
+            volume_mount("data", BADGER_DIRECTORY, false),
         ]),
         ..Container::default()
     };
@@ -509,17 +489,7 @@ pub fn render(stack: &ResolvedStack) -> Result<Vec<DynamicObject>, RenderError> 
                     containers: vec![container],
                     security_context: Some(restricted_pod_security(JAEGER_USER)),
                     automount_service_account_token: Some(false),
-                    volumes: Some(vec![
-                        Volume {
-                            name: "config".to_owned(),
-                            config_map: Some(ConfigMapVolumeSource {
-                                name: name.clone(),
-                                ..ConfigMapVolumeSource::default()
-                            }),
-                            ..Volume::default()
-                        },
-                        data_volume,
-                    ]),
+                    volumes: Some(vec![config_map_volume("config", &name), data_volume]),
                     ..PodSpec::default()
                 }),
             },

@@ -1,0 +1,208 @@
+//! The real control plane of the integration tests: started once per test process through
+//! `tools/control-plane.sh` (which reuses a healthy one), CRDs installed from the Rust types,
+//! and operators run in-process against it with every write request counted.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::Namespace;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::{Client, Config};
+use stackscope::controller::metrics::Metrics;
+use stackscope::controller::{RunConfig, Shutdown, leader::LeaseConfig, run_with};
+
+/// Environment of the running control plane (`KUBECONFIG`, binaries).
+#[derive(Clone, Debug)]
+pub struct ControlPlane {
+    pub kubeconfig: PathBuf,
+    pub bin_dir: PathBuf,
+}
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// Starts (or reuses) the control plane once per test process.
+pub fn control_plane() -> Result<ControlPlane, String> {
+    static PLANE: OnceLock<Result<ControlPlane, String>> = OnceLock::new();
+    PLANE
+        .get_or_init(|| {
+            let output = std::process::Command::new(repo_root().join("tools/control-plane.sh"))
+                .arg("start")
+                .output()
+                .map_err(|error| format!("cannot run tools/control-plane.sh: {error}"))?;
+            if !output.status.success() {
+                return Err(format!(
+                    "tools/control-plane.sh start failed:\n{}",
+                    String::from_utf8_lossy(&output.stderr)
+                ));
+            }
+            let exports = String::from_utf8_lossy(&output.stdout);
+            let value = |name: &str| {
+                exports
+                    .lines()
+                    .find_map(|line| line.strip_prefix(&format!("export {name}=")))
+                    .map(|value| PathBuf::from(value.trim_matches('"')))
+                    .ok_or(format!("control-plane.sh printed no {name}"))
+            };
+            Ok(ControlPlane { kubeconfig: value("KUBECONFIG")?, bin_dir: value("STACKSCOPE_CONTROL_PLANE_BIN")? })
+        })
+        .clone()
+}
+
+/// Counts the write requests (anything but GET, LIST, WATCH) a client sends.
+#[derive(Clone, Default)]
+pub struct WriteCounter(Arc<AtomicU64>);
+
+impl WriteCounter {
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// A client of the control plane; with a counter, every write request it sends is counted.
+pub async fn client(plane: &ControlPlane, counter: Option<WriteCounter>) -> Result<Client, String> {
+    let kubeconfig = Kubeconfig::read_from(&plane.kubeconfig).map_err(|error| error.to_string())?;
+    let config = Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
+        .await
+        .map_err(|error| error.to_string())?;
+    let builder = kube::client::ClientBuilder::try_from(config).map_err(|error| error.to_string())?;
+    let counter = counter.unwrap_or_default();
+    let counting = tower::layer::layer_fn(move |service| CountWrites { inner: service, counter: counter.clone() });
+    Ok(builder.with_layer(&counting).build())
+}
+
+/// Tower service that counts non-GET requests before passing them on.
+#[derive(Clone)]
+pub struct CountWrites<S> {
+    inner: S,
+    counter: WriteCounter,
+}
+
+impl<S, B> tower::Service<http::Request<B>> for CountWrites<S>
+where
+    S: tower::Service<http::Request<B>>,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = S::Future;
+
+    fn poll_ready(&mut self, context: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(context)
+    }
+
+    fn call(&mut self, request: http::Request<B>) -> Self::Future {
+        if request.method() != http::Method::GET {
+            self.counter.0.fetch_add(1, Ordering::SeqCst);
+        }
+        self.inner.call(request)
+    }
+}
+
+/// Installs (server-side applies) the CRDs generated from the Rust types and waits until
+/// they are Established.
+pub async fn install_crds(client: &Client) -> Result<(), String> {
+    let api: Api<CustomResourceDefinition> = Api::all(client.clone());
+    for crd in stackscope::crdgen::crds() {
+        let name = crd.metadata.name.clone().unwrap_or_default();
+        api.patch(&name, &PatchParams::apply("stackscope-tests").force(), &Patch::Apply(&crd))
+            .await
+            .map_err(|error| format!("apply CRD {name}: {error}"))?;
+        wait_for(&format!("CRD {name} Established"), Duration::from_secs(60), || async {
+            let crd = api.get(&name).await.ok()?;
+            crd.status?.conditions?.iter().any(|c| c.type_ == "Established" && c.status == "True").then_some(())
+        })
+        .await?;
+    }
+    Ok(())
+}
+
+/// Creates a namespace (deleting it first if a previous run left it).
+pub async fn fresh_namespace(client: &Client, name: &str) -> Result<(), String> {
+    let api: Api<Namespace> = Api::all(client.clone());
+    if api.get_opt(name).await.map_err(|error| error.to_string())?.is_some() {
+        let _ = api.delete(name, &DeleteParams::default()).await;
+        wait_for(&format!("namespace {name} deleted"), Duration::from_secs(120), || async {
+            api.get_opt(name).await.ok()?.is_none().then_some(())
+        })
+        .await?;
+    }
+    let namespace: Namespace =
+        serde_json::from_value(serde_json::json!({"metadata": {"name": name}})).map_err(|error| error.to_string())?;
+    api.create(&PostParams::default(), &namespace)
+        .await
+        .map_err(|error| format!("create namespace {name}: {error}"))?;
+    Ok(())
+}
+
+/// Polls `probe` every 200 ms until it yields a value or `timeout` passes.
+pub async fn wait_for<T, F, Fut>(what: &str, timeout: Duration, mut probe: F) -> Result<T, String>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if let Some(value) = probe().await {
+            return Ok(value);
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(format!("timed out after {timeout:?} waiting for {what}"));
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// An operator running in-process, stopped on drop.
+pub struct Operator {
+    pub metrics: Metrics,
+    pub writes: WriteCounter,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Operator {
+    /// Starts an operator reconciling the stacks of `namespace`, optionally with a lease.
+    pub async fn start(plane: &ControlPlane, namespace: &str, lease: Option<LeaseConfig>) -> Result<Self, String> {
+        let writes = WriteCounter::default();
+        let client = client(plane, Some(writes.clone())).await?;
+        let metrics = Metrics::new().map_err(|error| error.to_string())?;
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let shutdown: Shutdown = Box::pin(async move {
+            let _ = stopped.await;
+        });
+        let config = RunConfig { listen: None, lease, concurrency: 2, namespace: Some(namespace.to_owned()) };
+        let task_metrics = metrics.clone();
+        let task = tokio::spawn(async move {
+            if let Err(error) = run_with(client, task_metrics, config, Some(shutdown)).await {
+                eprintln!("operator stopped: {error}");
+            }
+        });
+        Ok(Self { metrics, writes, stop: Some(stop), task })
+    }
+
+    /// Stops the operator and waits for it to finish.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let _ = tokio::time::timeout(Duration::from_secs(20), &mut self.task).await;
+    }
+
+    /// Successful reconciles so far.
+    pub fn reconciles(&self) -> u64 {
+        self.metrics.reconciles.with_label_values(&["success"]).get()
+    }
+}
+
+impl Drop for Operator {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}

@@ -1,0 +1,468 @@
+//! The operator against a real kube-apiserver, etcd and kube-controller-manager (started by
+//! `tools/control-plane.sh`). Each test works in namespaces of its own and runs its own
+//! in-process operator limited to them, counting every write request it sends.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service};
+use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams};
+use kube::{Client, ResourceExt};
+use stackscope::api::{ObservabilityStack, ServiceMonitor};
+use stackscope::controller::leader::LeaseConfig;
+use stackscope::manifest::{Manifest, Origin, documents, typed};
+use stackscope::render::common::STACK_LABEL;
+use stackscope_tests::cluster::{
+    ControlPlane, Operator, client, control_plane, fresh_namespace, install_crds, wait_for,
+};
+use stackscope_tests::example_dir;
+
+const TIMEOUT: Duration = Duration::from_secs(90);
+const TEST_MANAGER: &str = "stackscope-tests";
+
+/// The example stack and monitors, moved into the test's namespaces.
+fn example(stack_namespace: &str, apps_namespace: &str) -> (ObservabilityStack, Vec<ServiceMonitor>) {
+    let mut stacks = Vec::new();
+    let mut monitors = Vec::new();
+    for file in ["stack.yaml", "monitors.yaml"] {
+        let text = std::fs::read_to_string(example_dir().join(file)).unwrap_or_else(|error| panic!("{file}: {error}"));
+        for (index, value) in documents(file, &text).unwrap_or_else(|e| panic!("{e}")).into_iter().enumerate() {
+            let origin = Origin { file: file.to_owned(), document: index + 1 };
+            match typed(&origin, value).unwrap_or_else(|e| panic!("{e}")) {
+                Manifest::Stack(stack) => stacks.push(*stack),
+                Manifest::Monitor(monitor) => monitors.push(*monitor),
+            }
+        }
+    }
+    let mut stack = stacks.remove(0);
+    stack.metadata.namespace = Some(stack_namespace.to_owned());
+    if let Some(selector) = stack.spec.monitor_namespace_selector.as_mut() {
+        selector.match_names = vec![apps_namespace.to_owned()];
+    }
+    for monitor in &mut monitors {
+        monitor.metadata.namespace = Some(apps_namespace.to_owned());
+    }
+    (stack, monitors)
+}
+
+struct Scenario {
+    plane: ControlPlane,
+    client: Client,
+    stack_namespace: String,
+    apps_namespace: String,
+    stack: ObservabilityStack,
+    monitors: Vec<ServiceMonitor>,
+}
+
+impl Scenario {
+    async fn new(name: &str) -> Self {
+        let plane = control_plane().unwrap_or_else(|error| panic!("{error}"));
+        let client = client(&plane, None).await.unwrap_or_else(|error| panic!("{error}"));
+        install_crds(&client).await.unwrap_or_else(|error| panic!("{error}"));
+        let stack_namespace = format!("obs-{name}");
+        let apps_namespace = format!("apps-{name}");
+        fresh_namespace(&client, &stack_namespace).await.unwrap_or_else(|error| panic!("{error}"));
+        fresh_namespace(&client, &apps_namespace).await.unwrap_or_else(|error| panic!("{error}"));
+        let (stack, monitors) = example(&stack_namespace, &apps_namespace);
+        Self { plane, client, stack_namespace, apps_namespace, stack, monitors }
+    }
+
+    fn stacks(&self) -> Api<ObservabilityStack> {
+        Api::namespaced(self.client.clone(), &self.stack_namespace)
+    }
+
+    async fn apply_all(&self) {
+        for monitor in &self.monitors {
+            self.apply_monitor(monitor).await;
+        }
+        self.apply_stack(&self.stack).await;
+    }
+
+    async fn apply_stack(&self, stack: &ObservabilityStack) {
+        let mut stack = stack.clone();
+        stack.metadata.managed_fields = None;
+        stack.metadata.resource_version = None;
+        stack.status = None;
+        self.stacks()
+            .patch(&stack.name_any(), &PatchParams::apply(TEST_MANAGER).force(), &Patch::Apply(&stack))
+            .await
+            .unwrap_or_else(|error| panic!("apply stack: {error}"));
+    }
+
+    async fn apply_monitor(&self, monitor: &ServiceMonitor) {
+        let api: Api<ServiceMonitor> = Api::namespaced(self.client.clone(), &self.apps_namespace);
+        let mut monitor = monitor.clone();
+        monitor.status = None;
+        api.patch(&monitor.name_any(), &PatchParams::apply(TEST_MANAGER).force(), &Patch::Apply(&monitor))
+            .await
+            .unwrap_or_else(|error| panic!("apply monitor {}: {error}", monitor.name_any()));
+    }
+
+    async fn operator(&self) -> Operator {
+        Operator::start(&self.plane, &self.stack_namespace, None).await.unwrap_or_else(|error| panic!("{error}"))
+    }
+
+    /// Waits until the stack reports the condition with the status for its current generation.
+    async fn wait_condition(&self, kind: &str, status: &str) -> ObservabilityStack {
+        let api = self.stacks();
+        let name = self.stack.name_any();
+        wait_for(&format!("{kind}={status}"), TIMEOUT, || async {
+            let stack = api.get(&name).await.ok()?;
+            let current = stack.status.as_ref()?;
+            let observed = current.observed_generation == stack.metadata.generation;
+            let matches = current.conditions.iter().any(|c| c.condition_type == kind && c.status == status);
+            (observed && matches).then_some(stack)
+        })
+        .await
+        .unwrap_or_else(|error| panic!("{error}"))
+    }
+
+    async fn wait_status<F>(&self, what: &str, check: F) -> ObservabilityStack
+    where
+        F: Fn(&ObservabilityStack) -> bool,
+    {
+        let api = &self.stacks();
+        let name = &self.stack.name_any();
+        let check = &check;
+        wait_for(what, TIMEOUT, || async move {
+            let stack = api.get(name).await.ok()?;
+            check(&stack).then_some(stack)
+        })
+        .await
+        .unwrap_or_else(|error| panic!("{error}"))
+    }
+
+    fn config_maps(&self) -> Api<ConfigMap> {
+        Api::namespaced(self.client.clone(), &self.stack_namespace)
+    }
+
+    fn object_name(&self, component: &str) -> String {
+        format!("{}-{component}", self.stack.name_any())
+    }
+
+    /// Triggers a reconcile without changing the spec and waits until it ran.
+    async fn nudge(&self, operator: &Operator, value: &str) {
+        let before = operator.reconciles();
+        let patch = serde_json::json!({"metadata": {"annotations": {"stackscope-tests/nudge": value}}});
+        self.stacks()
+            .patch(&self.stack.name_any(), &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+            .unwrap_or_else(|error| panic!("nudge: {error}"));
+        wait_for("a reconcile after the nudge", TIMEOUT, || async { (operator.reconciles() > before).then_some(()) })
+            .await
+            .unwrap_or_else(|error| panic!("{error}"));
+    }
+}
+
+fn rendered_keys(stack: &ObservabilityStack, monitors: &[ServiceMonitor]) -> Vec<(String, String, String)> {
+    let resolved = stackscope::resolve::ResolvedStack::new(stack, monitors);
+    stackscope::render::render_stack(&resolved)
+        .unwrap_or_else(|error| panic!("{error}"))
+        .into_iter()
+        .map(|rendered| {
+            let types = rendered.object.types.clone().unwrap_or_default();
+            (types.api_version, types.kind, rendered.object.name_any())
+        })
+        .collect()
+}
+
+async fn get_dynamic(
+    client: &Client,
+    namespace: &str,
+    api_version: &str,
+    kind: &str,
+    name: &str,
+) -> Option<DynamicObject> {
+    let owned = stackscope::controller::kinds::find(api_version, kind)?;
+    let api: Api<DynamicObject> = if owned.namespaced {
+        Api::namespaced_with(client.clone(), namespace, &owned.resource)
+    } else {
+        Api::all_with(client.clone(), &owned.resource)
+    };
+    api.get_opt(name).await.ok().flatten()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_example_stack_is_created_owned_ready_and_a_no_op_reconcile_writes_nothing() {
+    let scenario = Scenario::new("create").await;
+    scenario.apply_all().await;
+    let operator = scenario.operator().await;
+    let stack = scenario.wait_condition("Ready", "True").await;
+    let uid = stack.uid().unwrap_or_default();
+
+    let status = stack.status.clone().unwrap_or_default();
+    assert_eq!(status.accepted_monitors.len(), 5, "{status:?}");
+    for (api_version, kind, name) in rendered_keys(&stack, &scenario.monitors) {
+        let object = get_dynamic(&scenario.client, &scenario.stack_namespace, &api_version, &kind, &name)
+            .await
+            .unwrap_or_else(|| panic!("{kind} {name} was not created"));
+        assert_eq!(object.labels().get(STACK_LABEL), Some(&stack.name_any()), "{kind} {name} label");
+        assert_eq!(object.labels().get("app.kubernetes.io/managed-by").map(String::as_str), Some("stackscope"));
+        if object.namespace().is_some() {
+            let owner = object.owner_references().first().unwrap_or_else(|| panic!("{kind} {name} has no owner"));
+            assert_eq!((owner.uid.as_str(), owner.controller), (uid.as_str(), Some(true)), "{kind} {name} owner");
+        }
+    }
+
+    // `kubectl wait` understands the Ready condition.
+    let wait = std::process::Command::new(scenario.plane.bin_dir.join("kubectl"))
+        .env("KUBECONFIG", &scenario.plane.kubeconfig)
+        .args(["wait", "--for=condition=Ready", "--timeout=60s", "-n", &scenario.stack_namespace])
+        .arg(format!("observabilitystack/{}", stack.name_any()))
+        .output()
+        .unwrap_or_else(|error| panic!("kubectl: {error}"));
+    assert!(wait.status.success(), "kubectl wait: {}", String::from_utf8_lossy(&wait.stderr));
+
+    // Let the reconciles triggered by our own writes settle, then a reconcile must write nothing.
+    scenario.nudge(&operator, "1").await;
+    scenario.nudge(&operator, "2").await;
+    let writes = operator.writes.get();
+    let reconciles = operator.reconciles();
+    scenario.nudge(&operator, "3").await;
+    scenario.nudge(&operator, "4").await;
+    assert!(operator.reconciles() >= reconciles + 2);
+    assert_eq!(operator.writes.get(), writes, "a reconcile with nothing to change sent write requests");
+    operator.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drift_is_reported_under_report_and_corrected_under_correct() {
+    let mut scenario = Scenario::new("drift").await;
+    scenario.stack.spec.drift_policy = stackscope::api::DriftPolicy::Report;
+    scenario.apply_all().await;
+    let operator = scenario.operator().await;
+    scenario.wait_condition("Ready", "True").await;
+    let jaeger = scenario.object_name("jaeger");
+
+    // An edit by someone else (kubectl edit / another field manager).
+    let patch = serde_json::json!({"data": {"config.yaml": "edited: by hand\n"}});
+    scenario
+        .config_maps()
+        .patch(&jaeger, &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let drifted = scenario.wait_condition("Drifted", "True").await;
+    let entry = drifted
+        .status
+        .as_ref()
+        .and_then(|status| status.drift.iter().find(|entry| entry.path == r#"data["config.yaml"]"#))
+        .unwrap_or_else(|| panic!("no drift entry: {:?}", drifted.status));
+    assert_eq!(entry.object, format!("ConfigMap/{}/{jaeger}", scenario.stack_namespace));
+    assert_eq!(entry.actual, "edited: by hand\n");
+    assert!(!entry.corrected);
+    let live = scenario.config_maps().get(&jaeger).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        live.data.unwrap_or_default().get("config.yaml").map(String::as_str),
+        Some("edited: by hand\n"),
+        "Report leaves it"
+    );
+    let events: Api<k8s_openapi::api::core::v1::Event> =
+        Api::namespaced(scenario.client.clone(), &scenario.stack_namespace);
+    let found = wait_for("a Drifted event", TIMEOUT, || async {
+        let list = events.list(&ListParams::default()).await.ok()?;
+        list.items.iter().any(|event| event.reason.as_deref() == Some("Drifted")).then_some(())
+    })
+    .await;
+    assert!(found.is_ok(), "{found:?}");
+    assert!(operator.metrics.drift_detected.get() >= 1);
+
+    // Switching to Correct restores it, and the drift clears (kept as corrected history).
+    scenario.stack.spec.drift_policy = stackscope::api::DriftPolicy::Correct;
+    scenario.apply_stack(&scenario.stack).await;
+    let config_maps = scenario.config_maps();
+    wait_for("the ConfigMap restored", TIMEOUT, || async {
+        let live = config_maps.get(&jaeger).await.ok()?;
+        live.data?.get("config.yaml").is_some_and(|text| text.contains("jaeger_storage")).then_some(())
+    })
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    scenario.wait_condition("Drifted", "False").await;
+
+    // A deleted object is drift too, and is recreated under Correct.
+    let services: Api<Service> = Api::namespaced(scenario.client.clone(), &scenario.stack_namespace);
+    services.delete(&jaeger, &DeleteParams::default()).await.unwrap_or_else(|e| panic!("{e}"));
+    let stack = scenario
+        .wait_status("the deleted Service reported", |stack| {
+            stack
+                .status
+                .as_ref()
+                .is_some_and(|s| s.drift.iter().any(|d| d.path == "<object>" && d.object.contains("Service/")))
+        })
+        .await;
+    assert!(stack.status.unwrap_or_default().drift.iter().any(|d| d.path == "<object>" && d.corrected));
+    wait_for("the Service recreated", TIMEOUT, || async { services.get_opt(&jaeger).await.ok().flatten() })
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+
+    // Another field manager taking a field over with server-side apply.
+    let intruder = serde_json::json!({
+        "apiVersion": "v1", "kind": "Service", "metadata": {"name": jaeger},
+        "spec": {"ports": [{"name": "otlp-grpc", "port": 5317, "targetPort": "otlp-grpc", "protocol": "TCP"}]}
+    });
+    services
+        .patch(&jaeger, &PatchParams::apply("intruder").force(), &Patch::Apply(&intruder))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    scenario
+        .wait_status("the port change reported", |stack| {
+            stack
+                .status
+                .as_ref()
+                .is_some_and(|s| s.drift.iter().any(|d| d.path.starts_with("spec.ports") && d.corrected))
+        })
+        .await;
+    wait_for("the port restored", TIMEOUT, || async {
+        let service = services.get(&jaeger).await.ok()?;
+        service.spec?.ports?.iter().any(|p| p.name.as_deref() == Some("otlp-grpc") && p.port == 4317).then_some(())
+    })
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    operator.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_monitor_is_quarantined_while_the_others_render() {
+    let mut scenario = Scenario::new("quarantine").await;
+    let mut bad = scenario.monitors[0].clone();
+    bad.metadata.name = Some("needs-token".to_owned());
+    bad.spec.endpoints[0].bearer_token_secret = Some(stackscope::api::SecretKeyRef::new("scrape-token", "token"));
+    scenario.monitors.push(bad);
+    scenario.apply_all().await;
+    let operator = scenario.operator().await;
+
+    let stack = scenario.wait_condition("Degraded", "True").await;
+    let status = stack.status.unwrap_or_default();
+    assert_eq!(status.accepted_monitors.len(), 5);
+    let rejected = status.rejected_monitors.first().unwrap_or_else(|| panic!("nothing rejected"));
+    assert_eq!(
+        (rejected.name.as_str(), rejected.field.as_str()),
+        ("needs-token", "spec.endpoints[0].bearerTokenSecret")
+    );
+    assert!(rejected.reason.contains("scrape-token"), "{}", rejected.reason);
+    assert!(
+        status.conditions.iter().any(|c| c.condition_type == "Ready" && c.status == "True"),
+        "the rest still applies"
+    );
+    let monitors: Api<ServiceMonitor> = Api::namespaced(scenario.client.clone(), &scenario.apps_namespace);
+    wait_for("the monitor's own Accepted=False", TIMEOUT, || async {
+        let monitor = monitors.get("needs-token").await.ok()?;
+        monitor.status?.conditions.iter().any(|c| c.condition_type == "Accepted" && c.status == "False").then_some(())
+    })
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+
+    // Creating the Secret accepts the monitor (the Secret watch triggers the reconcile).
+    let secrets: Api<Secret> = Api::namespaced(scenario.client.clone(), &scenario.apps_namespace);
+    let secret: Secret = serde_json::from_value(serde_json::json!({
+        "apiVersion": "v1", "kind": "Secret", "metadata": {"name": "scrape-token"}, "stringData": {"token": "t0ken"}
+    }))
+    .unwrap_or_else(|e| panic!("{e}"));
+    secrets
+        .patch("scrape-token", &PatchParams::apply(TEST_MANAGER), &Patch::Apply(&secret))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let stack = scenario.wait_condition("Degraded", "False").await;
+    assert_eq!(stack.status.unwrap_or_default().accepted_monitors.len(), 6);
+    operator.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn removing_a_component_prunes_it_and_deleting_the_stack_collects_everything() {
+    let mut scenario = Scenario::new("prune").await;
+    scenario.apply_all().await;
+    let operator = scenario.operator().await;
+    scenario.wait_condition("Ready", "True").await;
+    let jaeger = scenario.object_name("jaeger");
+    assert!(scenario.config_maps().get_opt(&jaeger).await.unwrap_or_default().is_some());
+
+    scenario.stack.spec.tracing.enabled = false;
+    scenario.apply_stack(&scenario.stack).await;
+    scenario.wait_condition("Ready", "True").await;
+    let config_maps = scenario.config_maps();
+    wait_for("the Jaeger ConfigMap pruned", TIMEOUT, || async {
+        config_maps.get_opt(&jaeger).await.ok()?.is_none().then_some(())
+    })
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+
+    let stacks = scenario.stacks();
+    stacks.delete(&scenario.stack.name_any(), &DeleteParams::default()).await.unwrap_or_else(|e| panic!("{e}"));
+    let selector = ListParams::default().labels(&format!("{STACK_LABEL}={}", scenario.stack.name_any()));
+    wait_for("every owned object garbage-collected", Duration::from_secs(120), || async {
+        let left = config_maps.list_metadata(&selector).await.ok()?.items.len();
+        let gone = stacks.get_opt(&scenario.stack.name_any()).await.ok()?.is_none();
+        (left == 0 && gone).then_some(())
+    })
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    operator.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_replica_does_not_write_while_the_first_holds_the_lease() {
+    let scenario = Scenario::new("lease").await;
+    scenario.apply_all().await;
+    let lease = |identity: &str| LeaseConfig {
+        namespace: scenario.stack_namespace.clone(),
+        name: "stackscope-leader".to_owned(),
+        identity: identity.to_owned(),
+        lease_duration: Duration::from_secs(6),
+        renew_every: Duration::from_secs(2),
+    };
+    let first = Operator::start(&scenario.plane, &scenario.stack_namespace, Some(lease("first")))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    scenario.wait_condition("Ready", "True").await;
+    let second = Operator::start(&scenario.plane, &scenario.stack_namespace, Some(lease("second")))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+
+    // A spec change while the first leads: the first applies it, the second writes nothing.
+    let mut changed = scenario.stack.clone();
+    changed.spec.tracing.storage.retention = stackscope::api::Duration::from("24h");
+    scenario.apply_stack(&changed).await;
+    let config_maps = scenario.config_maps();
+    let jaeger = scenario.object_name("jaeger");
+    wait_for("the change applied by the leader", TIMEOUT, || async {
+        config_maps.get(&jaeger).await.ok()?.data?.get("config.yaml")?.contains("spans: 24h").then_some(())
+    })
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(second.writes.get(), 0, "the standby wrote while the leader held the lease");
+    assert_eq!(second.metrics.leader.get(), 0);
+
+    // When the first stops it releases the lease; the second takes over and applies changes.
+    first.stop().await;
+    let mut again = changed.clone();
+    again.spec.tracing.storage.retention = stackscope::api::Duration::from("12h");
+    scenario.apply_stack(&again).await;
+    wait_for("the change applied by the new leader", TIMEOUT, || async {
+        config_maps.get(&jaeger).await.ok()?.data?.get("config.yaml")?.contains("spans: 12h").then_some(())
+    })
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(second.metrics.leader.get(), 1);
+    second.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_service_monitor_change_reaches_the_prometheus_config() {
+    let scenario = Scenario::new("monitor-change").await;
+    scenario.apply_all().await;
+    let operator = scenario.operator().await;
+    scenario.wait_condition("Ready", "True").await;
+    let mut gateway = scenario.monitors[0].clone();
+    gateway.spec.endpoints[0].path = Some("/internal/metrics".to_owned());
+    scenario.apply_monitor(&gateway).await;
+    let config_maps = scenario.config_maps();
+    let prometheus = scenario.object_name("prometheus");
+    let config = wait_for("the new path in prometheus.yml", TIMEOUT, || async {
+        let data: BTreeMap<String, String> = config_maps.get(&prometheus).await.ok()?.data?;
+        let text = data.get("prometheus.yml")?.clone();
+        text.contains("/internal/metrics").then_some(text)
+    })
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert!(config.contains(&format!("serviceMonitor/{}/gateway/0", scenario.apps_namespace)));
+    operator.stop().await;
+}
