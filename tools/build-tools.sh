@@ -100,7 +100,8 @@ module_info() {
   info="$(go mod download -json "$1@$2" 2>/dev/null \
     | sed -n 's/^[[:space:]]*"Info": "\(.*\)",\{0,1\}$/\1/p' | head -n1)"
   [[ -f "$info" ]] || return 0
-  grep -o "\"$3\": *\"[^\"]*\"" "$info" | head -n1 | sed 's/.*: *"\(.*\)"/\1/'
+  # A proxy that records no such field is fine: the caller stamps "unknown".
+  { grep -o "\"$3\": *\"[^\"]*\"" "$info" || true; } | head -n1 | sed 's/.*: *"\(.*\)"/\1/'
 }
 
 # go_line GO_MOD_FILE -> the `go` version of a go.mod

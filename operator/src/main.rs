@@ -1,4 +1,5 @@
-//! The `stackscope` command: render and validate offline, print the CRDs.
+//! The `stackscope` command: render and validate offline, print the CRDs, run the operator and
+//! report drift.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -21,6 +22,12 @@ struct Cli {
     command: Command,
 }
 
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum DriftOutput {
+    Text,
+    Json,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Print the CustomResourceDefinitions, or write one file per CRD into a directory.
@@ -37,6 +44,15 @@ enum Command {
         /// Directory to write `<stack>/<component>/<kind>-<name>.yaml` into (default: stdout).
         #[arg(short, long)]
         output: Option<PathBuf>,
+    },
+    /// Report drift of the cluster's stacks (read-only): exit 0 in sync, 1 drift or pending, 2 error.
+    Drift {
+        /// Only stacks of this namespace (default: every namespace).
+        #[arg(short, long)]
+        namespace: Option<String>,
+        /// Output format.
+        #[arg(short, long, value_enum, default_value = "text")]
+        output: DriftOutput,
     },
     /// Run the operator against the cluster of the current kubeconfig (or in-cluster config).
     Run {
@@ -79,6 +95,7 @@ fn main() -> ExitCode {
         Command::Crds { output } => crds(output),
         Command::Render { files, output } => render(&files, output),
         Command::Validate { files } => validate(&files),
+        Command::Drift { namespace, output } => return drift(namespace.as_deref(), output),
         Command::Run {
             listen,
             namespace,
@@ -108,6 +125,41 @@ fn main() -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+/// Exit status of `stackscope drift` when it cannot make the report.
+const DRIFT_ERROR: u8 = 2;
+
+fn drift(namespace: Option<&str>, output: DriftOutput) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitCode::from(DRIFT_ERROR);
+        }
+    };
+    let reports = runtime.block_on(async {
+        let client = kube::Client::try_default().await.map_err(|error| format!("cannot reach the cluster: {error}"))?;
+        controller::report::report(&client, namespace).await.map_err(|error| error.to_string())
+    });
+    let reports = match reports {
+        Ok(reports) => reports,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return ExitCode::from(DRIFT_ERROR);
+        }
+    };
+    match output {
+        DriftOutput::Text => print!("{}", controller::report::to_text(&reports)),
+        DriftOutput::Json => match serde_json::to_string_pretty(&reports) {
+            Ok(json) => println!("{json}"),
+            Err(error) => {
+                eprintln!("error: {error}");
+                return ExitCode::from(DRIFT_ERROR);
+            }
+        },
+    }
+    if reports.iter().any(controller::report::StackReport::differs) { ExitCode::from(1) } else { ExitCode::SUCCESS }
 }
 
 fn default_identity() -> String {

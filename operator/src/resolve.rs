@@ -91,22 +91,39 @@ impl ResolvedMonitor {
 
     /// Namespaces the monitor's Services are looked for in; `None` means every namespace.
     pub fn service_namespaces(&self) -> Option<Vec<String>> {
-        match &self.spec.namespace_selector {
-            Some(selector) if selector.any => None,
-            Some(selector) if !selector.match_names.is_empty() => {
-                let mut names = selector.match_names.clone();
-                names.sort();
-                names.dedup();
-                Some(names)
-            }
-            _ => Some(vec![self.namespace.clone()]),
-        }
+        service_namespaces(&self.spec, &self.namespace)
     }
 
     /// The `service` label value the monitor's SLO and alert overrides refer to.
     pub fn service_label(&self) -> String {
         self.spec.slo.as_ref().and_then(|slo| slo.service.clone()).unwrap_or_else(|| self.name.clone())
     }
+}
+
+/// Namespaces a monitor's Services are looked for in (prometheus-operator's `namespaceSelector`:
+/// `any`, `matchNames`, else the monitor's own); `None` means every namespace.
+pub fn service_namespaces(spec: &ServiceMonitorSpec, monitor_namespace: &str) -> Option<Vec<String>> {
+    match &spec.namespace_selector {
+        Some(selector) if selector.any => None,
+        Some(selector) if !selector.match_names.is_empty() => {
+            let mut names = selector.match_names.clone();
+            names.sort();
+            names.dedup();
+            Some(names)
+        }
+        _ => Some(vec![monitor_namespace.to_owned()]),
+    }
+}
+
+/// Whether a monitor selects a Service: the Service is in one of its namespaces and matches its
+/// label selector.
+pub fn monitor_selects_service(monitor: &ServiceMonitor, service: &k8s_openapi::api::core::v1::Service) -> bool {
+    let monitor_namespace = monitor.metadata.namespace.as_deref().unwrap_or_default();
+    let service_namespace = service.metadata.namespace.as_deref().unwrap_or_default();
+    let empty = std::collections::BTreeMap::new();
+    service_namespaces(&monitor.spec, monitor_namespace)
+        .is_none_or(|names| names.iter().any(|name| name == service_namespace))
+        && selector_matches(&monitor.spec.selector, service.metadata.labels.as_ref().unwrap_or(&empty))
 }
 
 /// Whether a Kubernetes label selector matches a set of labels (an empty selector matches all).

@@ -152,49 +152,30 @@ pub async fn apply(
     let mut report = ApplyReport::default();
     let params = PatchParams::apply(MANAGER).force();
     for item in declared {
-        let api = api_for(client, &item.kind, item.namespace.as_deref());
         let key = item.key();
-        let live = api.get_opt(&item.name).await.map_err(|source| ApplyError::Api {
-            action: "get",
-            object: key.clone(),
-            source,
-        })?;
-        let write = match &live {
-            None if previously_applied => {
+        let write = match inspect(client, item).await? {
+            LiveState::Absent if previously_applied => {
                 let corrected = policy == DriftPolicy::Correct;
-                report.drift.push(ObjectDrift {
-                    object: key.clone(),
-                    fields: vec![FieldDrift {
-                        path: "<object>".to_owned(),
-                        expected: "present".to_owned(),
-                        actual: "<absent>".to_owned(),
-                    }],
-                    corrected,
-                });
+                report.drift.push(ObjectDrift { object: key.clone(), fields: vec![deleted_field()], corrected });
                 corrected
             }
-            None => {
+            LiveState::Absent => {
                 report.created.push(key.clone());
                 true
             }
-            Some(live) if live.annotations().get(APPLIED_HASH_ANNOTATION) != Some(&item.hash) => {
+            LiveState::Outdated => {
                 report.updated.push(key.clone());
                 true
             }
-            Some(live) => {
-                let live_value = serde_json::to_value(live)
-                    .map_err(|source| ApplyError::Serialize { object: key.clone(), source })?;
-                let fields = compare(&item.body, &live_value);
-                if fields.is_empty() {
-                    false
-                } else {
-                    let corrected = policy == DriftPolicy::Correct;
-                    report.drift.push(ObjectDrift { object: key.clone(), fields, corrected });
-                    corrected
-                }
+            LiveState::Drifted(fields) => {
+                let corrected = policy == DriftPolicy::Correct;
+                report.drift.push(ObjectDrift { object: key.clone(), fields, corrected });
+                corrected
             }
+            LiveState::InSync => false,
         };
         if write {
+            let api = api_for(client, &item.kind, item.namespace.as_deref());
             api.patch(&item.name, &params, &Patch::Apply(&item.body)).await.map_err(|source| ApplyError::Api {
                 action: "apply",
                 object: key,
@@ -204,6 +185,42 @@ pub async fn apply(
         }
     }
     Ok(report)
+}
+
+/// How a live object compares with its declaration.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LiveState {
+    /// Not there: new, or deleted by someone else when this render was applied before.
+    Absent,
+    /// Applied from another declaration: an update is due, not drift.
+    Outdated,
+    /// Applied from this declaration, then changed by someone else.
+    Drifted(Vec<FieldDrift>),
+    /// As declared.
+    InSync,
+}
+
+/// The drift entry of an object that was deleted.
+pub fn deleted_field() -> FieldDrift {
+    FieldDrift { path: "<object>".to_owned(), expected: "present".to_owned(), actual: "<absent>".to_owned() }
+}
+
+/// Reads the live object and compares it with its declaration. Read-only.
+pub async fn inspect(client: &Client, item: &Declared) -> Result<LiveState, ApplyError> {
+    let api = api_for(client, &item.kind, item.namespace.as_deref());
+    let live = api.get_opt(&item.name).await.map_err(|source| ApplyError::Api {
+        action: "get",
+        object: item.key(),
+        source,
+    })?;
+    let Some(live) = live else { return Ok(LiveState::Absent) };
+    if live.annotations().get(APPLIED_HASH_ANNOTATION) != Some(&item.hash) {
+        return Ok(LiveState::Outdated);
+    }
+    let live_value =
+        serde_json::to_value(&live).map_err(|source| ApplyError::Serialize { object: item.key(), source })?;
+    let fields = compare(&item.body, &live_value);
+    Ok(if fields.is_empty() { LiveState::InSync } else { LiveState::Drifted(fields) })
 }
 
 /// Deletes objects labelled as the stack's that the render no longer produces.

@@ -10,6 +10,8 @@ pub mod dereference;
 pub mod kinds;
 pub mod leader;
 pub mod metrics;
+pub mod probes;
+pub mod report;
 pub mod server;
 pub mod status;
 
@@ -22,11 +24,13 @@ use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Secret, Servi
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding};
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, Patch, PatchParams};
+use kube::core::PartialObjectMeta;
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::events::{Event as KubeEvent, EventType, Recorder, Reporter};
 use kube::runtime::finalizer::{Event as FinalizerEvent, finalizer};
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::watcher;
+use kube::runtime::{PredicateConfig, WatchStreamExt, predicates};
 use kube::{Client, Resource, ResourceExt};
 use sha2::{Digest, Sha256};
 
@@ -35,7 +39,7 @@ use crate::api::{
 };
 use crate::render::common::{MANAGER, STACK_LABEL, cluster_scoped_prefix};
 use crate::render::render_stack;
-use crate::resolve::{ResolvedStack, stack_selects};
+use crate::resolve::{ResolvedStack, monitor_selects_service, service_namespaces, stack_selects};
 use crate::schema::SchemaValidator;
 use apply::{ApplyError, ApplyReport, Declared};
 use dereference::DereferenceError;
@@ -53,6 +57,9 @@ pub struct Context {
     pub metrics: Metrics,
     /// Every ServiceMonitor in the cluster, kept by a reflector.
     pub monitors: Store<ServiceMonitor>,
+    /// Every Service in the cluster, kept by a reflector: the monitors' ports are checked and
+    /// their workloads found through them without a request per reconcile.
+    pub services: Store<Service>,
     pub validator: SchemaValidator,
     pub recorder: Recorder,
 }
@@ -74,6 +81,8 @@ pub enum ReconcileError {
     InvalidStack(String),
     #[error("render: {0}")]
     Render(String),
+    #[error("probes: {0}")]
+    Probes(#[from] probes::ProbeError),
 }
 
 impl ReconcileError {
@@ -87,6 +96,7 @@ impl ReconcileError {
             Self::Finalizer(_) => "finalizer",
             Self::InvalidStack(_) => "invalid_stack",
             Self::Render(_) => "render",
+            Self::Probes(_) => "probes",
         }
     }
 }
@@ -127,7 +137,7 @@ pub fn error_policy(stack: Arc<ObservabilityStack>, error: &ReconcileError, cont
 }
 
 /// Hash of a whole render: equal hashes mean every object was declared the same.
-fn render_hash(declared: &[Declared]) -> String {
+pub fn render_hash(declared: &[Declared]) -> String {
     let mut hasher = Sha256::new();
     for item in declared {
         hasher.update(item.key().as_bytes());
@@ -142,22 +152,19 @@ async fn apply_stack(stack: &ObservabilityStack, context: &Context) -> Result<Ac
     let mut outcome = Outcome { generation: stack.metadata.generation, ..Outcome::default() };
 
     let monitors: Vec<ServiceMonitor> = context.monitors.state().iter().map(|m| (**m).clone()).collect();
-    let selection = dereference::select(&context.client, &context.validator, stack, &monitors).await?;
-    outcome.accepted = selection.accepted_refs();
-    outcome.rejected = selection.rejected.clone();
-
-    let problems = stack_problems(&context.validator, stack);
-    let result = if problems.is_empty() {
-        let resolved = ResolvedStack::new(stack, &selection.accepted);
-        match render_stack(&resolved) {
-            Ok(rendered) => {
-                outcome.rendered = Outcome::rendered_from(&rendered);
-                apply_rendered(stack, &namespace, &rendered, previous.as_ref(), context, &mut outcome).await
+    let services = context.services.state();
+    let resolution = resolve_and_render(&context.client, &context.validator, stack, &monitors, &services).await?;
+    outcome.accepted = resolution.selection.accepted_refs();
+    outcome.rejected = resolution.selection.rejected.clone();
+    let result = match resolution.rendered {
+        Ok((resolved, rendered)) => {
+            outcome.rendered = Outcome::rendered_from(&rendered);
+            match apply_rendered(stack, &namespace, &rendered, previous.as_ref(), context, &mut outcome).await {
+                Ok(()) => check_probes(&resolved, &services, context, &mut outcome).await,
+                Err(error) => Err(error),
             }
-            Err(error) => Err(ReconcileError::Render(error.to_string())),
         }
-    } else {
-        Err(ReconcileError::InvalidStack(problems))
+        Err(error) => Err(error),
     };
     if let Err(error) = &result {
         outcome.failure = Some(error.to_string());
@@ -169,8 +176,50 @@ async fn apply_stack(stack: &ObservabilityStack, context: &Context) -> Result<Ac
     let new_status = status::build(&outcome, previous.as_ref(), &now());
     publish_events(stack, previous.as_ref(), &new_status, context).await;
     write_status(stack, &namespace, previous.as_ref(), &new_status, context).await?;
-    write_monitor_statuses(stack, &monitors, &selection.rejected, context).await?;
+    write_monitor_statuses(stack, &monitors, &outcome.rejected, context).await?;
     result.map(|()| Action::requeue(RESYNC))
+}
+
+/// The monitors a stack selects, sorted into accepted and rejected, and the render of the
+/// accepted ones, or why the stack cannot render. The reconcile and `stackscope drift` share it.
+pub struct Resolution {
+    pub selection: dereference::Selection,
+    pub rendered: Result<(ResolvedStack, Vec<crate::render::RenderedObject>), ReconcileError>,
+}
+
+/// Resolve, validate and render one stack (reads Secrets only to check that they exist).
+pub async fn resolve_and_render(
+    client: &Client,
+    validator: &SchemaValidator,
+    stack: &ObservabilityStack,
+    monitors: &[ServiceMonitor],
+    services: &[Arc<Service>],
+) -> Result<Resolution, DereferenceError> {
+    let selection = dereference::select(client, validator, stack, monitors, services).await?;
+    let problems = stack_problems(validator, stack);
+    let rendered = if problems.is_empty() {
+        let resolved = ResolvedStack::new(stack, &selection.accepted);
+        render_stack(&resolved)
+            .map(|rendered| (resolved, rendered))
+            .map_err(|error| ReconcileError::Render(error.to_string()))
+    } else {
+        Err(ReconcileError::InvalidStack(problems))
+    };
+    Ok(Resolution { selection, rendered })
+}
+
+/// Compares (and under `Enforce` sets) the probes of the monitored workloads.
+async fn check_probes(
+    resolved: &ResolvedStack,
+    services: &[Arc<Service>],
+    context: &Context,
+    outcome: &mut Outcome,
+) -> Result<(), ReconcileError> {
+    let expectations = crate::render::probes::expected_probes(resolved);
+    let checked = probes::check(&context.client, services, &expectations, resolved.spec.probes.policy).await?;
+    context.metrics.writes.inc_by(u64::from(checked.writes));
+    outcome.probe_findings = checked.findings;
+    Ok(())
 }
 
 fn stack_problems(validator: &SchemaValidator, stack: &ObservabilityStack) -> String {
@@ -431,14 +480,17 @@ pub async fn run_with(
         tracing::info!(identity = elector.identity(), "leading");
     }
 
-    let (monitor_store, monitor_writer) = kube::runtime::reflector::store();
-    let monitor_api: Api<ServiceMonitor> = Api::all(client.clone());
-    let monitor_reflector = kube::runtime::reflector(monitor_writer, watcher(monitor_api, watcher::Config::default()))
-        .for_each(|_| futures::future::ready(()));
-    let monitor_reflector = tokio::spawn(monitor_reflector);
-    // Monitors must be known before the first reconcile, or it would render none.
-    if monitor_store.wait_until_ready().await.is_err() {
-        tracing::warn!("the ServiceMonitor cache did not sync");
+    // Monitors and Services are cached before the first reconcile, which would otherwise render
+    // no monitor and check no port.
+    let (monitor_store, monitor_reflector) = spawn_reflector(Api::<ServiceMonitor>::all(client.clone()));
+    let (service_store, service_reflector) = spawn_reflector(Api::<Service>::all(client.clone()));
+    for (what, ready) in [
+        ("ServiceMonitor", monitor_store.wait_until_ready().await),
+        ("Service", service_store.wait_until_ready().await),
+    ] {
+        if ready.is_err() {
+            tracing::warn!(cache = what, "the cache did not sync");
+        }
     }
 
     let reporter = Reporter {
@@ -449,6 +501,7 @@ pub async fn run_with(
         client: client.clone(),
         metrics: metrics.clone(),
         monitors: monitor_store.clone(),
+        services: service_store,
         validator: SchemaValidator::new(),
         recorder: Recorder::new(client.clone(), reporter),
     });
@@ -457,10 +510,10 @@ pub async fn run_with(
     let stacks: Api<ObservabilityStack> = namespaced_or_all(&client, namespace);
     let controller = Controller::new(stacks, watcher::Config::default());
     let stack_store = controller.store();
-    let cluster_store = stack_store.clone();
-    let binding_store = stack_store.clone();
-    let secret_store = stack_store.clone();
-    let monitors_for_secrets = monitor_store.clone();
+    let mappers = Mappers { stacks: stack_store.clone(), monitors: monitor_store.clone() };
+    let (for_monitors, for_services, for_roles, for_bindings, for_secrets) =
+        (mappers.clone(), mappers.clone(), mappers.clone(), mappers.clone(), mappers.clone());
+    let (for_deployments, for_statefulsets, for_daemonsets) = (mappers.clone(), mappers.clone(), mappers);
     let controller = controller
         .owns(namespaced_or_all::<ConfigMap>(&client, namespace), owned_watch())
         .owns(namespaced_or_all::<Service>(&client, namespace), owned_watch())
@@ -470,21 +523,31 @@ pub async fn run_with(
         .owns(namespaced_or_all::<Deployment>(&client, namespace), owned_watch())
         .owns(namespaced_or_all::<DaemonSet>(&client, namespace), owned_watch())
         .watches(Api::<ServiceMonitor>::all(client.clone()), watcher::Config::default(), move |monitor| {
-            stack_store
-                .state()
-                .iter()
-                .filter(|stack| stack_selects(stack, &monitor))
-                .map(|stack| ObjectRef::from_obj(&**stack))
-                .collect::<Vec<_>>()
+            for_monitors.stacks_selecting(&monitor)
+        })
+        .watches(Api::<Service>::all(client.clone()), watcher::Config::default(), move |service| {
+            for_services.stacks_monitoring_service(&service)
         })
         .watches(Api::<ClusterRole>::all(client.clone()), owned_watch(), move |role| {
-            stacks_owning_cluster_object(&cluster_store, &role.name_any())
+            for_roles.stacks_owning_cluster_object(&role.name_any())
         })
         .watches(Api::<ClusterRoleBinding>::all(client.clone()), owned_watch(), move |binding| {
-            stacks_owning_cluster_object(&binding_store, &binding.name_any())
+            for_bindings.stacks_owning_cluster_object(&binding.name_any())
         })
-        .watches(Api::<Secret>::all(client.clone()), watcher::Config::default(), move |secret| {
-            stacks_reading_secret(&secret_store, &monitors_for_secrets, &secret)
+        // Only names matter here: metadata-only watches keep Secret values out of memory.
+        .watches_stream(metadata_changes::<Secret>(&client, false), move |secret| {
+            for_secrets.stacks_reading_secret(&secret)
+        })
+        // Probe drift of the monitored workloads: a spec change bumps the generation; status
+        // updates (every rollout step) do not, and are filtered out.
+        .watches_stream(metadata_changes::<Deployment>(&client, true), move |workload| {
+            for_deployments.stacks_probing_namespace(workload.namespace().as_deref())
+        })
+        .watches_stream(metadata_changes::<StatefulSet>(&client, true), move |workload| {
+            for_statefulsets.stacks_probing_namespace(workload.namespace().as_deref())
+        })
+        .watches_stream(metadata_changes::<DaemonSet>(&client, true), move |workload| {
+            for_daemonsets.stacks_probing_namespace(workload.namespace().as_deref())
         })
         .with_config(kube::runtime::controller::Config::default().concurrency(config.concurrency));
     let controller = match shutdown {
@@ -515,43 +578,115 @@ pub async fn run_with(
         None => controller.await,
     }
     monitor_reflector.abort();
+    service_reflector.abort();
     if let Some(server) = server {
         server.abort();
     }
     Ok(())
 }
 
-/// Stacks whose cluster-scoped objects carry this name prefix.
-fn stacks_owning_cluster_object(store: &Store<ObservabilityStack>, name: &str) -> Vec<ObjectRef<ObservabilityStack>> {
-    store
-        .state()
-        .iter()
-        .filter(|stack| {
-            name.starts_with(&cluster_scoped_prefix(&stack.namespace().unwrap_or_default(), &stack.name_any()))
-        })
-        .map(|stack| ObjectRef::from_obj(&**stack))
-        .collect()
+/// A reflector of every object of a kind, running until aborted.
+fn spawn_reflector<K>(api: Api<K>) -> (Store<K>, tokio::task::JoinHandle<()>)
+where
+    K: Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug + Send + Sync + 'static,
+{
+    let (store, writer) = kube::runtime::reflector::store();
+    let stream = kube::runtime::reflector(writer, watcher(api, watcher::Config::default())).for_each(|event| {
+        if let Err(error) = event {
+            tracing::debug!(error = %error, "watch error; retrying");
+        }
+        futures::future::ready(())
+    });
+    (store, tokio::spawn(stream))
 }
 
-/// Stacks that read a Secret: through their own spec or through a monitor they select.
-fn stacks_reading_secret(
-    stacks: &Store<ObservabilityStack>,
-    monitors: &Store<ServiceMonitor>,
-    secret: &Secret,
-) -> Vec<ObjectRef<ObservabilityStack>> {
-    let namespace = secret.namespace().unwrap_or_default();
-    let name = secret.name_any();
-    let monitors = monitors.state();
-    stacks
-        .state()
-        .iter()
-        .filter(|stack| {
-            monitors.iter().any(|monitor| {
+/// Metadata-only changes of every object of a kind, with backoff; with `spec_only`, only
+/// changes that bump the generation (spec edits) pass.
+fn metadata_changes<K>(
+    client: &Client,
+    spec_only: bool,
+) -> futures::stream::BoxStream<'static, Result<PartialObjectMeta<K>, watcher::Error>>
+where
+    K: Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug + Send + Sync + 'static,
+{
+    let changes = watcher(Api::<PartialObjectMeta<K>>::all(client.clone()), watcher::Config::default())
+        .default_backoff()
+        .touched_objects();
+    if spec_only {
+        changes.predicate_filter(predicates::generation, PredicateConfig::default()).boxed()
+    } else {
+        changes.boxed()
+    }
+}
+
+/// Maps changes of other objects to the stacks they concern, from the caches of stacks and
+/// monitors.
+#[derive(Clone)]
+struct Mappers {
+    stacks: Store<ObservabilityStack>,
+    monitors: Store<ServiceMonitor>,
+}
+
+impl Mappers {
+    fn refs(stacks: impl Iterator<Item = Arc<ObservabilityStack>>) -> Vec<ObjectRef<ObservabilityStack>> {
+        stacks.map(|stack| ObjectRef::from_obj(&*stack)).collect()
+    }
+
+    /// Stacks that select a monitor.
+    fn stacks_selecting(&self, monitor: &ServiceMonitor) -> Vec<ObjectRef<ObservabilityStack>> {
+        Self::refs(self.stacks.state().into_iter().filter(|stack| stack_selects(stack, monitor)))
+    }
+
+    /// Stacks with a monitor that selects the Service.
+    fn stacks_monitoring_service(&self, service: &Service) -> Vec<ObjectRef<ObservabilityStack>> {
+        let monitors = self.monitors.state();
+        let watching: Vec<&Arc<ServiceMonitor>> =
+            monitors.iter().filter(|monitor| monitor_selects_service(monitor, service)).collect();
+        Self::refs(
+            self.stacks
+                .state()
+                .into_iter()
+                .filter(|stack| watching.iter().any(|monitor| stack_selects(stack, monitor))),
+        )
+    }
+
+    /// Stacks with a monitor whose Services may be in the namespace (probes of its workloads).
+    fn stacks_probing_namespace(&self, namespace: Option<&str>) -> Vec<ObjectRef<ObservabilityStack>> {
+        let Some(namespace) = namespace else { return Vec::new() };
+        let monitors = self.monitors.state();
+        let probing: Vec<&Arc<ServiceMonitor>> = monitors
+            .iter()
+            .filter(|monitor| {
+                service_namespaces(&monitor.spec, monitor.namespace().as_deref().unwrap_or_default())
+                    .is_none_or(|names| names.iter().any(|name| name == namespace))
+            })
+            .collect();
+        Self::refs(
+            self.stacks.state().into_iter().filter(|stack| probing.iter().any(|monitor| stack_selects(stack, monitor))),
+        )
+    }
+
+    /// Stacks whose cluster-scoped objects carry this name prefix.
+    fn stacks_owning_cluster_object(&self, name: &str) -> Vec<ObjectRef<ObservabilityStack>> {
+        Self::refs(self.stacks.state().into_iter().filter(|stack| {
+            name.starts_with(&cluster_scoped_prefix(&stack.namespace().unwrap_or_default(), &stack.name_any()))
+        }))
+    }
+
+    /// Stacks that read a Secret through a monitor they select.
+    fn stacks_reading_secret(&self, secret: &PartialObjectMeta<Secret>) -> Vec<ObjectRef<ObservabilityStack>> {
+        let namespace = secret.namespace().unwrap_or_default();
+        let name = secret.name_any();
+        let monitors = self.monitors.state();
+        let reading: Vec<&Arc<ServiceMonitor>> = monitors
+            .iter()
+            .filter(|monitor| {
                 monitor.namespace().as_deref() == Some(namespace.as_str())
-                    && stack_selects(stack, monitor)
                     && dereference::secret_references(monitor).iter().any(|(_, reference)| reference.name == name)
             })
-        })
-        .map(|stack| ObjectRef::from_obj(&**stack))
-        .collect()
+            .collect();
+        Self::refs(
+            self.stacks.state().into_iter().filter(|stack| reading.iter().any(|monitor| stack_selects(stack, monitor))),
+        )
+    }
 }
