@@ -321,38 +321,95 @@ async fn drift_is_reported_under_report_and_corrected_under_correct() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_bad_monitor_is_quarantined_while_the_others_render() {
+async fn bad_monitors_are_quarantined_while_the_others_render() {
     let mut scenario = Scenario::new("quarantine").await;
-    let mut bad = scenario.monitors[0].clone();
-    bad.metadata.name = Some("needs-token".to_owned());
-    bad.spec.endpoints[0].bearer_token_secret = Some(stackscope::api::SecretKeyRef::new("scrape-token", "token"));
-    scenario.monitors.push(bad);
+    // Monitors of the stack's own namespace are selected too.
+    if let Some(selector) = scenario.stack.spec.monitor_namespace_selector.as_mut() {
+        selector.match_names.push(scenario.stack_namespace.clone());
+    }
+    // A token from a Secret that does not exist yet.
+    let mut needs_token = scenario.monitors[0].clone();
+    needs_token.metadata.name = Some("needs-token".to_owned());
+    needs_token.metadata.namespace = Some(scenario.stack_namespace.clone());
+    needs_token.spec.endpoints[0].bearer_token_secret =
+        Some(stackscope::api::SecretKeyRef::new("scrape-token", "token"));
+    // A Secret of another namespace than the stack's: never readable by the stack.
+    let mut foreign = scenario.monitors[1].clone();
+    foreign.metadata.name = Some("foreign-secret".to_owned());
+    foreign.spec.endpoints[0].bearer_token_secret = Some(stackscope::api::SecretKeyRef::new("apps-token", "token"));
+    // A port no selected Service has.
+    let mut wrong_port = scenario.monitors[2].clone();
+    wrong_port.metadata.name = Some("wrong-port".to_owned());
+    wrong_port.spec.endpoints[0].port = Some("metrics".to_owned());
+    let services: Api<Service> = Api::namespaced(scenario.client.clone(), &scenario.apps_namespace);
+    let service: Service = serde_json::from_value(serde_json::json!({
+        "apiVersion": "v1", "kind": "Service",
+        "metadata": {"name": "response-3d", "labels": {"app": "response-3d"}},
+        "spec": {"selector": {"app": "response-3d"}, "ports": [{"name": "http", "port": 8011}]}
+    }))
+    .unwrap_or_else(|e| panic!("{e}"));
+    services
+        .patch("response-3d", &PatchParams::apply(TEST_MANAGER), &Patch::Apply(&service))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    for monitor in [&needs_token, &foreign, &wrong_port] {
+        let namespace = monitor.namespace().unwrap_or_default();
+        let api: Api<ServiceMonitor> = Api::namespaced(scenario.client.clone(), &namespace);
+        api.patch(&monitor.name_any(), &PatchParams::apply(TEST_MANAGER).force(), &Patch::Apply(monitor))
+            .await
+            .unwrap_or_else(|e| panic!("apply {}: {e}", monitor.name_any()));
+    }
     scenario.apply_all().await;
     let operator = scenario.operator().await;
 
     let stack = scenario.wait_condition("Degraded", "True").await;
     let status = stack.status.unwrap_or_default();
-    assert_eq!(status.accepted_monitors.len(), 5);
-    let rejected = status.rejected_monitors.first().unwrap_or_else(|| panic!("nothing rejected"));
-    assert_eq!(
-        (rejected.name.as_str(), rejected.field.as_str()),
-        ("needs-token", "spec.endpoints[0].bearerTokenSecret")
-    );
-    assert!(rejected.reason.contains("scrape-token"), "{}", rejected.reason);
+    assert_eq!(status.accepted_monitors.len(), 5, "{status:?}");
+    let rejected: BTreeMap<&str, (&str, &str)> =
+        status.rejected_monitors.iter().map(|r| (r.name.as_str(), (r.field.as_str(), r.reason.as_str()))).collect();
+    let (field, reason) = rejected["needs-token"];
+    assert_eq!(field, "spec.endpoints[0].bearerTokenSecret");
+    assert!(reason.contains("scrape-token") && reason.contains("does not exist"), "{reason}");
+    let (field, reason) = rejected["foreign-secret"];
+    assert_eq!(field, "spec.endpoints[0].bearerTokenSecret");
+    assert!(reason.contains("must be in the stack's namespace"), "{reason}");
+    let (field, reason) = rejected["wrong-port"];
+    assert_eq!(field, "spec.endpoints[0].port");
+    assert!(reason.contains(r#"port named "metrics""#) && reason.contains("http"), "{reason}");
     assert!(
         status.conditions.iter().any(|c| c.condition_type == "Ready" && c.status == "True"),
         "the rest still applies"
     );
-    let monitors: Api<ServiceMonitor> = Api::namespaced(scenario.client.clone(), &scenario.apps_namespace);
+    let prometheus = scenario.object_name("prometheus");
+    let config = scenario.config_maps().get(&prometheus).await.unwrap_or_else(|e| panic!("{e}"));
+    let config = config.data.unwrap_or_default().get("prometheus.yml").cloned().unwrap_or_default();
+    assert!(config.contains(&format!("serviceMonitor/{}/gateway/0", scenario.apps_namespace)));
+    assert!(!config.contains("wrong-port") && !config.contains("needs-token"), "rejected monitors are not rendered");
+
+    let monitors: Api<ServiceMonitor> = Api::namespaced(scenario.client.clone(), &scenario.stack_namespace);
     wait_for("the monitor's own Accepted=False", TIMEOUT, || async {
         let monitor = monitors.get("needs-token").await.ok()?;
         monitor.status?.conditions.iter().any(|c| c.condition_type == "Accepted" && c.status == "False").then_some(())
     })
     .await
     .unwrap_or_else(|e| panic!("{e}"));
+    let events: Api<k8s_openapi::api::core::v1::Event> =
+        Api::namespaced(scenario.client.clone(), &scenario.stack_namespace);
+    wait_for("a MonitorRejected event naming the field", TIMEOUT, || async {
+        let list = events.list(&ListParams::default()).await.ok()?;
+        list.items
+            .iter()
+            .any(|event| {
+                event.reason.as_deref() == Some("MonitorRejected")
+                    && event.message.as_deref().is_some_and(|message| message.contains("spec.endpoints[0].port"))
+            })
+            .then_some(())
+    })
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
 
     // Creating the Secret accepts the monitor (the Secret watch triggers the reconcile).
-    let secrets: Api<Secret> = Api::namespaced(scenario.client.clone(), &scenario.apps_namespace);
+    let secrets: Api<Secret> = Api::namespaced(scenario.client.clone(), &scenario.stack_namespace);
     let secret: Secret = serde_json::from_value(serde_json::json!({
         "apiVersion": "v1", "kind": "Secret", "metadata": {"name": "scrape-token"}, "stringData": {"token": "t0ken"}
     }))
@@ -361,9 +418,162 @@ async fn a_bad_monitor_is_quarantined_while_the_others_render() {
         .patch("scrape-token", &PatchParams::apply(TEST_MANAGER), &Patch::Apply(&secret))
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    let stack = scenario.wait_condition("Degraded", "False").await;
-    assert_eq!(stack.status.unwrap_or_default().accepted_monitors.len(), 6);
+    scenario
+        .wait_status("needs-token accepted", |stack| {
+            stack.status.as_ref().is_some_and(|s| s.accepted_monitors.iter().any(|m| m.name == "needs-token"))
+        })
+        .await;
+    // Renaming the Service port makes the wrong-port monitor valid (the Service watch triggers it).
+    let mut renamed = service.clone();
+    if let Some(ports) = renamed.spec.as_mut().and_then(|spec| spec.ports.as_mut()) {
+        ports.push(
+            serde_json::from_value(serde_json::json!({"name": "metrics", "port": 9100}))
+                .unwrap_or_else(|e| panic!("{e}")),
+        );
+    }
+    services
+        .patch("response-3d", &PatchParams::apply(TEST_MANAGER), &Patch::Apply(&renamed))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let stack = scenario
+        .wait_status("wrong-port accepted", |stack| {
+            stack.status.as_ref().is_some_and(|s| s.accepted_monitors.iter().any(|m| m.name == "wrong-port"))
+        })
+        .await;
+    let status = stack.status.unwrap_or_default();
+    assert_eq!(status.accepted_monitors.len(), 7, "{status:?}");
+    assert_eq!(status.rejected_monitors.len(), 1, "only the foreign Secret stays rejected: {status:?}");
     operator.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn probes_are_reported_then_enforced_touching_nothing_else() {
+    let mut scenario = Scenario::new("probes").await;
+    let apps = scenario.apps_namespace.clone();
+    let services: Api<Service> = Api::namespaced(scenario.client.clone(), &apps);
+    let deployments: Api<k8s_openapi::api::apps::v1::Deployment> = Api::namespaced(scenario.client.clone(), &apps);
+    let service: Service = serde_json::from_value(serde_json::json!({
+        "apiVersion": "v1", "kind": "Service",
+        "metadata": {"name": "auth-service", "labels": {"app": "auth-service"}},
+        "spec": {"selector": {"app": "auth"}, "ports": [{"name": "http", "port": 8001}]}
+    }))
+    .unwrap_or_else(|e| panic!("{e}"));
+    services
+        .patch("auth-service", &PatchParams::apply(TEST_MANAGER), &Patch::Apply(&service))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let deployment: k8s_openapi::api::apps::v1::Deployment = serde_json::from_value(serde_json::json!({
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "auth-service"},
+        "spec": {
+            "replicas": 2,
+            "selector": {"matchLabels": {"app": "auth"}},
+            "template": {"metadata": {"labels": {"app": "auth"}}, "spec": {"containers": [
+                {"name": "auth", "image": "machineavatars/auth-service:2.1.0", "ports": [{"containerPort": 8001}],
+                 "readinessProbe": {"httpGet": {"path": "/ready", "port": 8001}, "periodSeconds": 30}}
+            ]}}
+        }
+    }))
+    .unwrap_or_else(|e| panic!("{e}"));
+    deployments
+        .patch("auth-service", &PatchParams::apply(TEST_MANAGER), &Patch::Apply(&deployment))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    scenario.apply_all().await;
+    let operator = scenario.operator().await;
+
+    // Report: the missing liveness and the different readiness are listed, nothing is written.
+    let stack = scenario
+        .wait_status("probe findings", |stack| stack.status.as_ref().is_some_and(|s| s.probe_findings.len() == 2))
+        .await;
+    let findings = stack.status.unwrap_or_default().probe_findings;
+    let workload = format!("Deployment/{apps}/auth-service");
+    assert!(findings.iter().all(|f| f.workload == workload && f.container == "auth"), "{findings:?}");
+    let liveness = findings.iter().find(|f| f.probe == "liveness").unwrap_or_else(|| panic!("{findings:?}"));
+    assert_eq!(liveness.state, "Missing");
+    let readiness = findings.iter().find(|f| f.probe == "readiness").unwrap_or_else(|| panic!("{findings:?}"));
+    assert_eq!(readiness.state, "Different");
+    assert!(readiness.detail.contains("periodSeconds: expected 5, found 30"), "{}", readiness.detail);
+    let live = deployments.get("auth-service").await.unwrap_or_else(|e| panic!("{e}"));
+    let generation = live.metadata.generation;
+    assert!(
+        !live.managed_fields().iter().any(|f| f.manager.as_deref() == Some("stackscope-probes")),
+        "Report never writes"
+    );
+
+    // Enforce: the probes are set under their own field manager; nothing else changes.
+    scenario.stack.spec.probes.policy = stackscope::api::ProbePolicy::Enforce;
+    scenario.apply_stack(&scenario.stack).await;
+    let enforced = wait_for("the probes set on the Deployment", TIMEOUT, || async {
+        let live = deployments.get("auth-service").await.ok()?;
+        let container = live.spec.as_ref()?.template.spec.as_ref()?.containers.first()?.clone();
+        let liveness = container.liveness_probe.as_ref()?;
+        (liveness.http_get.as_ref()?.path.as_deref() == Some("/health")
+            && container.readiness_probe.as_ref()?.period_seconds == Some(5))
+        .then_some(live)
+    })
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    let container = enforced.spec.as_ref().and_then(|s| s.template.spec.as_ref()).map(|s| s.containers[0].clone());
+    let container = container.unwrap_or_else(|| panic!("no container"));
+    assert_eq!(container.image.as_deref(), Some("machineavatars/auth-service:2.1.0"), "image untouched");
+    assert_eq!(enforced.spec.as_ref().and_then(|s| s.replicas), Some(2), "replicas untouched");
+    assert!(enforced.metadata.generation > generation);
+    let manager = enforced
+        .managed_fields()
+        .iter()
+        .find(|f| f.manager.as_deref() == Some("stackscope-probes"))
+        .unwrap_or_else(|| panic!("no stackscope-probes field manager"));
+    let owned = manager.fields_v1.as_ref().map(|f| f.0.to_string()).unwrap_or_default();
+    assert!(owned.contains("livenessProbe") && owned.contains("readinessProbe"), "{owned}");
+    assert!(!owned.contains("f:image") && !owned.contains("f:replicas"), "owns only the probes: {owned}");
+    scenario
+        .wait_status("findings cleared once enforced", |stack| {
+            stack
+                .status
+                .as_ref()
+                .is_some_and(|s| s.probe_findings.is_empty() && s.observed_generation == stack.metadata.generation)
+        })
+        .await;
+    operator.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_drift_report_matches_the_cluster_without_writing() {
+    let mut scenario = Scenario::new("report").await;
+    scenario.stack.spec.drift_policy = stackscope::api::DriftPolicy::Report;
+    scenario.apply_all().await;
+    let operator = scenario.operator().await;
+    scenario.wait_condition("Ready", "True").await;
+    // Let the reconciles triggered by the operator's own writes settle.
+    scenario.nudge(&operator, "1").await;
+    operator.stop().await;
+
+    let counter = stackscope_tests::cluster::WriteCounter::default();
+    let reader = client(&scenario.plane, Some(counter.clone())).await.unwrap_or_else(|e| panic!("{e}"));
+    let reports = stackscope::controller::report::report(&reader, Some(&scenario.stack_namespace))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(reports.len(), 1);
+    assert!(!reports[0].differs(), "in sync right after a reconcile: {:?}", reports[0]);
+
+    let grafana = scenario.object_name("grafana");
+    let patch = serde_json::json!({"data": {"datasources.yaml": "apiVersion: 1\n"}});
+    scenario
+        .config_maps()
+        .patch(&grafana, &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let reports = stackscope::controller::report::report(&reader, Some(&scenario.stack_namespace))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(reports[0].differs());
+    let field = reports[0].drift.first().unwrap_or_else(|| panic!("{:?}", reports[0]));
+    assert_eq!(field.object, format!("ConfigMap/{}/{grafana}", scenario.stack_namespace));
+    assert_eq!(field.path, r#"data["datasources.yaml"]"#);
+    let text = stackscope::controller::report::to_text(&reports);
+    assert!(text.contains("DRIFT") && text.contains(&grafana), "{text}");
+    assert_eq!(counter.get(), 0, "the report sent write requests");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
