@@ -6,10 +6,13 @@ use std::fmt;
 use k8s_openapi::jiff::Timestamp;
 use serde_json::{Map, Value};
 use tracing::field::{Field, Visit};
+use tracing::span::{Attributes, Id};
 use tracing::{Event, Subscriber};
 use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
+use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
 use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::util::SubscriberInitExt;
 
 /// The `service` field of every line.
 pub const SERVICE: &str = "stackscope";
@@ -17,7 +20,37 @@ pub const SERVICE: &str = "stackscope";
 /// Formats events as the seed's JSON log lines.
 pub struct SeedJson;
 
+/// Fields of an event or span, as JSON values.
 struct Fields(Map<String, Value>);
+
+/// Keeps each span's fields as JSON so that every line logged inside a span carries them as
+/// top-level keys (`trace_id` and `stack` of a reconcile).
+pub struct SpanFields;
+
+impl<S> Layer<S> for SpanFields
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    fn on_new_span(&self, attributes: &Attributes<'_>, id: &Id, context: Context<'_, S>) {
+        let mut fields = Fields(Map::new());
+        attributes.record(&mut fields);
+        if let Some(span) = context.span(id) {
+            span.extensions_mut().insert(fields);
+        }
+    }
+}
+
+/// A fresh 16-hex-digit trace id for one unit of work (a reconcile).
+pub fn new_trace_id() -> String {
+    use sha2::{Digest, Sha256};
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let mut hasher = Sha256::new();
+    hasher.update(Timestamp::now().as_nanosecond().to_le_bytes());
+    hasher.update(COUNTER.fetch_add(1, Ordering::Relaxed).to_le_bytes());
+    hasher.update(std::process::id().to_le_bytes());
+    hasher.finalize().iter().take(8).map(|byte| format!("{byte:02x}")).collect()
+}
 
 impl Visit for Fields {
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
@@ -69,16 +102,11 @@ where
 {
     fn format_event(&self, context: &FmtContext<'_, S, N>, mut writer: Writer<'_>, event: &Event<'_>) -> fmt::Result {
         let mut fields = Fields(Map::new());
-        // Span fields (e.g. the stack being reconciled) first, so event fields win.
+        // Span fields (the reconcile's trace_id and stack) first, so event fields win.
         if let Some(scope) = context.event_scope() {
             for span in scope.from_root() {
-                if let Some(stored) = span.extensions().get::<tracing_subscriber::fmt::FormattedFields<N>>()
-                    && !stored.fields.is_empty()
-                {
-                    fields.0.insert(
-                        format!("{}_span", span.name()).replace(' ', "_"),
-                        Value::String(stored.fields.clone()),
-                    );
+                if let Some(stored) = span.extensions().get::<Fields>() {
+                    fields.0.extend(stored.0.clone());
                 }
             }
         }
@@ -93,7 +121,11 @@ where
 pub fn init() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_ansi(false).event_format(SeedJson).try_init();
+    let _ = tracing_subscriber::registry()
+        .with(filter)
+        .with(SpanFields)
+        .with(tracing_subscriber::fmt::layer().with_ansi(false).event_format(SeedJson))
+        .try_init();
 }
 
 #[cfg(test)]
@@ -112,5 +144,40 @@ mod tests {
         assert_eq!(keys, ["duration_ms", "level", "message", "service", "stack", "timestamp"]);
         assert_eq!(value["level"], "WARN");
         assert_eq!(value["service"], "stackscope");
+    }
+
+    #[test]
+    fn lines_inside_a_span_carry_its_trace_id() {
+        use std::sync::{Arc, Mutex};
+        #[derive(Clone, Default)]
+        struct Buffer(Arc<Mutex<Vec<u8>>>);
+        impl std::io::Write for Buffer {
+            fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(bytes);
+                Ok(bytes.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let buffer = Buffer::default();
+        let writer = buffer.clone();
+        let subscriber = tracing_subscriber::registry()
+            .with(SpanFields)
+            .with(tracing_subscriber::fmt::layer().event_format(SeedJson).with_writer(move || writer.clone()));
+        let trace_id = new_trace_id();
+        assert_eq!(trace_id.len(), 16);
+        assert_ne!(trace_id, new_trace_id());
+        tracing::subscriber::with_default(subscriber, || {
+            let span = tracing::info_span!("reconcile", trace_id = %trace_id, stack = "obs/s");
+            let _entered = span.enter();
+            tracing::info!(duration_ms = 7_u64, "reconciled");
+        });
+        let text = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+        let value: Value = serde_json::from_str(text.trim()).unwrap();
+        assert_eq!(value["trace_id"], trace_id.as_str());
+        assert_eq!(value["stack"], "obs/s");
+        assert_eq!(value["duration_ms"], 7);
+        assert_eq!(value["message"], "reconciled");
     }
 }

@@ -105,8 +105,15 @@ fn now() -> String {
     Timestamp::from_second(Timestamp::now().as_second()).unwrap_or(Timestamp::UNIX_EPOCH).to_string()
 }
 
-/// Reconciles one stack through the finalizer helper.
+/// Reconciles one stack through the finalizer helper, in a span carrying a fresh trace id.
 pub async fn reconcile(stack: Arc<ObservabilityStack>, context: Arc<Context>) -> Result<Action, ReconcileError> {
+    use tracing::Instrument;
+    let key = format!("{}/{}", stack.namespace().unwrap_or_default(), stack.name_any());
+    let span = tracing::info_span!("reconcile", trace_id = %crate::telemetry::new_trace_id(), stack = %key);
+    reconcile_stack(stack, context).instrument(span).await
+}
+
+async fn reconcile_stack(stack: Arc<ObservabilityStack>, context: Arc<Context>) -> Result<Action, ReconcileError> {
     let namespace = stack.namespace().ok_or(ReconcileError::NoNamespace)?;
     let api: Api<ObservabilityStack> = Api::namespaced(context.client.clone(), &namespace);
     let started = Instant::now();
@@ -123,16 +130,22 @@ pub async fn reconcile(stack: Arc<ObservabilityStack>, context: Arc<Context>) ->
         }
         other => ReconcileError::Finalizer(other.to_string()),
     });
+    let elapsed = started.elapsed();
+    let duration_ms = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX);
+    match &result {
+        Ok(_) => tracing::debug!(duration_ms, "reconciled"),
+        Err(error) => tracing::warn!(duration_ms, error = %error, reason = error.reason(), "reconcile failed"),
+    }
     let outcome = if result.is_ok() { "success" } else { "error" };
     context.metrics.reconciles.with_label_values(&[outcome]).inc();
-    context.metrics.reconcile_duration.with_label_values(&[outcome]).observe(started.elapsed().as_secs_f64());
+    context.metrics.reconcile_duration.with_label_values(&[outcome]).observe(elapsed.as_secs_f64());
     result
 }
 
 /// Backs off a failed reconcile; the error is already in status and the logs.
-pub fn error_policy(stack: Arc<ObservabilityStack>, error: &ReconcileError, context: Arc<Context>) -> Action {
+pub fn error_policy(_stack: Arc<ObservabilityStack>, error: &ReconcileError, context: Arc<Context>) -> Action {
+    // The failure was logged inside the reconcile's span, with its trace id.
     context.metrics.errors.with_label_values(&[error.reason()]).inc();
-    tracing::warn!(stack = %format!("{}/{}", stack.namespace().unwrap_or_default(), stack.name_any()), error = %error, "reconcile failed");
     Action::requeue(Duration::from_secs(30))
 }
 
@@ -251,9 +264,11 @@ async fn apply_rendered(
     context.metrics.writes.inc_by(u64::from(report.writes));
     if report.writes > 0 {
         tracing::info!(
-            stack = %format!("{namespace}/{}", stack.name_any()),
-            created = report.created.len(), updated = report.updated.len(), pruned = report.pruned.len(),
-            drifted = report.drift.len(), "applied"
+            created = report.created.len(),
+            updated = report.updated.len(),
+            pruned = report.pruned.len(),
+            drifted = report.drift.len(),
+            "applied"
         );
     }
     outcome.report = report;
@@ -396,7 +411,7 @@ async fn cleanup(stack: &ObservabilityStack, context: &Context) -> Result<Action
     let namespace = stack.namespace().ok_or(ReconcileError::NoNamespace)?;
     let writes = apply::delete_cluster_scoped(&context.client, &stack.name_any(), &namespace).await?;
     context.metrics.writes.inc_by(u64::from(writes));
-    tracing::info!(stack = %format!("{namespace}/{}", stack.name_any()), "cleaned up cluster-scoped objects");
+    tracing::info!(writes, "cleaned up cluster-scoped objects");
     Ok(Action::await_change())
 }
 
