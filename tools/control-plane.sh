@@ -140,7 +140,8 @@ launch() {
   [[ -x "$bin" ]] || die "$bin not found or not executable"
   # setsid does not fork here (a background job of a non-interactive shell is
   # not a process group leader), so $! is the component's pid.
-  setsid "$bin" "$@" >>"$LOGS/$name.log" 2>&1 </dev/null &
+  # fd 9 is the state lock: the long-lived component must not inherit (and hold) it.
+  setsid "$bin" "$@" >>"$LOGS/$name.log" 2>&1 </dev/null 9>&- &
   pid=$!
   echo "$pid" >"$STATE/$name.pid"
   for ((i = 0; i < 50; i++)); do

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
+use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
 use stackscope::controller::metrics::Metrics;
@@ -125,6 +125,17 @@ pub async fn install_crds(client: &Client) -> Result<(), String> {
 pub async fn fresh_namespace(client: &Client, name: &str) -> Result<(), String> {
     let api: Api<Namespace> = Api::all(client.clone());
     if api.get_opt(name).await.map_err(|error| error.to_string())?.is_some() {
+        // A stack left by an interrupted run keeps its cleanup finalizer, and with no operator to
+        // remove it the namespace would never finish deleting.
+        let stacks: Api<stackscope::api::ObservabilityStack> = Api::namespaced(client.clone(), name);
+        for stack in stacks.list(&ListParams::default()).await.map_err(|error| error.to_string())? {
+            let patch = serde_json::json!({"metadata": {"finalizers": null}});
+            let stack_name = stack.metadata.name.clone().unwrap_or_default();
+            stacks
+                .patch(&stack_name, &PatchParams::default(), &Patch::Merge(&patch))
+                .await
+                .map_err(|error| format!("remove the finalizer of {name}/{stack_name}: {error}"))?;
+        }
         let _ = api.delete(name, &DeleteParams::default()).await;
         wait_for(&format!("namespace {name} deleted"), Duration::from_secs(120), || async {
             api.get_opt(name).await.ok()?.is_none().then_some(())

@@ -294,10 +294,11 @@ async fn drift_is_reported_under_report_and_corrected_under_correct() {
         .await
         .unwrap_or_else(|e| panic!("{e}"));
 
-    // Another field manager taking a field over with server-side apply.
+    // Another field manager taking a field over with server-side apply (ports are keyed by
+    // port and protocol, so this takes over the target port of 4317).
     let intruder = serde_json::json!({
         "apiVersion": "v1", "kind": "Service", "metadata": {"name": jaeger},
-        "spec": {"ports": [{"name": "otlp-grpc", "port": 5317, "targetPort": "otlp-grpc", "protocol": "TCP"}]}
+        "spec": {"ports": [{"name": "otlp-grpc", "port": 4317, "targetPort": 14317, "protocol": "TCP"}]}
     });
     services
         .patch(&jaeger, &PatchParams::apply("intruder").force(), &Patch::Apply(&intruder))
@@ -311,9 +312,10 @@ async fn drift_is_reported_under_report_and_corrected_under_correct() {
                 .is_some_and(|s| s.drift.iter().any(|d| d.path.starts_with("spec.ports") && d.corrected))
         })
         .await;
-    wait_for("the port restored", TIMEOUT, || async {
+    wait_for("the target port restored", TIMEOUT, || async {
         let service = services.get(&jaeger).await.ok()?;
-        service.spec?.ports?.iter().any(|p| p.name.as_deref() == Some("otlp-grpc") && p.port == 4317).then_some(())
+        let declared = k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::String("otlp-grpc".to_owned());
+        service.spec?.ports?.iter().any(|p| p.port == 4317 && p.target_port.as_ref() == Some(&declared)).then_some(())
     })
     .await
     .unwrap_or_else(|e| panic!("{e}"));
