@@ -163,10 +163,20 @@ fn promtail(rendered: &Rendered) -> Result<(), String> {
     ] {
         ensure(at(json, &format!("expressions/{field}")).is_ok(), format!("json stage extracts {field}"))?;
     }
-    let labels = stages.iter().find_map(|stage| stage.get("labels")).ok_or("no labels stage")?;
-    let mut keys: Vec<_> = labels.as_object().ok_or("labels stage")?.keys().cloned().collect();
-    keys.sort();
-    ensure(keys == ["level", "service"], format!("only level and service are labels, found {keys:?}"))?;
+    // Labels may come from several stages (the file name gives namespace/pod/container, and
+    // `log_type` must be a label for the compliance retention_stream selectors to match); the
+    // seed's row is about the JSON fields: level and service are labels, ids and unbounded fields
+    // never are.
+    let mut keys = Vec::new();
+    for labels in stages.iter().filter_map(|stage| stage.get("labels")) {
+        keys.extend(labels.as_object().ok_or("labels stage is not a map")?.keys().cloned());
+    }
+    for label in ["level", "service"] {
+        ensure(keys.iter().any(|key| key == label), format!("{label} is a label, found {keys:?}"))?;
+    }
+    for field in ["user_id", "project_id", "trace_id", "message", "duration_ms"] {
+        ensure(!keys.iter().any(|key| key == field), format!("{field} must not be a label, found {keys:?}"))?;
+    }
     // With Alloy as the collector the same pipeline is rendered in Alloy's syntax.
     let mut alloy = rendered.stack.clone();
     alloy.spec.logging.collector = Collector::Alloy;

@@ -34,6 +34,13 @@ pub const LOG_FIELDS: [&str; 10] =
     ["timestamp", "level", "service", "user_id", "project_id", "trace_id", "message", "duration_ms", "model", "tokens"];
 /// Log fields promoted to Loki labels: bounded values only (ids stay in the line).
 pub const LOG_LABEL_FIELDS: [&str; 2] = ["level", "service"];
+/// The JSON field services mark compliance and audit lines with (`"log_type": "audit"`). The
+/// collector extracts it and makes it a label too (its values are few), so the compliance
+/// `retention_stream` selectors (`{log_type="audit"}`) match.
+pub const LOG_TYPE_FIELD: &str = "log_type";
+/// Fields kept in the line and sent as Loki structured metadata: queryable without being labels
+/// (their values are unbounded).
+pub const LOG_STRUCTURED_METADATA_FIELDS: [&str; 3] = ["trace_id", "user_id", "project_id"];
 
 /// Prometheus global settings.
 pub const SCRAPE_INTERVAL: &str = "15s";

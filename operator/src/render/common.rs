@@ -339,3 +339,19 @@ where
         Some(kube::api::TypeMeta { api_version: K::api_version(&()).into_owned(), kind: K::kind(&()).into_owned() });
     Ok(dynamic)
 }
+
+// --- added for logs (loki, promtail, alloy) ---
+
+/// A volume of a directory on the node. `host_type` is Kubernetes' check on the path
+/// (`Directory`, `DirectoryOrCreate`, ...). Only log collectors use it: they read the node's
+/// log files and keep their read positions where a restarted pod finds them again.
+pub fn host_path_volume(volume_name: &str, path: &str, host_type: &str) -> Volume {
+    Volume {
+        name: volume_name.to_owned(),
+        host_path: Some(k8s_openapi::api::core::v1::HostPathVolumeSource {
+            path: path.to_owned(),
+            type_: Some(host_type.to_owned()),
+        }),
+        ..Volume::default()
+    }
+}
