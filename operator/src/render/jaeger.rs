@@ -38,6 +38,9 @@ const BADGER_DIRECTORY: &str = "/badger";
 pub const HEALTH_PATH: &str = "/status";
 /// The user of the upstream image.
 const JAEGER_USER: i64 = 10001;
+/// Span attributes the span metrics carry beyond service, span name, kind and status: the
+/// performance budgets of the database and Milvus select spans by `db_system`.
+pub const SPAN_METRICS_DIMENSIONS: [&str; 1] = ["db.system"];
 
 /// The Jaeger v2 (OpenTelemetry Collector) configuration.
 #[derive(Serialize, Debug, Clone, PartialEq)]
@@ -46,9 +49,26 @@ pub struct JaegerConfig {
     pub extensions: Extensions,
     pub receivers: Receivers,
     pub processors: Processors,
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pub connectors: BTreeMap<String, BTreeMap<String, String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub connectors: Option<Connectors>,
     pub exporters: Exporters,
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq)]
+pub struct Connectors {
+    pub spanmetrics: SpanMetricsConnector,
+}
+
+/// The spanmetrics connector: R.E.D. metrics of every span, with extra span attributes as labels.
+#[derive(Serialize, Debug, Clone, PartialEq)]
+pub struct SpanMetricsConnector {
+    pub dimensions: Vec<Dimension>,
+}
+
+/// A span attribute the span metrics are split by (`db.system` becomes the label `db_system`).
+#[derive(Serialize, Debug, Clone, PartialEq)]
+pub struct Dimension {
+    pub name: String,
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
@@ -326,10 +346,14 @@ pub fn config(stack: &ResolvedStack) -> JaegerConfig {
     processors.push("batch".to_owned());
     let mut trace_exporters = names(&["jaeger_storage_exporter"]);
     let mut pipelines = BTreeMap::new();
-    let mut connectors = BTreeMap::new();
+    let mut connectors = None;
     if span_metrics {
         trace_exporters.push("spanmetrics".to_owned());
-        connectors.insert("spanmetrics".to_owned(), BTreeMap::new());
+        connectors = Some(Connectors {
+            spanmetrics: SpanMetricsConnector {
+                dimensions: SPAN_METRICS_DIMENSIONS.iter().map(|name| Dimension { name: (*name).to_owned() }).collect(),
+            },
+        });
         pipelines.insert(
             "metrics/spanmetrics".to_owned(),
             Pipeline { receivers: names(&["spanmetrics"]), processors: Vec::new(), exporters: names(&["prometheus"]) },
@@ -549,6 +573,7 @@ mod tests {
             config["service"]["pipelines"]["traces"]["exporters"],
             serde_json::json!(["jaeger_storage_exporter", "spanmetrics"])
         );
+        assert_eq!(config["connectors"]["spanmetrics"]["dimensions"], serde_json::json!([{"name": "db.system"}]));
         assert_eq!(
             config["extensions"]["jaeger_storage"]["metric_backends"]["spanmetrics"]["prometheus"]["endpoint"],
             "http://machineavatars-prometheus.observability.svc:9090"
