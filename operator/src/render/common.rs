@@ -339,3 +339,23 @@ where
         Some(kube::api::TypeMeta { api_version: K::api_version(&()).into_owned(), kind: K::kind(&()).into_owned() });
     Ok(dynamic)
 }
+
+// --- added for grafana ---
+
+/// A volume with chosen keys of a ConfigMap: `(key, path)` pairs, the path relative to the mount.
+pub fn config_map_items_volume(volume_name: &str, config_map_name: &str, items: &[(&str, &str)]) -> Volume {
+    Volume {
+        name: volume_name.to_owned(),
+        config_map: Some(ConfigMapVolumeSource {
+            name: config_map_name.to_owned(),
+            items: Some(
+                items
+                    .iter()
+                    .map(|(key, path)| KeyToPath { key: (*key).to_owned(), path: (*path).to_owned(), mode: None })
+                    .collect(),
+            ),
+            ..ConfigMapVolumeSource::default()
+        }),
+        ..Volume::default()
+    }
+}
