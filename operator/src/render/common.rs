@@ -340,8 +340,6 @@ where
     Ok(dynamic)
 }
 
-// --- added for logs (loki, promtail, alloy) ---
-
 /// A volume of a directory on the node. `host_type` is Kubernetes' check on the path
 /// (`Directory`, `DirectoryOrCreate`, ...). Only log collectors use it: they read the node's
 /// log files and keep their read positions where a restarted pod finds them again.
@@ -351,6 +349,24 @@ pub fn host_path_volume(volume_name: &str, path: &str, host_type: &str) -> Volum
         host_path: Some(k8s_openapi::api::core::v1::HostPathVolumeSource {
             path: path.to_owned(),
             type_: Some(host_type.to_owned()),
+        }),
+        ..Volume::default()
+    }
+}
+
+/// A volume with chosen keys of a ConfigMap: `(key, path)` pairs, the path relative to the mount.
+pub fn config_map_items_volume(volume_name: &str, config_map_name: &str, items: &[(&str, &str)]) -> Volume {
+    Volume {
+        name: volume_name.to_owned(),
+        config_map: Some(ConfigMapVolumeSource {
+            name: config_map_name.to_owned(),
+            items: Some(
+                items
+                    .iter()
+                    .map(|(key, path)| KeyToPath { key: (*key).to_owned(), path: (*path).to_owned(), mode: None })
+                    .collect(),
+            ),
+            ..ConfigMapVolumeSource::default()
         }),
         ..Volume::default()
     }
