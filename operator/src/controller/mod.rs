@@ -332,6 +332,17 @@ fn truncate(text: &str) -> String {
     text.chars().take(1000).collect()
 }
 
+/// Status is written with server-side apply: the whole status is stackscope's, so a list or
+/// field the new status leaves out (findings that cleared) is removed, which a merge patch that
+/// simply omits it would not do.
+fn status_apply<K: Resource<DynamicType = ()>, S: serde::Serialize>(status: &S) -> serde_json::Value {
+    serde_json::json!({"apiVersion": K::api_version(&()), "kind": K::kind(&()), "status": status})
+}
+
+fn status_params() -> PatchParams {
+    PatchParams::apply(MANAGER).force()
+}
+
 async fn write_status(
     stack: &ObservabilityStack,
     namespace: &str,
@@ -343,8 +354,8 @@ async fn write_status(
         return Ok(());
     }
     let api: Api<ObservabilityStack> = Api::namespaced(context.client.clone(), namespace);
-    let patch = serde_json::json!({"status": status});
-    api.patch_status(&stack.name_any(), &PatchParams::default(), &Patch::Merge(&patch)).await.map_err(|source| {
+    let patch = status_apply::<ObservabilityStack, _>(status);
+    api.patch_status(&stack.name_any(), &status_params(), &Patch::Apply(&patch)).await.map_err(|source| {
         ReconcileError::Status { object: format!("ObservabilityStack {namespace}/{}", stack.name_any()), source }
     })?;
     context.metrics.writes.inc();
@@ -395,13 +406,10 @@ async fn write_monitor_statuses(
             continue;
         }
         let api: Api<ServiceMonitor> = Api::namespaced(context.client.clone(), &namespace);
-        let patch = serde_json::json!({"status": status});
-        api.patch_status(&monitor.name_any(), &PatchParams::default(), &Patch::Merge(&patch)).await.map_err(
-            |source| ReconcileError::Status {
-                object: format!("ServiceMonitor {namespace}/{}", monitor.name_any()),
-                source,
-            },
-        )?;
+        let patch = status_apply::<ServiceMonitor, _>(&status);
+        api.patch_status(&monitor.name_any(), &status_params(), &Patch::Apply(&patch)).await.map_err(|source| {
+            ReconcileError::Status { object: format!("ServiceMonitor {namespace}/{}", monitor.name_any()), source }
+        })?;
         context.metrics.writes.inc();
     }
     Ok(())
