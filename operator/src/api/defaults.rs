@@ -10,6 +10,8 @@ pub mod images {
     pub const ALERTMANAGER: &str = "prom/alertmanager:v0.29.0";
     pub const GRAFANA: &str = "grafana/grafana:12.2.1";
     pub const JAEGER: &str = "jaegertracing/jaeger:2.11.0";
+    /// Sidecar reloading Prometheus and Alertmanager in place when their mounted files change.
+    pub const CONFIG_RELOADER: &str = "quay.io/prometheus-operator/prometheus-config-reloader:v0.86.0";
 }
 
 /// Loki limits from the seed's Loki configuration block.
