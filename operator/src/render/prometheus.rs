@@ -69,6 +69,20 @@ const HEADLESS_SUFFIX: &str = "headless";
 /// A configuration string, borrowed from the spec where possible: a render of thousands of
 /// monitors copies as little as it can.
 type Text<'a> = Cow<'a, str>;
+/// Source labels: mostly a static list, so most relabelings allocate nothing.
+type Labels<'a> = Cow<'a, [Text<'a>]>;
+
+/// A static list of label names, as [`Labels`].
+macro_rules! labels {
+    ($($name:expr),+ $(,)?) => {
+        Cow::Borrowed(const { &[$(Cow::Borrowed($name)),+] } as &[Text<'static>])
+    };
+}
+
+/// A list of one label name built at render time.
+fn owned_label<'a>(name: String) -> Labels<'a> {
+    Cow::Owned(vec![Cow::Owned(name)])
+}
 
 /// The Prometheus configuration file.
 #[derive(Serialize, Debug, Clone, PartialEq)]
@@ -209,8 +223,8 @@ pub struct BasicAuthFiles {
 /// One relabeling step, keys in the order prometheus-operator writes them.
 #[derive(Serialize, Debug, Clone, PartialEq)]
 pub struct Relabel<'a> {
-    #[serde(skip_serializing_if = "Vec::is_empty", serialize_with = "flow_sequence")]
-    pub source_labels: Vec<Text<'a>>,
+    #[serde(skip_serializing_if = "no_labels")]
+    pub source_labels: Labels<'a>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub separator: Option<Text<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -226,18 +240,16 @@ pub struct Relabel<'a> {
     pub action: &'static str,
 }
 
+fn no_labels(labels: &Labels<'_>) -> bool {
+    labels.is_empty()
+}
+
 fn is_replace(action: &&'static str) -> bool {
     *action == "replace"
 }
 
-/// Writes a short list of label names on one line (`[a, b]`): the config of thousands of jobs
-/// stays readable and quick to write.
-fn flow_sequence<S: serde::Serializer>(items: &[Text<'_>], serializer: S) -> Result<S::Ok, S::Error> {
-    serde_saphyr::FlowSeq(items).serialize(serializer)
-}
-
 impl<'a> Relabel<'a> {
-    fn filter(action: &'static str, source_labels: Vec<Text<'a>>, regex: impl Into<Text<'a>>) -> Self {
+    fn filter(action: &'static str, source_labels: Labels<'a>, regex: impl Into<Text<'a>>) -> Self {
         Self {
             source_labels,
             separator: None,
@@ -250,19 +262,19 @@ impl<'a> Relabel<'a> {
     }
 
     /// Keeps targets whose joined source labels match `regex`.
-    fn keep(source_labels: Vec<Text<'a>>, regex: impl Into<Text<'a>>) -> Self {
+    fn keep(source_labels: Labels<'a>, regex: impl Into<Text<'a>>) -> Self {
         Self::filter("keep", source_labels, regex)
     }
 
     /// Drops targets whose joined source labels match `regex`.
-    fn drop(source_labels: Vec<Text<'a>>, regex: impl Into<Text<'a>>) -> Self {
+    fn drop(source_labels: Labels<'a>, regex: impl Into<Text<'a>>) -> Self {
         Self::filter("drop", source_labels, regex)
     }
 
     /// Copies a label (an empty source removes the target label, as in Prometheus).
-    fn copy(source: impl Into<Text<'a>>, target: impl Into<Text<'a>>) -> Self {
+    fn copy(source_labels: Labels<'a>, target: impl Into<Text<'a>>) -> Self {
         Self {
-            source_labels: vec![source.into()],
+            source_labels,
             separator: None,
             target_label: Some(target.into()),
             regex: None,
@@ -273,18 +285,18 @@ impl<'a> Relabel<'a> {
     }
 
     /// Copies a label only when the source is not empty.
-    fn copy_non_empty(source: impl Into<Text<'a>>, target: impl Into<Text<'a>>) -> Self {
+    fn copy_non_empty(source_labels: Labels<'a>, target: impl Into<Text<'a>>) -> Self {
         Self {
             regex: Some(Cow::Borrowed("(.+)")),
             replacement: Some(Cow::Borrowed("${1}")),
-            ..Self::copy(source, target)
+            ..Self::copy(source_labels, target)
         }
     }
 
     /// Sets a label to a fixed value.
     fn set(target: &'static str, value: impl Into<Text<'a>>) -> Self {
         Self {
-            source_labels: Vec::new(),
+            source_labels: Cow::Borrowed(&[]),
             separator: None,
             target_label: Some(Cow::Borrowed(target)),
             regex: None,
@@ -297,7 +309,12 @@ impl<'a> Relabel<'a> {
     /// A user's relabeling, with Prometheus' action name.
     fn from_spec(config: &'a RelabelConfig) -> Self {
         Self {
-            source_labels: config.source_labels.iter().map(|label| Cow::Borrowed(label.as_str())).collect(),
+            source_labels: config
+                .source_labels
+                .iter()
+                .map(|label| Cow::Borrowed(label.as_str()))
+                .collect::<Vec<_>>()
+                .into(),
             separator: config.separator.as_deref().map(Cow::Borrowed),
             target_label: config.target_label.as_deref().map(Cow::Borrowed),
             regex: config.regex.as_deref().map(Cow::Borrowed),
@@ -421,7 +438,7 @@ pub fn config(stack: &ResolvedStack) -> Result<(PrometheusConfig<'_>, Mounts<'_>
 
     let alerting = Component::Alertmanager.enabled(stack).then(|| Alerting {
         alert_relabel_configs: vec![Relabel {
-            source_labels: Vec::new(),
+            source_labels: Cow::Borrowed(&[]),
             separator: None,
             target_label: None,
             regex: Some(Cow::Borrowed(REPLICA_LABEL)),
@@ -436,10 +453,10 @@ pub fn config(stack: &ResolvedStack) -> Result<(PrometheusConfig<'_>, Mounts<'_>
             }],
             relabel_configs: vec![
                 Relabel::keep(
-                    vec![Cow::Borrowed("__meta_kubernetes_service_name")],
+                    labels!["__meta_kubernetes_service_name"],
                     Cow::Owned(literal(&object_name(stack, Component::Alertmanager)).into_owned()),
                 ),
-                Relabel::keep(vec![Cow::Borrowed("__meta_kubernetes_endpoint_port_name")], "http"),
+                Relabel::keep(labels!["__meta_kubernetes_endpoint_port_name"], "http"),
             ],
         }],
     });
@@ -566,18 +583,18 @@ fn monitor_job<'a>(
 
     let mut relabelings =
         Vec::with_capacity(16 + spec.target_labels.len() + spec.pod_target_labels.len() + endpoint.relabelings.len());
-    relabelings.push(Relabel::copy("job", "__tmp_prometheus_job_name"));
+    relabelings.push(Relabel::copy(labels!["job"], "__tmp_prometheus_job_name"));
 
     // Keep the Services the selector selects.
     let label_sources = |key: &str| {
         let key = sanitize_label_name(key);
-        vec![
+        Cow::Owned(vec![
             Cow::Owned(format!("__meta_kubernetes_service_label_{key}")),
             Cow::Owned(format!("__meta_kubernetes_service_labelpresent_{key}")),
-        ]
+        ])
     };
     let present_source =
-        |key: &str| vec![Cow::Owned(format!("__meta_kubernetes_service_labelpresent_{}", sanitize_label_name(key)))];
+        |key: &str| owned_label(format!("__meta_kubernetes_service_labelpresent_{}", sanitize_label_name(key)));
     for (key, value) in spec.selector.match_labels.iter().flatten() {
         relabelings.push(Relabel::keep(label_sources(key), format!("({});true", literal(value))));
     }
@@ -599,15 +616,14 @@ fn monitor_job<'a>(
 
     // Keep the endpoint's port.
     if let Some(port) = &endpoint.port {
-        relabelings
-            .push(Relabel::keep(vec![Cow::Borrowed("__meta_kubernetes_endpointslice_port_name")], literal(port)));
+        relabelings.push(Relabel::keep(labels!["__meta_kubernetes_endpointslice_port_name"], literal(port)));
     } else if let Some(target_port) = &endpoint.target_port {
         relabelings.push(match target_port {
             IntOrString::String(name) => {
-                Relabel::keep(vec![Cow::Borrowed("__meta_kubernetes_pod_container_port_name")], literal(name))
+                Relabel::keep(labels!["__meta_kubernetes_pod_container_port_name"], literal(name))
             }
             IntOrString::Int(number) => {
-                Relabel::keep(vec![Cow::Borrowed("__meta_kubernetes_pod_container_port_number")], number.to_string())
+                Relabel::keep(labels!["__meta_kubernetes_pod_container_port_number"], number.to_string())
             }
         });
     }
@@ -615,9 +631,9 @@ fn monitor_job<'a>(
     // Target identity: node or pod from the endpoint's target, namespace, service, pod, container.
     for (regex, label) in [("Node;(.*)", "node"), ("Pod;(.*)", "pod")] {
         relabelings.push(Relabel {
-            source_labels: vec![
-                Cow::Borrowed("__meta_kubernetes_endpointslice_address_target_kind"),
-                Cow::Borrowed("__meta_kubernetes_endpointslice_address_target_name"),
+            source_labels: labels![
+                "__meta_kubernetes_endpointslice_address_target_kind",
+                "__meta_kubernetes_endpointslice_address_target_name",
             ],
             separator: Some(Cow::Borrowed(";")),
             target_label: Some(Cow::Borrowed(label)),
@@ -627,29 +643,29 @@ fn monitor_job<'a>(
             action: "replace",
         });
     }
-    relabelings.push(Relabel::copy("__meta_kubernetes_namespace", "namespace"));
-    relabelings.push(Relabel::copy("__meta_kubernetes_service_name", "service"));
-    relabelings.push(Relabel::copy("__meta_kubernetes_pod_name", "pod"));
-    relabelings.push(Relabel::copy("__meta_kubernetes_pod_container_name", "container"));
+    relabelings.push(Relabel::copy(labels!["__meta_kubernetes_namespace"], "namespace"));
+    relabelings.push(Relabel::copy(labels!["__meta_kubernetes_service_name"], "service"));
+    relabelings.push(Relabel::copy(labels!["__meta_kubernetes_pod_name"], "pod"));
+    relabelings.push(Relabel::copy(labels!["__meta_kubernetes_pod_container_name"], "container"));
     relabelings.push(running_pods_only());
 
     for label in &spec.target_labels {
         let name = sanitize_label_name(label);
-        relabelings.push(Relabel::copy_non_empty(format!("__meta_kubernetes_service_label_{name}"), name));
+        relabelings.push(Relabel::copy_non_empty(owned_label(format!("__meta_kubernetes_service_label_{name}")), name));
     }
     for label in &spec.pod_target_labels {
         let name = sanitize_label_name(label);
-        relabelings.push(Relabel::copy_non_empty(format!("__meta_kubernetes_pod_label_{name}"), name));
+        relabelings.push(Relabel::copy_non_empty(owned_label(format!("__meta_kubernetes_pod_label_{name}")), name));
     }
 
     // `job`: the Service name, overridden by the jobLabel's value where the Service has it.
     relabelings.push(Relabel {
         replacement: Some(Cow::Borrowed("${1}")),
-        ..Relabel::copy("__meta_kubernetes_service_name", "job")
+        ..Relabel::copy(labels!["__meta_kubernetes_service_name"], "job")
     });
     if let Some(job_label) = &spec.job_label {
         relabelings.push(Relabel::copy_non_empty(
-            format!("__meta_kubernetes_service_label_{}", sanitize_label_name(job_label)),
+            owned_label(format!("__meta_kubernetes_service_label_{}", sanitize_label_name(job_label))),
             "job",
         ));
     }
@@ -699,7 +715,7 @@ fn monitor_job<'a>(
 
 /// Drops pods that have finished: their endpoints linger but can never be scraped.
 fn running_pods_only<'a>() -> Relabel<'a> {
-    Relabel::drop(vec![Cow::Borrowed("__meta_kubernetes_pod_phase")], "(Failed|Succeeded)")
+    Relabel::drop(labels!["__meta_kubernetes_pod_phase"], "(Failed|Succeeded)")
 }
 
 /// A job scraping one port of a stack component's pods, found by their labels (pod discovery,
@@ -713,17 +729,17 @@ fn component_job<'a>(stack: &'a ResolvedStack, job_name: &'static str, app_name:
         },
         vec![
             Relabel::keep(
-                vec![
-                    Cow::Borrowed("__meta_kubernetes_pod_label_app_kubernetes_io_name"),
-                    Cow::Borrowed("__meta_kubernetes_pod_label_app_kubernetes_io_instance"),
-                    Cow::Borrowed("__meta_kubernetes_pod_container_port_number"),
+                labels![
+                    "__meta_kubernetes_pod_label_app_kubernetes_io_name",
+                    "__meta_kubernetes_pod_label_app_kubernetes_io_instance",
+                    "__meta_kubernetes_pod_container_port_number",
                 ],
                 format!("{};{};{port}", literal(app_name), literal(&stack.name)),
             ),
             running_pods_only(),
-            Relabel::copy("__meta_kubernetes_namespace", "namespace"),
-            Relabel::copy("__meta_kubernetes_pod_name", "pod"),
-            Relabel::copy("__meta_kubernetes_pod_container_name", "container"),
+            Relabel::copy(labels!["__meta_kubernetes_namespace"], "namespace"),
+            Relabel::copy(labels!["__meta_kubernetes_pod_name"], "pod"),
+            Relabel::copy(labels!["__meta_kubernetes_pod_container_name"], "container"),
         ],
     )
 }
@@ -762,7 +778,7 @@ fn kubelet_jobs<'a>() -> [ScrapeConfig<'a>; 2] {
         let mut job = ScrapeConfig::new(
             job_name,
             KubernetesSd { role: "node", namespaces: None },
-            vec![Relabel::copy("__meta_kubernetes_node_name", "node")],
+            vec![Relabel::copy(labels!["__meta_kubernetes_node_name"], "node")],
         );
         job.metrics_path = Some(Cow::Borrowed(metrics_path));
         job.scheme = Some("https");
