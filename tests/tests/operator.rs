@@ -410,6 +410,22 @@ async fn bad_monitors_are_quarantined_while_the_others_render() {
     .await
     .unwrap_or_else(|e| panic!("{e}"));
 
+    let monitor_events: Api<k8s_openapi::api::core::v1::Event> =
+        Api::namespaced(scenario.client.clone(), &scenario.apps_namespace);
+    wait_for("a Rejected event on the monitor itself", TIMEOUT, || async {
+        let list = monitor_events.list(&ListParams::default()).await.ok()?;
+        list.items
+            .iter()
+            .any(|event| {
+                event.reason.as_deref() == Some("Rejected")
+                    && event.involved_object.name.as_deref() == Some("wrong-port")
+                    && event.message.as_deref().is_some_and(|message| message.starts_with("spec.endpoints[0].port"))
+            })
+            .then_some(())
+    })
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+
     // Creating the Secret accepts the monitor (the Secret watch triggers the reconcile).
     let secrets: Api<Secret> = Api::namespaced(scenario.client.clone(), &scenario.stack_namespace);
     let secret: Secret = serde_json::from_value(serde_json::json!({

@@ -45,6 +45,24 @@ pub fn find(api_version: &str, kind_name: &str) -> Option<OwnedKind> {
         .find(|owned| owned.resource.api_version == api_version && owned.resource.kind == kind_name)
 }
 
+/// A reference to an owned object from its `Kind/namespace/name` (or `Kind/name`) key.
+pub fn reference_of(key: &str) -> Option<k8s_openapi::api::core::v1::ObjectReference> {
+    let mut parts = key.splitn(3, '/');
+    let (kind_name, first, second) = (parts.next()?, parts.next()?, parts.next());
+    let owned = owned_kinds().into_iter().find(|owned| owned.resource.kind == kind_name)?;
+    let (namespace, name) = match second {
+        Some(name) => (Some(first.to_owned()), name.to_owned()),
+        None => (None, first.to_owned()),
+    };
+    Some(k8s_openapi::api::core::v1::ObjectReference {
+        api_version: Some(owned.resource.api_version),
+        kind: Some(owned.resource.kind),
+        namespace,
+        name: Some(name),
+        ..Default::default()
+    })
+}
+
 /// Position of a kind in the apply order (unknown kinds last).
 pub fn apply_rank(api_version: &str, kind_name: &str) -> usize {
     owned_kinds()
@@ -71,5 +89,13 @@ mod tests {
         }
         assert!(!find("rbac.authorization.k8s.io/v1", "ClusterRole").unwrap().namespaced);
         assert!(apply_rank("v1", "ConfigMap") < apply_rank("apps/v1", "StatefulSet"));
+        let reference = reference_of("ConfigMap/obs/s-loki").unwrap();
+        assert_eq!(
+            (reference.api_version.as_deref(), reference.namespace.as_deref(), reference.name.as_deref()),
+            (Some("v1"), Some("obs"), Some("s-loki"))
+        );
+        let cluster = reference_of("ClusterRole/stackscope-obs-s-prometheus").unwrap();
+        assert_eq!((cluster.api_version.as_deref(), cluster.namespace), (Some("rbac.authorization.k8s.io/v1"), None));
+        assert!(reference_of("Pod/obs/x").is_none());
     }
 }

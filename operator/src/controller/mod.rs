@@ -15,11 +15,13 @@ pub mod report;
 pub mod server;
 pub mod status;
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
+use k8s_openapi::api::core::v1::ObjectReference;
 use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Secret, Service, ServiceAccount};
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding};
 use k8s_openapi::jiff::Timestamp;
@@ -286,43 +288,69 @@ async fn publish_events(
     let reference = stack.object_ref(&());
     let known_drift: Vec<(&str, &str)> =
         previous.map(|s| s.drift.iter().map(|d| (d.object.as_str(), d.path.as_str())).collect()).unwrap_or_default();
-    let mut events = Vec::new();
-    for entry in &current.drift {
-        if !known_drift.contains(&(entry.object.as_str(), entry.path.as_str())) {
-            events.push(KubeEvent {
-                type_: EventType::Warning,
-                reason: "Drifted".to_owned(),
-                note: Some(truncate(&format!(
-                    "{} {}: expected {}, found {}{}",
-                    entry.object,
+    // One event per object with new drift. The event recorder folds events that share their
+    // reason and related object into one series, so the drifted object is the related one.
+    let mut new_drift: BTreeMap<&str, Vec<&crate::api::DriftEntry>> = BTreeMap::new();
+    for entry in current.drift.iter().filter(|e| !known_drift.contains(&(e.object.as_str(), e.path.as_str()))) {
+        new_drift.entry(entry.object.as_str()).or_default().push(entry);
+    }
+    let mut events: Vec<(KubeEvent, ObjectReference)> = Vec::new();
+    for (object, entries) in new_drift {
+        let fields: Vec<String> = entries
+            .iter()
+            .map(|entry| {
+                format!(
+                    "{}: expected {}, found {}{}",
                     entry.path,
                     entry.expected,
                     entry.actual,
                     if entry.corrected { " (corrected)" } else { "" }
-                ))),
-                action: "DetectDrift".to_owned(),
-                secondary: None,
-            });
-        }
+                )
+            })
+            .collect();
+        let event = KubeEvent {
+            type_: EventType::Warning,
+            reason: "Drifted".to_owned(),
+            note: Some(truncate(&format!("{object}: {}", fields.join("; ")))),
+            action: "DetectDrift".to_owned(),
+            secondary: kinds::reference_of(object),
+        };
+        events.push((event, reference.clone()));
     }
     let known_rejected: Vec<&RejectedMonitor> =
         previous.map(|s| s.rejected_monitors.iter().collect()).unwrap_or_default();
-    for rejected in &current.rejected_monitors {
-        if !known_rejected.contains(&rejected) {
-            events.push(KubeEvent {
-                type_: EventType::Warning,
-                reason: "MonitorRejected".to_owned(),
-                note: Some(truncate(&format!(
-                    "ServiceMonitor {}/{}: {}: {}",
-                    rejected.namespace, rejected.name, rejected.field, rejected.reason
-                ))),
-                action: "Validate".to_owned(),
-                secondary: None,
-            });
-        }
+    let stack_key = format!("{}/{}", stack.namespace().unwrap_or_default(), stack.name_any());
+    for rejected in current.rejected_monitors.iter().filter(|rejected| !known_rejected.contains(rejected)) {
+        let monitor = ObjectReference {
+            api_version: Some(ServiceMonitor::api_version(&()).into_owned()),
+            kind: Some(ServiceMonitor::kind(&()).into_owned()),
+            namespace: Some(rejected.namespace.clone()),
+            name: Some(rejected.name.clone()),
+            ..ObjectReference::default()
+        };
+        // On the stack, related to the monitor, and on the monitor itself.
+        let on_stack = KubeEvent {
+            type_: EventType::Warning,
+            reason: "MonitorRejected".to_owned(),
+            note: Some(truncate(&format!(
+                "ServiceMonitor {}/{}: {}: {}",
+                rejected.namespace, rejected.name, rejected.field, rejected.reason
+            ))),
+            action: "Validate".to_owned(),
+            secondary: Some(monitor.clone()),
+        };
+        let on_monitor = KubeEvent {
+            type_: EventType::Warning,
+            reason: "Rejected".to_owned(),
+            note: Some(truncate(&format!("{}: {} (ObservabilityStack {stack_key})", rejected.field, rejected.reason))),
+            action: "Validate".to_owned(),
+            secondary: Some(reference.clone()),
+        };
+        events.push((on_stack, reference.clone()));
+        events.push((on_monitor, monitor));
     }
-    for event in events {
-        if let Err(error) = context.recorder.publish(&event, &reference).await {
+    for (event, regarding) in events {
+        if let Err(error) = context.recorder.publish(&event, &regarding).await {
             tracing::warn!(error = %error, "cannot publish event");
         }
     }
