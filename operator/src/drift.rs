@@ -79,6 +79,15 @@ fn walk(expected: &Value, actual: Option<&Value>, path: String, drifts: &mut Vec
             }
         }
         (expected, Some(actual)) if equivalent(expected, actual) => {}
+        // A configuration file: the first line that differs says more than two truncated files.
+        (Value::String(expected), Some(Value::String(actual))) if expected.contains('\n') || actual.contains('\n') => {
+            let (line, expected_line, actual_line) = first_different_line(expected, actual);
+            drifts.push(FieldDrift {
+                path,
+                expected: shorten(&Value::String(format!("line {line}: {expected_line}"))),
+                actual: shorten(&Value::String(format!("line {line}: {actual_line}"))),
+            });
+        }
         (expected, actual) => drifts.push(FieldDrift {
             path,
             expected: shorten(expected),
@@ -93,6 +102,21 @@ fn equivalent(expected: &Value, actual: &Value) -> bool {
         (Value::Number(a), Value::Number(b)) => a.as_f64() == b.as_f64(),
         (Value::Null, _) => true,
         _ => expected == actual,
+    }
+}
+
+/// The 1-based number and both versions of the first line that differs (`<end of file>` past
+/// the end of the shorter text).
+fn first_different_line<'a>(expected: &'a str, actual: &'a str) -> (usize, &'a str, &'a str) {
+    let mut expected_lines = expected.lines();
+    let mut actual_lines = actual.lines();
+    let mut number = 1;
+    loop {
+        match (expected_lines.next(), actual_lines.next()) {
+            (Some(a), Some(b)) if a == b => number += 1,
+            (None, None) => return (number, "<end of file>", "<end of file>"),
+            (a, b) => return (number, a.unwrap_or("<end of file>"), b.unwrap_or("<end of file>")),
+        }
     }
 }
 
@@ -151,6 +175,22 @@ mod tests {
         assert_eq!(drifts[0].expected, "limits: 50");
         assert_eq!(drifts[0].actual, "limits: 5");
         assert_eq!(drifts[1].actual, "<absent>");
+    }
+
+    #[test]
+    fn edited_files_are_reported_by_their_first_different_line() {
+        let declared = json!({"data": {"loki.yaml": "auth_enabled: false\nserver:\n  http_listen_port: 3100\n"}});
+        let edited = json!({"data": {"loki.yaml": "auth_enabled: false\nserver:\n  http_listen_port: 8080\n"}});
+        let drifts = compare(&declared, &edited);
+        assert_eq!(drifts.len(), 1);
+        assert_eq!(drifts[0].expected, "line 3:   http_listen_port: 3100");
+        assert_eq!(drifts[0].actual, "line 3:   http_listen_port: 8080");
+        let truncated = json!({"data": {"loki.yaml": "auth_enabled: false\n"}});
+        let drifts = compare(&declared, &truncated);
+        assert_eq!(
+            (drifts[0].expected.as_str(), drifts[0].actual.as_str()),
+            ("line 2: server:", "line 2: <end of file>")
+        );
     }
 
     #[test]

@@ -69,7 +69,7 @@ pub fn to_k8s_probe(probe: &HttpProbe) -> Probe {
 
 /// `None` when the running probe matches on every field stackscope manages, else what differs.
 pub fn compare(expected: &HttpProbe, actual: Option<&Probe>) -> Option<String> {
-    let Some(actual) = actual else { return Some("missing".to_owned()) };
+    let Some(actual) = actual else { return Some("not set".to_owned()) };
     let want = to_k8s_probe(expected);
     let mut differences = Vec::new();
     let http = actual.http_get.as_ref();
@@ -86,7 +86,11 @@ pub fn compare(expected: &HttpProbe, actual: Option<&Probe>) -> Option<String> {
         _ => false,
     };
     if !port_matches {
-        let found = http.map_or_else(|| "none".to_owned(), |get| format!("{:?}", get.port));
+        let found = match http.map(|get| &get.port) {
+            Some(IntOrString::Int(port)) => port.to_string(),
+            Some(IntOrString::String(name)) => format!("named port {name}"),
+            None => "no HTTP GET".to_owned(),
+        };
         differences.push(format!("port: expected {}, found {found}", expected.port));
     }
     // Kubernetes defaults: delay 0, period 10, timeout 1, failures 3.
@@ -179,12 +183,16 @@ mod tests {
     #[test]
     fn compare_reports_missing_different_and_equal() {
         let expected = minimal(Environment::Production).spec.probes.liveness;
-        assert_eq!(compare(&expected, None).as_deref(), Some("missing"));
+        assert_eq!(compare(&expected, None).as_deref(), Some("not set"));
         assert_eq!(compare(&expected, Some(&to_k8s_probe(&expected))), None);
         let mut other = to_k8s_probe(&expected);
         other.period_seconds = Some(15);
         assert_eq!(compare(&expected, Some(&other)).as_deref(), Some("periodSeconds: expected 10, found 15"));
         other.period_seconds = None;
         assert_eq!(compare(&expected, Some(&other)), None, "an unset period is Kubernetes' default of 10");
+        if let Some(get) = other.http_get.as_mut() {
+            get.port = IntOrString::String("http".to_owned());
+        }
+        assert_eq!(compare(&expected, Some(&other)).as_deref(), Some("port: expected 8011, found named port http"));
     }
 }
