@@ -11,23 +11,17 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use k8s_openapi::api::apps::v1::{StatefulSet, StatefulSetSpec};
-use k8s_openapi::api::core::v1::{
-    Container, ContainerPort, EmptyDirVolumeSource, EnvVar, EnvVarSource, HTTPGetAction, ObjectFieldSelector, PodSpec,
-    PodTemplateSpec, Probe, ResourceRequirements, Volume,
-};
-use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use k8s_openapi::api::core::v1::{Container, ContainerPort};
 use kube::api::DynamicObject;
 use serde::Serialize;
 
 use super::common::{
-    config_map, config_map_volume, container_ports, headless_service, into_object, labels, metadata, object_name,
-    object_name_with, pod_selector, resource_requirements, restricted_container_security, restricted_pod_security,
-    secret_volume, service, to_yaml, volume_mount,
+    ConfigReloader, ProbeTiming, config_map, config_map_volume, config_reloader, container_ports, empty_dir_volume,
+    field_env, headless_service, http_probe, into_object, metadata, object_name, object_name_with, pod_selector,
+    pod_template, resource_requirements, restricted_container_security, restricted_pod_spec, secret_volume, service,
+    to_yaml, volume_mount,
 };
 use super::{Component, RenderError, ports};
-use crate::api::defaults::images;
 use crate::api::{SecretKeyRef, Severity};
 use crate::resolve::ResolvedStack;
 
@@ -41,8 +35,8 @@ pub const SECRETS_DIRECTORY: &str = "/etc/alertmanager/secrets";
 const STORAGE_DIRECTORY: &str = "/alertmanager";
 /// `nobody`, the user of the upstream image.
 const ALERTMANAGER_USER: i64 = 65534;
-/// The config reloader's metrics and health port.
-const RELOADER_PORT: u16 = 8080;
+/// Alertmanager and its reloader get 3 seconds to answer a probe.
+const PROBE_TIMEOUT_SECONDS: i32 = 3;
 
 /// Receiver names of the seed's three channels.
 pub const EMAIL_RECEIVER: &str = "email";
@@ -395,63 +389,6 @@ fn alertmanager_args(stack: &ResolvedStack) -> Vec<String> {
     args
 }
 
-fn http_probe(path: &str, port: &str, initial_delay_seconds: i32, failure_threshold: i32) -> Probe {
-    Probe {
-        http_get: Some(HTTPGetAction {
-            path: Some(path.to_owned()),
-            port: IntOrString::String(port.to_owned()),
-            ..HTTPGetAction::default()
-        }),
-        initial_delay_seconds: Some(initial_delay_seconds),
-        period_seconds: Some(10),
-        timeout_seconds: Some(3),
-        failure_threshold: Some(failure_threshold),
-        ..Probe::default()
-    }
-}
-
-fn field_env(variable: &str, field_path: &str) -> EnvVar {
-    EnvVar {
-        name: variable.to_owned(),
-        value: None,
-        value_from: Some(EnvVarSource {
-            field_ref: Some(ObjectFieldSelector { field_path: field_path.to_owned(), api_version: None }),
-            ..EnvVarSource::default()
-        }),
-    }
-}
-
-/// The sidecar that calls `/-/reload` when the mounted ConfigMap changes.
-fn config_reloader() -> Container {
-    // prometheus-operator's defaults for this sidecar.
-    let quantities = BTreeMap::from([
-        ("cpu".to_owned(), Quantity("10m".to_owned())),
-        ("memory".to_owned(), Quantity("50Mi".to_owned())),
-    ]);
-    Container {
-        name: "config-reloader".to_owned(),
-        image: Some(images::CONFIG_RELOADER.to_owned()),
-        args: Some(vec![
-            format!("--listen-address=:{RELOADER_PORT}"),
-            format!("--reload-url=http://127.0.0.1:{}/-/reload", ports::ALERTMANAGER_HTTP),
-            format!("--watched-dir={CONFIG_DIRECTORY}"),
-        ]),
-        // The reloader derives the StatefulSet ordinal from it (and warns without it).
-        env: Some(vec![field_env("POD_NAME", "metadata.name")]),
-        ports: Some(container_ports(&[("reloader-web", RELOADER_PORT)])),
-        liveness_probe: Some(http_probe("/healthz", "reloader-web", 10, 3)),
-        readiness_probe: Some(http_probe("/healthz", "reloader-web", 5, 3)),
-        resources: Some(ResourceRequirements {
-            requests: Some(quantities.clone()),
-            limits: Some(quantities),
-            ..ResourceRequirements::default()
-        }),
-        security_context: Some(restricted_container_security()),
-        volume_mounts: Some(vec![volume_mount("config", CONFIG_DIRECTORY, true)]),
-        ..Container::default()
-    }
-}
-
 /// Renders the ConfigMap, the StatefulSet, its Service and the headless gossip Service.
 pub fn render(stack: &ResolvedStack) -> Result<Vec<DynamicObject>, RenderError> {
     let spec = &stack.spec.alerting.alertmanager;
@@ -461,10 +398,7 @@ pub fn render(stack: &ResolvedStack) -> Result<Vec<DynamicObject>, RenderError> 
     let mut objects =
         vec![into_object(Component::Alertmanager, config_map(stack, Component::Alertmanager, name.clone(), files))?];
 
-    let mut volumes = vec![
-        config_map_volume("config", &name),
-        Volume { name: "data".to_owned(), empty_dir: Some(EmptyDirVolumeSource::default()), ..Volume::default() },
-    ];
+    let mut volumes = vec![config_map_volume("config", &name), empty_dir_volume("data")];
     let mut mounts =
         vec![volume_mount("config", CONFIG_DIRECTORY, true), volume_mount("data", STORAGE_DIRECTORY, false)];
     for (index, (secret, keys)) in referenced_secrets(&config).iter().enumerate() {
@@ -490,14 +424,22 @@ pub fn render(stack: &ResolvedStack) -> Result<Vec<DynamicObject>, RenderError> 
         args: Some(alertmanager_args(stack)),
         env: Some(vec![field_env("POD_IP", "status.podIP")]),
         ports: Some(container_port_list),
-        liveness_probe: Some(http_probe("/-/healthy", "http", 10, 3)),
-        readiness_probe: Some(http_probe("/-/ready", "http", 5, 3)),
+        liveness_probe: Some(http_probe("/-/healthy", "http", ProbeTiming::after(10).timeout(PROBE_TIMEOUT_SECONDS))),
+        readiness_probe: Some(http_probe("/-/ready", "http", ProbeTiming::after(5).timeout(PROBE_TIMEOUT_SECONDS))),
         resources: resource_requirements(&spec.resources),
         security_context: Some(restricted_container_security()),
         volume_mounts: Some(mounts),
         ..Container::default()
     };
 
+    // The sidecar that calls `/-/reload` when the mounted ConfigMap changes.
+    let reloader = config_reloader(ConfigReloader {
+        reload_port: ports::ALERTMANAGER_HTTP,
+        watched: &[("config", CONFIG_DIRECTORY)],
+        pod_name_env: true,
+        cpu_limit: true,
+        probe_timeout_seconds: PROBE_TIMEOUT_SECONDS,
+    });
     let statefulset = StatefulSet {
         metadata: metadata(stack, Component::Alertmanager, name.clone()),
         spec: Some(StatefulSetSpec {
@@ -506,20 +448,13 @@ pub fn render(stack: &ResolvedStack) -> Result<Vec<DynamicObject>, RenderError> 
             // Replicas are peers, not a sequence: start them together.
             pod_management_policy: Some("Parallel".to_owned()),
             selector: pod_selector(stack, Component::Alertmanager),
-            template: PodTemplateSpec {
-                // No config hash: the reloader applies a new configuration without a restart.
-                metadata: Some(ObjectMeta {
-                    labels: Some(labels(stack, Component::Alertmanager)),
-                    ..ObjectMeta::default()
-                }),
-                spec: Some(PodSpec {
-                    containers: vec![alertmanager, config_reloader()],
-                    security_context: Some(restricted_pod_security(ALERTMANAGER_USER)),
-                    automount_service_account_token: Some(false),
-                    volumes: Some(volumes),
-                    ..PodSpec::default()
-                }),
-            },
+            // No config hash: the reloader applies a new configuration without a restart.
+            template: pod_template(
+                stack,
+                Component::Alertmanager,
+                None,
+                restricted_pod_spec(ALERTMANAGER_USER, vec![alertmanager, reloader], volumes),
+            ),
             ..StatefulSetSpec::default()
         }),
         ..StatefulSet::default()
@@ -544,6 +479,7 @@ pub fn render(stack: &ResolvedStack) -> Result<Vec<DynamicObject>, RenderError> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::api::defaults::images;
     use crate::api::{Environment, EscalationStep};
     use crate::render::fixtures::{machineavatars, minimal};
 

@@ -13,14 +13,12 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use k8s_openapi::api::apps::v1::{DaemonSet, DaemonSetSpec};
-use k8s_openapi::api::core::v1::{Container, EmptyDirVolumeSource, PodSpec, PodTemplateSpec, Volume};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use k8s_openapi::api::core::v1::Container;
 use kube::api::DynamicObject;
 
 use super::common::{
-    CONFIG_HASH_ANNOTATION, config_map, config_map_volume, container_ports, content_hash, host_path_volume,
-    into_object, labels, metadata, object_name, pod_selector, resource_requirements, volume_mount,
+    config_map, config_map_volume, container_ports, content_hash, empty_dir_volume, host_path_volume, into_object,
+    object_name, resource_requirements, volume_mount,
 };
 use super::promtail::{
     self, DEBUG_REASON, DEBUG_SELECTOR, FILENAME_LABEL, LogPipeline, NODE_LOG_DIRECTORY, TIMESTAMP_FIELD,
@@ -375,43 +373,13 @@ pub fn render(stack: &ResolvedStack) -> Result<Vec<DynamicObject>, RenderError> 
         ]),
         ..Container::default()
     };
-    let daemonset = DaemonSet {
-        metadata: metadata(stack, Component::Alloy, name.clone()),
-        spec: Some(DaemonSetSpec {
-            selector: pod_selector(stack, Component::Alloy),
-            template: PodTemplateSpec {
-                metadata: Some(ObjectMeta {
-                    labels: Some(labels(stack, Component::Alloy)),
-                    annotations: Some(BTreeMap::from([(CONFIG_HASH_ANNOTATION.to_owned(), hash)])),
-                    ..ObjectMeta::default()
-                }),
-                spec: Some(PodSpec {
-                    containers: vec![container],
-                    service_account_name: Some(name.clone()),
-                    automount_service_account_token: Some(false),
-                    security_context: Some(promtail::collector_pod_security()),
-                    tolerations: Some(promtail::tolerate_every_taint()),
-                    volumes: Some(vec![
-                        config_map_volume("config", &name),
-                        host_path_volume(
-                            "storage",
-                            &promtail::node_state_directory(stack, Component::Alloy),
-                            "DirectoryOrCreate",
-                        ),
-                        host_path_volume("logs", NODE_LOG_DIRECTORY, "Directory"),
-                        Volume {
-                            name: "tmp".to_owned(),
-                            empty_dir: Some(EmptyDirVolumeSource::default()),
-                            ..Volume::default()
-                        },
-                    ]),
-                    ..PodSpec::default()
-                }),
-            },
-            ..DaemonSetSpec::default()
-        }),
-        ..DaemonSet::default()
-    };
+    let volumes = vec![
+        config_map_volume("config", &name),
+        host_path_volume("storage", &promtail::node_state_directory(stack, Component::Alloy), "DirectoryOrCreate"),
+        host_path_volume("logs", NODE_LOG_DIRECTORY, "Directory"),
+        empty_dir_volume("tmp"),
+    ];
+    let daemonset = promtail::collector_daemon_set(stack, Component::Alloy, hash, container, volumes);
     Ok(vec![
         into_object(Component::Alloy, config_map(stack, Component::Alloy, name, files))?,
         into_object(Component::Alloy, promtail::collector_service_account(stack, Component::Alloy))?,
@@ -423,6 +391,7 @@ pub fn render(stack: &ResolvedStack) -> Result<Vec<DynamicObject>, RenderError> 
 mod tests {
     use super::*;
     use crate::api::{Collector, Environment};
+    use crate::render::common::CONFIG_HASH_ANNOTATION;
     use crate::render::fixtures::{machineavatars, minimal};
 
     fn with_alloy(mut stack: ResolvedStack) -> ResolvedStack {

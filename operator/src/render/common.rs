@@ -1,13 +1,16 @@
 //! Builders shared by the renderers: names, labels, metadata, ConfigMaps, Services, security
-//! contexts, Secret references and deterministic YAML.
+//! contexts, Secret references, volumes, probes, pod templates, the config-reloader sidecar and
+//! deterministic YAML.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{
-    Capabilities, ConfigMap, ConfigMapVolumeSource, ContainerPort, EnvVar, EnvVarSource, KeyToPath,
-    PersistentVolumeClaim, PersistentVolumeClaimSpec, PodSecurityContext, SeccompProfile, SecretKeySelector,
-    SecretVolumeSource, SecurityContext, Service, ServiceAccount, ServicePort, ServiceSpec, Volume, VolumeMount,
-    VolumeResourceRequirements,
+    Capabilities, ConfigMap, ConfigMapVolumeSource, Container, ContainerPort, EmptyDirVolumeSource, EnvVar,
+    EnvVarSource, HTTPGetAction, KeyToPath, ObjectFieldSelector, PersistentVolumeClaim, PersistentVolumeClaimSpec,
+    PodSecurityContext, PodSpec, PodTemplateSpec, Probe, ResourceRequirements, SeccompProfile, SecretKeySelector,
+    SecretVolumeSource, SecurityContext, Service, ServiceAccount, ServicePort, ServiceSpec, TCPSocketAction, Volume,
+    VolumeMount, VolumeResourceRequirements,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
@@ -18,6 +21,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::{Component, RenderError};
+use crate::api::defaults::images;
 use crate::api::{Resources, SecretKeyRef, StorageSize};
 use crate::resolve::ResolvedStack;
 
@@ -60,6 +64,11 @@ pub fn service_url(stack: &ResolvedStack, component: Component, port: u16) -> St
 /// In-cluster `host:port` of a component's Service.
 pub fn service_address(stack: &ResolvedStack, component: Component, port: u16) -> String {
     format!("{}.{}.svc:{}", object_name(stack, component), stack.namespace, port)
+}
+
+/// Owned copies of static names, for the `Vec<String>` fields of configuration files and RBAC rules.
+pub fn strings(items: &[&str]) -> Vec<String> {
+    items.iter().map(|item| (*item).to_owned()).collect()
 }
 
 /// Labels that select a component's pods. Kept minimal: selectors are immutable.
@@ -190,6 +199,101 @@ pub fn restricted_container_security() -> SecurityContext {
     }
 }
 
+/// A pod of stackscope's own containers under the restricted Pod Security Standard, without a
+/// service-account token: none of them calls the Kubernetes API (Prometheus, which does, sets
+/// its own account over this).
+pub fn restricted_pod_spec(user_id: i64, containers: Vec<Container>, volumes: Vec<Volume>) -> PodSpec {
+    PodSpec {
+        containers,
+        security_context: Some(restricted_pod_security(user_id)),
+        automount_service_account_token: Some(false),
+        volumes: Some(volumes),
+        ..PodSpec::default()
+    }
+}
+
+/// The pod template of a component's workload, labelled like its other objects. `config_hash`
+/// is the hash of the configuration a change of which must restart the pods; `None` where a
+/// config reloader applies changes in place.
+pub fn pod_template(
+    stack: &ResolvedStack,
+    component: Component,
+    config_hash: Option<String>,
+    spec: PodSpec,
+) -> PodTemplateSpec {
+    PodTemplateSpec {
+        metadata: Some(ObjectMeta {
+            labels: Some(labels(stack, component)),
+            annotations: config_hash.map(|hash| BTreeMap::from([(CONFIG_HASH_ANNOTATION.to_owned(), hash)])),
+            ..ObjectMeta::default()
+        }),
+        spec: Some(spec),
+    }
+}
+
+/// When a probe starts, how often it runs, how long one check may take and how many failed
+/// checks in a row fail it. Each container keeps its own numbers: the components start and
+/// answer at different speeds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ProbeTiming {
+    pub initial_delay_seconds: i32,
+    pub period_seconds: i32,
+    pub timeout_seconds: i32,
+    pub failure_threshold: i32,
+}
+
+impl ProbeTiming {
+    /// Starting `initial_delay_seconds` after the container, then every 10 seconds with a
+    /// 5-second timeout, failing after 3 misses: what most of the stack's containers use.
+    pub const fn after(initial_delay_seconds: i32) -> Self {
+        Self { initial_delay_seconds, period_seconds: 10, timeout_seconds: 5, failure_threshold: 3 }
+    }
+
+    /// The same timing with another timeout.
+    pub const fn timeout(self, timeout_seconds: i32) -> Self {
+        Self { timeout_seconds, ..self }
+    }
+
+    /// The same timing, failing only after `failure_threshold` misses in a row.
+    pub const fn failures(self, failure_threshold: i32) -> Self {
+        Self { failure_threshold, ..self }
+    }
+}
+
+/// A probe with no handler yet, timed as given.
+fn timed_probe(timing: ProbeTiming) -> Probe {
+    Probe {
+        initial_delay_seconds: Some(timing.initial_delay_seconds),
+        period_seconds: Some(timing.period_seconds),
+        timeout_seconds: Some(timing.timeout_seconds),
+        failure_threshold: Some(timing.failure_threshold),
+        ..Probe::default()
+    }
+}
+
+/// An HTTP GET probe of `path` on a port given by number or by name.
+pub fn http_get_probe(path: &str, port: IntOrString, timing: ProbeTiming) -> Probe {
+    Probe {
+        http_get: Some(HTTPGetAction { path: Some(path.to_owned()), port, ..HTTPGetAction::default() }),
+        ..timed_probe(timing)
+    }
+}
+
+/// An HTTP GET probe of `path` on a named container port: the stack's own containers name every
+/// port, so a port number changes in one place.
+pub fn http_probe(path: &str, port_name: &str, timing: ProbeTiming) -> Probe {
+    http_get_probe(path, IntOrString::String(port_name.to_owned()), timing)
+}
+
+/// A probe that only connects to a named container port: for liveness where the HTTP endpoints
+/// also report states a restart would not fix (a WAL replay, an unreachable Loki).
+pub fn tcp_probe(port_name: &str, timing: ProbeTiming) -> Probe {
+    Probe {
+        tcp_socket: Some(TCPSocketAction { port: IntOrString::String(port_name.to_owned()), host: None }),
+        ..timed_probe(timing)
+    }
+}
+
 /// An environment variable read from a Secret key; the value never enters a rendered object.
 pub fn env_from_secret(variable: &str, secret: &SecretKeyRef) -> EnvVar {
     EnvVar {
@@ -209,6 +313,19 @@ pub fn env_from_secret(variable: &str, secret: &SecretKeyRef) -> EnvVar {
 /// A plain environment variable.
 pub fn env(variable: &str, value: &str) -> EnvVar {
     EnvVar { name: variable.to_owned(), value: Some(value.to_owned()), value_from: None }
+}
+
+/// An environment variable from the downward API: a field of the pod (`metadata.name`,
+/// `status.podIP`, ...), known only once the pod exists.
+pub fn field_env(variable: &str, field_path: &str) -> EnvVar {
+    EnvVar {
+        name: variable.to_owned(),
+        value: None,
+        value_from: Some(EnvVarSource {
+            field_ref: Some(ObjectFieldSelector { field_path: field_path.to_owned(), api_version: None }),
+            ..EnvVarSource::default()
+        }),
+    }
 }
 
 /// A volume exposing Secret keys as files: `(key, file name)` pairs.
@@ -240,6 +357,12 @@ pub fn config_map_volume(volume_name: &str, config_map_name: &str) -> Volume {
         }),
         ..Volume::default()
     }
+}
+
+/// A scratch volume that lives as long as the pod: writable space (`/tmp`, caches, data that is
+/// rebuilt on start) under a read-only root filesystem.
+pub fn empty_dir_volume(volume_name: &str) -> Volume {
+    Volume { name: volume_name.to_owned(), empty_dir: Some(EmptyDirVolumeSource::default()), ..Volume::default() }
 }
 
 /// A volume mount.
@@ -274,15 +397,25 @@ pub fn volume_claim(
     }
 }
 
+/// A StatefulSet's volume claim template: a [`volume_claim`] with only a name, which the
+/// StatefulSet completes per replica.
+pub fn volume_claim_template(
+    volume_name: &str,
+    size: &StorageSize,
+    storage_class_name: Option<&str>,
+) -> PersistentVolumeClaim {
+    volume_claim(ObjectMeta { name: Some(volume_name.to_owned()), ..ObjectMeta::default() }, size, storage_class_name)
+}
+
 /// Kubernetes resource requirements from the spec's `resources`, `None` when empty.
-pub fn resource_requirements(resources: &Resources) -> Option<k8s_openapi::api::core::v1::ResourceRequirements> {
+pub fn resource_requirements(resources: &Resources) -> Option<ResourceRequirements> {
     if resources.requests.is_empty() && resources.limits.is_empty() {
         return None;
     }
     let quantities = |map: &BTreeMap<String, String>| {
         (!map.is_empty()).then(|| map.iter().map(|(k, v)| (k.clone(), Quantity(v.clone()))).collect())
     };
-    Some(k8s_openapi::api::core::v1::ResourceRequirements {
+    Some(ResourceRequirements {
         requests: quantities(&resources.requests),
         limits: quantities(&resources.limits),
         ..Default::default()
@@ -369,5 +502,80 @@ pub fn config_map_items_volume(volume_name: &str, config_map_name: &str, items: 
             ..ConfigMapVolumeSource::default()
         }),
         ..Volume::default()
+    }
+}
+
+/// Escapes a literal (a label value, port or object name) for use inside an RE2 regular
+/// expression, like Go's `regexp.QuoteMeta`: names may contain `.`, which must not match any
+/// character. Borrowed when nothing needs escaping, the usual case.
+pub fn regex_literal(text: &str) -> Cow<'_, str> {
+    const META: &[u8] = b"\\.+*?()|[]{}^$";
+    if !text.bytes().any(|byte| META.contains(&byte)) {
+        return Cow::Borrowed(text);
+    }
+    let mut escaped = String::with_capacity(text.len() + 4);
+    for c in text.chars() {
+        if c.is_ascii() && META.contains(&(c as u8)) {
+            escaped.push('\\');
+        }
+        escaped.push(c);
+    }
+    Cow::Owned(escaped)
+}
+
+/// Port of the config reloader's `/healthz` and `/metrics`.
+const RELOADER_PORT: u16 = 8080;
+
+/// What differs between the `prometheus-config-reloader` sidecars of Prometheus and Alertmanager.
+#[derive(Clone, Copy, Debug)]
+pub struct ConfigReloader<'a> {
+    /// The main container's port, whose `/-/reload` the reloader calls.
+    pub reload_port: u16,
+    /// `(volume, directory)` of each mounted ConfigMap it watches, mounted read-only.
+    pub watched: &'a [(&'a str, &'a str)],
+    /// Pass the pod's name as `POD_NAME`: the reloader derives the StatefulSet ordinal from it
+    /// (and warns without it).
+    pub pod_name_env: bool,
+    /// Limit CPU to the request as well as memory.
+    pub cpu_limit: bool,
+    /// Timeout of its probes, in seconds.
+    pub probe_timeout_seconds: i32,
+}
+
+/// The `prometheus-config-reloader` sidecar: calls the main container's `/-/reload` when a
+/// watched ConfigMap changes, so a configuration change never restarts the pod.
+pub fn config_reloader(reloader: ConfigReloader<'_>) -> Container {
+    let mut args = vec![
+        format!("--listen-address=:{RELOADER_PORT}"),
+        format!("--reload-url=http://127.0.0.1:{}/-/reload", reloader.reload_port),
+    ];
+    args.extend(reloader.watched.iter().map(|(_, directory)| format!("--watched-dir={directory}")));
+    // prometheus-operator's defaults for this sidecar.
+    let quantity = |value: &str| Quantity(value.to_owned());
+    let requests = BTreeMap::from([("cpu".to_owned(), quantity("10m")), ("memory".to_owned(), quantity("50Mi"))]);
+    let mut limits = requests.clone();
+    if !reloader.cpu_limit {
+        limits.remove("cpu");
+    }
+    let timing =
+        |initial_delay_seconds| ProbeTiming::after(initial_delay_seconds).timeout(reloader.probe_timeout_seconds);
+    Container {
+        name: "config-reloader".to_owned(),
+        image: Some(images::CONFIG_RELOADER.to_owned()),
+        args: Some(args),
+        env: reloader.pod_name_env.then(|| vec![field_env("POD_NAME", "metadata.name")]),
+        ports: Some(container_ports(&[("reloader-web", RELOADER_PORT)])),
+        liveness_probe: Some(http_probe("/healthz", "reloader-web", timing(10))),
+        readiness_probe: Some(http_probe("/healthz", "reloader-web", timing(5))),
+        resources: Some(ResourceRequirements {
+            requests: Some(requests),
+            limits: Some(limits),
+            ..ResourceRequirements::default()
+        }),
+        security_context: Some(restricted_container_security()),
+        volume_mounts: Some(
+            reloader.watched.iter().map(|(volume, directory)| volume_mount(volume, directory, true)).collect(),
+        ),
+        ..Container::default()
     }
 }

@@ -10,18 +10,15 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec};
-use k8s_openapi::api::core::v1::{
-    Container, EmptyDirVolumeSource, HTTPGetAction, PodSpec, PodTemplateSpec, Probe, Volume,
-};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use k8s_openapi::api::core::v1::Container;
 use kube::api::DynamicObject;
 use serde::Serialize;
 
 use super::common::{
-    CONFIG_HASH_ANNOTATION, config_map, config_map_items_volume, config_map_volume, container_ports, content_hash, env,
-    env_from_secret, into_object, labels, metadata, object_name, object_name_with, pod_selector, resource_requirements,
-    restricted_container_security, restricted_pod_security, service, service_url, to_json, to_yaml, volume_mount,
+    ProbeTiming, config_map, config_map_items_volume, config_map_volume, container_ports, content_hash,
+    empty_dir_volume, env, env_from_secret, http_probe, into_object, metadata, object_name, object_name_with,
+    pod_selector, pod_template, resource_requirements, restricted_container_security, restricted_pod_spec, service,
+    service_url, to_json, to_yaml, volume_mount,
 };
 use super::{Component, RenderError, datasource_uids, ports};
 use crate::api::SecretKeyRef;
@@ -43,6 +40,8 @@ pub const DASHBOARDS_DIRECTORY: &str = "/etc/grafana/dashboards";
 const DATA_DIRECTORY: &str = "/var/lib/grafana";
 /// The user of the upstream image.
 const GRAFANA_USER: i64 = 472;
+/// Grafana's health endpoint, which its probes ask.
+const HEALTH_PATH: &str = "/api/health";
 /// Keys of the admin Secret.
 pub const ADMIN_USER_KEY: &str = "admin-user";
 pub const ADMIN_PASSWORD_KEY: &str = "admin-password";
@@ -1283,25 +1282,6 @@ pub fn dashboards(stack: &ResolvedStack) -> Vec<(&'static str, Dashboard)> {
 // Objects
 // ---------------------------------------------------------------------------------------------
 
-fn health_probe(initial_delay_seconds: i32, failure_threshold: i32) -> Probe {
-    Probe {
-        http_get: Some(HTTPGetAction {
-            path: Some("/api/health".to_owned()),
-            port: IntOrString::String("http".to_owned()),
-            ..HTTPGetAction::default()
-        }),
-        initial_delay_seconds: Some(initial_delay_seconds),
-        period_seconds: Some(10),
-        timeout_seconds: Some(5),
-        failure_threshold: Some(failure_threshold),
-        ..Probe::default()
-    }
-}
-
-fn empty_dir(name: &str) -> Volume {
-    Volume { name: name.to_owned(), empty_dir: Some(EmptyDirVolumeSource::default()), ..Volume::default() }
-}
-
 /// Renders the provisioning and dashboard ConfigMaps, the Deployment and the Service.
 pub fn render(stack: &ResolvedStack) -> Result<Vec<DynamicObject>, RenderError> {
     let spec = &stack.spec.dashboards;
@@ -1341,8 +1321,8 @@ pub fn render(stack: &ResolvedStack) -> Result<Vec<DynamicObject>, RenderError> 
             env("GF_ANALYTICS_CHECK_FOR_UPDATES", "false"),
         ]),
         ports: Some(container_ports(&[("http", ports::GRAFANA_HTTP)])),
-        liveness_probe: Some(health_probe(30, 3)),
-        readiness_probe: Some(health_probe(5, 3)),
+        liveness_probe: Some(http_probe(HEALTH_PATH, "http", ProbeTiming::after(30))),
+        readiness_probe: Some(http_probe(HEALTH_PATH, "http", ProbeTiming::after(5))),
         resources: resource_requirements(&spec.resources),
         security_context: Some(restricted_container_security()),
         volume_mounts: Some(vec![
@@ -1354,32 +1334,25 @@ pub fn render(stack: &ResolvedStack) -> Result<Vec<DynamicObject>, RenderError> 
         ]),
         ..Container::default()
     };
+    let volumes = vec![
+        // Only the provisioning subdirectories are replaced; the image's others stay.
+        config_map_items_volume("datasources", &name, &[(DATASOURCES_FILE, DATASOURCES_FILE)]),
+        config_map_items_volume("providers", &name, &[(PROVIDER_FILE, PROVIDER_FILE)]),
+        config_map_volume("dashboards", &dashboards_name),
+        empty_dir_volume("data"),
+        empty_dir_volume("tmp"),
+    ];
     let deployment = Deployment {
         metadata: metadata(stack, Component::Grafana, name.clone()),
         spec: Some(DeploymentSpec {
             replicas: Some(1),
             selector: pod_selector(stack, Component::Grafana),
-            template: PodTemplateSpec {
-                metadata: Some(ObjectMeta {
-                    labels: Some(labels(stack, Component::Grafana)),
-                    annotations: Some(BTreeMap::from([(CONFIG_HASH_ANNOTATION.to_owned(), hash)])),
-                    ..ObjectMeta::default()
-                }),
-                spec: Some(PodSpec {
-                    containers: vec![container],
-                    security_context: Some(restricted_pod_security(GRAFANA_USER)),
-                    automount_service_account_token: Some(false),
-                    volumes: Some(vec![
-                        // Only the provisioning subdirectories are replaced; the image's others stay.
-                        config_map_items_volume("datasources", &name, &[(DATASOURCES_FILE, DATASOURCES_FILE)]),
-                        config_map_items_volume("providers", &name, &[(PROVIDER_FILE, PROVIDER_FILE)]),
-                        config_map_volume("dashboards", &dashboards_name),
-                        empty_dir("data"),
-                        empty_dir("tmp"),
-                    ]),
-                    ..PodSpec::default()
-                }),
-            },
+            template: pod_template(
+                stack,
+                Component::Grafana,
+                Some(hash),
+                restricted_pod_spec(GRAFANA_USER, vec![container], volumes),
+            ),
             ..DeploymentSpec::default()
         }),
         ..Deployment::default()
@@ -1396,6 +1369,7 @@ pub fn render(stack: &ResolvedStack) -> Result<Vec<DynamicObject>, RenderError> 
 mod tests {
     use super::*;
     use crate::api::Environment;
+    use crate::render::common::CONFIG_HASH_ANNOTATION;
     use crate::render::fixtures::{machineavatars, minimal};
 
     fn parsed_datasources(stack: &ResolvedStack) -> serde_json::Value {

@@ -8,19 +8,15 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, DeploymentStrategy};
-use k8s_openapi::api::core::v1::{
-    Container, EmptyDirVolumeSource, HTTPGetAction, PersistentVolumeClaimVolumeSource, PodSpec, PodTemplateSpec, Probe,
-    Service, Volume,
-};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use k8s_openapi::api::core::v1::{Container, PersistentVolumeClaimVolumeSource, Service, Volume};
 use kube::api::DynamicObject;
 use serde::Serialize;
 
 use super::common::{
-    CONFIG_HASH_ANNOTATION, config_map, config_map_volume, container_ports, content_hash, into_object, labels,
-    metadata, object_name, object_name_with, pod_selector, resource_requirements, restricted_container_security,
-    restricted_pod_security, service, service_url, to_yaml, volume_claim, volume_mount,
+    ProbeTiming, config_map, config_map_volume, container_ports, content_hash, empty_dir_volume, http_probe,
+    into_object, metadata, object_name, object_name_with, pod_selector, pod_template, resource_requirements,
+    restricted_container_security, restricted_pod_spec, service, service_url, strings, to_yaml, volume_claim,
+    volume_mount,
 };
 use super::{Component, RenderError, ports};
 use crate::api::TraceBackend;
@@ -287,10 +283,6 @@ fn listen(port: u16) -> Endpoint {
     Endpoint { endpoint: format!("0.0.0.0:{port}") }
 }
 
-fn names(items: &[&str]) -> Vec<String> {
-    items.iter().map(|item| (*item).to_owned()).collect()
-}
-
 /// Whether span metrics are produced: only when a Prometheus of the stack scrapes them.
 fn span_metrics_enabled(stack: &ResolvedStack) -> bool {
     Component::Prometheus.enabled(stack)
@@ -339,12 +331,12 @@ pub fn config(stack: &ResolvedStack) -> JaegerConfig {
             probabilistic: Probabilistic { sampling_percentage: tracing.sampling_ratio * 100.0 },
         }],
     });
-    let mut processors = names(&["memory_limiter"]);
+    let mut processors = strings(&["memory_limiter"]);
     if sampled {
         processors.push("tail_sampling".to_owned());
     }
     processors.push("batch".to_owned());
-    let mut trace_exporters = names(&["jaeger_storage_exporter"]);
+    let mut trace_exporters = strings(&["jaeger_storage_exporter"]);
     let mut pipelines = BTreeMap::new();
     let mut connectors = None;
     if span_metrics {
@@ -356,14 +348,20 @@ pub fn config(stack: &ResolvedStack) -> JaegerConfig {
         });
         pipelines.insert(
             "metrics/spanmetrics".to_owned(),
-            Pipeline { receivers: names(&["spanmetrics"]), processors: Vec::new(), exporters: names(&["prometheus"]) },
+            Pipeline {
+                receivers: strings(&["spanmetrics"]),
+                processors: Vec::new(),
+                exporters: strings(&["prometheus"]),
+            },
         );
     }
-    pipelines
-        .insert("traces".to_owned(), Pipeline { receivers: names(&["otlp"]), processors, exporters: trace_exporters });
+    pipelines.insert(
+        "traces".to_owned(),
+        Pipeline { receivers: strings(&["otlp"]), processors, exporters: trace_exporters },
+    );
     JaegerConfig {
         service: ServiceSection {
-            extensions: names(&["healthcheckv2", "jaeger_storage", "jaeger_query"]),
+            extensions: strings(&["healthcheckv2", "jaeger_storage", "jaeger_query"]),
             pipelines,
             telemetry: Telemetry {
                 resource: BTreeMap::from([("service.name".to_owned(), "jaeger".to_owned())]),
@@ -440,21 +438,6 @@ fn named_ports(stack: &ResolvedStack) -> Vec<(&'static str, u16)> {
     named
 }
 
-fn health_probe(initial_delay_seconds: i32, failure_threshold: i32) -> Probe {
-    Probe {
-        http_get: Some(HTTPGetAction {
-            path: Some(HEALTH_PATH.to_owned()),
-            port: IntOrString::String("health".to_owned()),
-            ..HTTPGetAction::default()
-        }),
-        initial_delay_seconds: Some(initial_delay_seconds),
-        period_seconds: Some(10),
-        timeout_seconds: Some(5),
-        failure_threshold: Some(failure_threshold),
-        ..Probe::default()
-    }
-}
-
 /// Renders the ConfigMap, the optional Badger volume claim, the Deployment and the Service.
 pub fn render(stack: &ResolvedStack) -> Result<Vec<DynamicObject>, RenderError> {
     let tracing = &stack.spec.tracing;
@@ -475,9 +458,7 @@ pub fn render(stack: &ResolvedStack) -> Result<Vec<DynamicObject>, RenderError> 
                 ..Volume::default()
             }
         }
-        TraceBackend::Memory => {
-            Volume { name: "data".to_owned(), empty_dir: Some(EmptyDirVolumeSource::default()), ..Volume::default() }
-        }
+        TraceBackend::Memory => empty_dir_volume("data"),
     };
 
     let named = named_ports(stack);
@@ -486,8 +467,8 @@ pub fn render(stack: &ResolvedStack) -> Result<Vec<DynamicObject>, RenderError> 
         image: Some(tracing.image.as_str().to_owned()),
         args: Some(vec![format!("--config=/etc/jaeger/{CONFIG_FILE}")]),
         ports: Some(container_ports(&named)),
-        liveness_probe: Some(health_probe(10, 3)),
-        readiness_probe: Some(health_probe(5, 2)),
+        liveness_probe: Some(http_probe(HEALTH_PATH, "health", ProbeTiming::after(10))),
+        readiness_probe: Some(http_probe(HEALTH_PATH, "health", ProbeTiming::after(5).failures(2))),
         resources: resource_requirements(&tracing.resources),
         security_context: Some(restricted_container_security()),
         volume_mounts: Some(vec![
@@ -503,20 +484,16 @@ pub fn render(stack: &ResolvedStack) -> Result<Vec<DynamicObject>, RenderError> 
             selector: pod_selector(stack, Component::Jaeger),
             // Badger locks its directory and memory storage is per pod: never two pods at once.
             strategy: Some(DeploymentStrategy { type_: Some("Recreate".to_owned()), rolling_update: None }),
-            template: PodTemplateSpec {
-                metadata: Some(ObjectMeta {
-                    labels: Some(labels(stack, Component::Jaeger)),
-                    annotations: Some(BTreeMap::from([(CONFIG_HASH_ANNOTATION.to_owned(), hash)])),
-                    ..ObjectMeta::default()
-                }),
-                spec: Some(PodSpec {
-                    containers: vec![container],
-                    security_context: Some(restricted_pod_security(JAEGER_USER)),
-                    automount_service_account_token: Some(false),
-                    volumes: Some(vec![config_map_volume("config", &name), data_volume]),
-                    ..PodSpec::default()
-                }),
-            },
+            template: pod_template(
+                stack,
+                Component::Jaeger,
+                Some(hash),
+                restricted_pod_spec(
+                    JAEGER_USER,
+                    vec![container],
+                    vec![config_map_volume("config", &name), data_volume],
+                ),
+            ),
             ..DeploymentSpec::default()
         }),
         ..Deployment::default()
@@ -531,6 +508,7 @@ pub fn render(stack: &ResolvedStack) -> Result<Vec<DynamicObject>, RenderError> 
 mod tests {
     use super::*;
     use crate::api::Environment;
+    use crate::render::common::CONFIG_HASH_ANNOTATION;
     use crate::render::fixtures::{machineavatars, minimal};
 
     fn parsed(stack: &ResolvedStack) -> serde_json::Value {

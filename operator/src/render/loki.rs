@@ -15,19 +15,15 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::apps::v1::{StatefulSet, StatefulSetSpec};
-use k8s_openapi::api::core::v1::{
-    Container, EmptyDirVolumeSource, HTTPGetAction, PodSpec, PodTemplateSpec, Probe, Service, TCPSocketAction, Volume,
-};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use k8s_openapi::api::core::v1::{Container, Service};
 use kube::api::DynamicObject;
 use serde::Serialize;
 
 use super::common::{
-    CONFIG_HASH_ANNOTATION, config_map, config_map_volume, container_ports, content_hash, env_from_secret,
-    headless_service, into_object, labels, metadata, object_name, object_name_with, pod_selector,
-    resource_requirements, restricted_container_security, restricted_pod_security, service, service_url, to_yaml,
-    volume_claim, volume_mount,
+    ProbeTiming, config_map, config_map_volume, container_ports, content_hash, empty_dir_volume, env_from_secret,
+    headless_service, http_probe, into_object, metadata, object_name, object_name_with, pod_selector, pod_template,
+    resource_requirements, restricted_container_security, restricted_pod_spec, service, service_url, tcp_probe,
+    to_yaml, volume_claim_template, volume_mount,
 };
 use super::{Component, RenderError, ports};
 use crate::api::{AzureAccessTier, LogStorageType};
@@ -322,34 +318,6 @@ pub fn config_file(stack: &ResolvedStack) -> Result<String, RenderError> {
     Ok(file)
 }
 
-fn ready_probe() -> Probe {
-    Probe {
-        http_get: Some(HTTPGetAction {
-            path: Some(READY_PATH.to_owned()),
-            port: IntOrString::String("http".to_owned()),
-            ..HTTPGetAction::default()
-        }),
-        initial_delay_seconds: Some(15),
-        period_seconds: Some(10),
-        timeout_seconds: Some(5),
-        failure_threshold: Some(3),
-        ..Probe::default()
-    }
-}
-
-/// Liveness asks only whether the HTTP server answers: `/ready` stays false while the WAL is
-/// replayed after a restart, and a liveness check on it would kill Loki in the middle of that.
-fn alive_probe() -> Probe {
-    Probe {
-        tcp_socket: Some(TCPSocketAction { port: IntOrString::String("http".to_owned()), host: None }),
-        initial_delay_seconds: Some(30),
-        period_seconds: Some(10),
-        timeout_seconds: Some(5),
-        failure_threshold: Some(6),
-        ..Probe::default()
-    }
-}
-
 /// Renders the ConfigMap, the StatefulSet, its Service and its headless Service.
 ///
 /// With Azure storage the ConfigMap and the StatefulSet carry [`ACCESS_TIER_ANNOTATION`]: Loki
@@ -395,8 +363,11 @@ pub fn render(stack: &ResolvedStack) -> Result<Vec<DynamicObject>, RenderError> 
         ]),
         env,
         ports: Some(container_ports(&named_ports)),
-        readiness_probe: Some(ready_probe()),
-        liveness_probe: Some(alive_probe()),
+        readiness_probe: Some(http_probe(READY_PATH, "http", ProbeTiming::after(15))),
+        // Liveness asks only whether the HTTP server answers: `/ready` stays false while the WAL
+        // is replayed after a restart, and a liveness check on it would kill Loki in the middle
+        // of that.
+        liveness_probe: Some(tcp_probe("http", ProbeTiming::after(30).failures(6))),
         resources: resource_requirements(&loki.resources),
         security_context: Some(restricted_container_security()),
         volume_mounts: Some(vec![
@@ -406,11 +377,8 @@ pub fn render(stack: &ResolvedStack) -> Result<Vec<DynamicObject>, RenderError> 
         ]),
         ..Container::default()
     };
-    let claim_template = volume_claim(
-        ObjectMeta { name: Some(DATA_VOLUME.to_owned()), ..ObjectMeta::default() },
-        claim_size,
-        loki.storage.filesystem.storage_class_name.as_deref(),
-    );
+    let claim_template =
+        volume_claim_template(DATA_VOLUME, claim_size, loki.storage.filesystem.storage_class_name.as_deref());
     let mut statefulset_metadata = metadata(stack, Component::Loki, name.clone());
     statefulset_metadata.annotations = tier_annotations;
     let statefulset = StatefulSet {
@@ -420,27 +388,16 @@ pub fn render(stack: &ResolvedStack) -> Result<Vec<DynamicObject>, RenderError> 
             replicas: Some(1),
             service_name: Some(headless_name.clone()),
             selector: pod_selector(stack, Component::Loki),
-            template: PodTemplateSpec {
-                metadata: Some(ObjectMeta {
-                    labels: Some(labels(stack, Component::Loki)),
-                    annotations: Some(BTreeMap::from([(CONFIG_HASH_ANNOTATION.to_owned(), hash)])),
-                    ..ObjectMeta::default()
-                }),
-                spec: Some(PodSpec {
-                    containers: vec![container],
-                    security_context: Some(restricted_pod_security(LOKI_USER)),
-                    automount_service_account_token: Some(false),
-                    volumes: Some(vec![
-                        config_map_volume("config", &name),
-                        Volume {
-                            name: "tmp".to_owned(),
-                            empty_dir: Some(EmptyDirVolumeSource::default()),
-                            ..Volume::default()
-                        },
-                    ]),
-                    ..PodSpec::default()
-                }),
-            },
+            template: pod_template(
+                stack,
+                Component::Loki,
+                Some(hash),
+                restricted_pod_spec(
+                    LOKI_USER,
+                    vec![container],
+                    vec![config_map_volume("config", &name), empty_dir_volume("tmp")],
+                ),
+            ),
             volume_claim_templates: Some(vec![claim_template]),
             ..StatefulSetSpec::default()
         }),
@@ -460,6 +417,7 @@ pub fn render(stack: &ResolvedStack) -> Result<Vec<DynamicObject>, RenderError> 
 mod tests {
     use super::*;
     use crate::api::{Duration, Environment};
+    use crate::render::common::CONFIG_HASH_ANNOTATION;
     use crate::render::fixtures::{machineavatars, minimal};
 
     fn parsed(stack: &ResolvedStack) -> serde_json::Value {

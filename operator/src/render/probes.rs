@@ -3,13 +3,13 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::core::v1::{HTTPGetAction, Probe};
+use k8s_openapi::api::core::v1::Probe;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::api::DynamicObject;
 use serde::Serialize;
 
-use super::common::{config_map, into_object, object_name, to_json};
+use super::common::{ProbeTiming, config_map, http_get_probe, into_object, object_name, to_json};
 use super::{Component, RenderError};
 use crate::api::HttpProbe;
 use crate::resolve::ResolvedStack;
@@ -53,18 +53,14 @@ pub fn expected_probes(stack: &ResolvedStack) -> Vec<ExpectedProbes> {
 
 /// The Kubernetes probe for an expected HTTP probe.
 pub fn to_k8s_probe(probe: &HttpProbe) -> Probe {
-    Probe {
-        http_get: Some(HTTPGetAction {
-            path: Some(probe.path.clone()),
-            port: IntOrString::Int(i32::from(probe.port)),
-            ..HTTPGetAction::default()
-        }),
-        initial_delay_seconds: Some(i32::try_from(probe.initial_delay_seconds).unwrap_or(i32::MAX)),
-        period_seconds: Some(i32::try_from(probe.period_seconds).unwrap_or(i32::MAX)),
-        timeout_seconds: Some(i32::try_from(probe.timeout_seconds).unwrap_or(i32::MAX)),
-        failure_threshold: Some(i32::try_from(probe.failure_threshold).unwrap_or(i32::MAX)),
-        ..Probe::default()
-    }
+    let seconds = |value: u32| i32::try_from(value).unwrap_or(i32::MAX);
+    let timing = ProbeTiming {
+        initial_delay_seconds: seconds(probe.initial_delay_seconds),
+        period_seconds: seconds(probe.period_seconds),
+        timeout_seconds: seconds(probe.timeout_seconds),
+        failure_threshold: seconds(probe.failure_threshold),
+    };
+    http_get_probe(&probe.path, IntOrString::Int(i32::from(probe.port)), timing)
 }
 
 /// `None` when the running probe matches on every field stackscope manages, else what differs.

@@ -11,12 +11,8 @@ use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
 use k8s_openapi::api::apps::v1::{StatefulSet, StatefulSetSpec};
-use k8s_openapi::api::core::v1::{
-    Container, EnvVar, EnvVarSource, HTTPGetAction, ObjectFieldSelector, PodSpec, PodTemplateSpec, Probe,
-    ResourceRequirements, Service, Volume, VolumeMount,
-};
+use k8s_openapi::api::core::v1::{Container, PodSpec, PodTemplateSpec, Service, Volume, VolumeMount};
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, PolicyRule, RoleRef, Subject};
-use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::api::DynamicObject;
@@ -24,13 +20,13 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::common::{
-    cluster_metadata, cluster_object_name, config_map, config_map_volume, container_ports, headless_service,
-    into_object, labels, metadata, object_name, object_name_with, pod_selector, resource_requirements,
-    restricted_container_security, restricted_pod_security, secret_volume, selector_labels, service, service_account,
-    to_yaml, volume_claim, volume_mount,
+    ConfigReloader, ProbeTiming, cluster_metadata, cluster_object_name, config_map, config_map_volume, config_reloader,
+    container_ports, field_env, headless_service, http_probe, into_object, labels, metadata, object_name,
+    object_name_with, pod_selector, pod_template, regex_literal, resource_requirements, restricted_container_security,
+    restricted_pod_spec, secret_volume, selector_labels, service, service_account, strings, to_yaml,
+    volume_claim_template, volume_mount,
 };
 use super::{Component, RenderError, ports};
-use crate::api::defaults::images;
 use crate::api::{ConfigMapKeyRef, Endpoint, RelabelConfig, SecretKeyRef, SecretOrConfigMap};
 use crate::resolve::{ResolvedMonitor, ResolvedStack};
 
@@ -54,8 +50,6 @@ const COMPACTOR_DATA_DIR: &str = "/var/thanos/compact";
 const SERVICE_ACCOUNT_DIR: &str = "/var/run/secrets/kubernetes.io/serviceaccount";
 /// The user of the upstream Prometheus, Thanos and config-reloader images (`nobody`).
 const PROMETHEUS_USER: i64 = 65534;
-/// Port of the config reloader's `/healthz` and `/metrics`.
-const RELOADER_PORT: u16 = 8080;
 /// External label telling replicas apart, so Thanos never sees two replicas' blocks as one
 /// stream; dropped from alerts so Alertmanager deduplicates them.
 pub const REPLICA_LABEL: &str = "prometheus_replica";
@@ -389,23 +383,6 @@ fn sanitize_label_name(name: &str) -> String {
     name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' }).collect()
 }
 
-/// Escapes a literal (a label value, port or object name) for use inside a relabel regex, like
-/// Go's `regexp.QuoteMeta`: label values may contain `.`, which must not match any character.
-fn literal(text: &str) -> Text<'_> {
-    const META: &[u8] = b"\\.+*?()|[]{}^$";
-    if !text.bytes().any(|byte| META.contains(&byte)) {
-        return Cow::Borrowed(text);
-    }
-    let mut escaped = String::with_capacity(text.len() + 4);
-    for c in text.chars() {
-        if c.is_ascii() && META.contains(&(c as u8)) {
-            escaped.push('\\');
-        }
-        escaped.push(c);
-    }
-    Cow::Owned(escaped)
-}
-
 fn invalid(field: String, message: String) -> RenderError {
     RenderError::Invalid { component: Component::Prometheus, field, message }
 }
@@ -454,7 +431,7 @@ pub fn config(stack: &ResolvedStack) -> Result<(PrometheusConfig<'_>, Mounts<'_>
             relabel_configs: vec![
                 Relabel::keep(
                     labels!["__meta_kubernetes_service_name"],
-                    Cow::Owned(literal(&object_name(stack, Component::Alertmanager)).into_owned()),
+                    Cow::Owned(regex_literal(&object_name(stack, Component::Alertmanager)).into_owned()),
                 ),
                 Relabel::keep(labels!["__meta_kubernetes_endpoint_port_name"], "http"),
             ],
@@ -596,10 +573,11 @@ fn monitor_job<'a>(
     let present_source =
         |key: &str| owned_label(format!("__meta_kubernetes_service_labelpresent_{}", sanitize_label_name(key)));
     for (key, value) in spec.selector.match_labels.iter().flatten() {
-        relabelings.push(Relabel::keep(label_sources(key), format!("({});true", literal(value))));
+        relabelings.push(Relabel::keep(label_sources(key), format!("({});true", regex_literal(value))));
     }
     for (position, expression) in spec.selector.match_expressions.iter().flatten().enumerate() {
-        let values = || expression.values.iter().flatten().map(|value| literal(value)).collect::<Vec<_>>().join("|");
+        let values =
+            || expression.values.iter().flatten().map(|value| regex_literal(value)).collect::<Vec<_>>().join("|");
         relabelings.push(match expression.operator.as_str() {
             "In" => Relabel::keep(label_sources(&expression.key), format!("({});true", values())),
             "NotIn" => Relabel::drop(label_sources(&expression.key), format!("({});true", values())),
@@ -616,11 +594,11 @@ fn monitor_job<'a>(
 
     // Keep the endpoint's port.
     if let Some(port) = &endpoint.port {
-        relabelings.push(Relabel::keep(labels!["__meta_kubernetes_endpointslice_port_name"], literal(port)));
+        relabelings.push(Relabel::keep(labels!["__meta_kubernetes_endpointslice_port_name"], regex_literal(port)));
     } else if let Some(target_port) = &endpoint.target_port {
         relabelings.push(match target_port {
             IntOrString::String(name) => {
-                Relabel::keep(labels!["__meta_kubernetes_pod_container_port_name"], literal(name))
+                Relabel::keep(labels!["__meta_kubernetes_pod_container_port_name"], regex_literal(name))
             }
             IntOrString::Int(number) => {
                 Relabel::keep(labels!["__meta_kubernetes_pod_container_port_number"], number.to_string())
@@ -734,7 +712,7 @@ fn component_job<'a>(stack: &'a ResolvedStack, job_name: &'static str, app_name:
                     "__meta_kubernetes_pod_label_app_kubernetes_io_instance",
                     "__meta_kubernetes_pod_container_port_number",
                 ],
-                format!("{};{};{port}", literal(app_name), literal(&stack.name)),
+                format!("{};{};{port}", regex_literal(app_name), regex_literal(&stack.name)),
             ),
             running_pods_only(),
             Relabel::copy(labels!["__meta_kubernetes_namespace"], "namespace"),
@@ -793,25 +771,6 @@ fn kubelet_jobs<'a>() -> [ScrapeConfig<'a>; 2] {
     [job("kubelet", "/metrics"), job("cadvisor", "/metrics/cadvisor")]
 }
 
-fn http_probe(path: &str, port: &str, initial_delay_seconds: i32, failure_threshold: i32) -> Probe {
-    Probe {
-        http_get: Some(HTTPGetAction {
-            path: Some(path.to_owned()),
-            port: IntOrString::String(port.to_owned()),
-            ..HTTPGetAction::default()
-        }),
-        initial_delay_seconds: Some(initial_delay_seconds),
-        period_seconds: Some(10),
-        timeout_seconds: Some(5),
-        failure_threshold: Some(failure_threshold),
-        ..Probe::default()
-    }
-}
-
-fn strings(items: &[&str]) -> Vec<String> {
-    items.iter().map(|item| (*item).to_owned()).collect()
-}
-
 /// The Thanos object storage configuration, a Secret key mounted as a file.
 fn objstore_volume(stack: &ResolvedStack) -> (Volume, String) {
     let reference = &stack.spec.metrics.downsampling.object_storage;
@@ -859,17 +818,10 @@ fn prometheus_container(stack: &ResolvedStack, secret_mounts: Vec<VolumeMount>) 
         image: Some(prometheus.image.as_str().to_owned()),
         args: Some(args),
         // `${POD_NAME}` in the external labels tells the replicas apart.
-        env: Some(vec![EnvVar {
-            name: "POD_NAME".to_owned(),
-            value: None,
-            value_from: Some(EnvVarSource {
-                field_ref: Some(ObjectFieldSelector { api_version: None, field_path: "metadata.name".to_owned() }),
-                ..EnvVarSource::default()
-            }),
-        }]),
+        env: Some(vec![field_env("POD_NAME", "metadata.name")]),
         ports: Some(container_ports(&[("http", ports::PROMETHEUS_HTTP)])),
-        liveness_probe: Some(http_probe("/-/healthy", "http", 30, 6)),
-        readiness_probe: Some(http_probe("/-/ready", "http", 5, 3)),
+        liveness_probe: Some(http_probe("/-/healthy", "http", ProbeTiming::after(30).failures(6))),
+        readiness_probe: Some(http_probe("/-/ready", "http", ProbeTiming::after(5))),
         resources: resource_requirements(&prometheus.resources),
         security_context: Some(restricted_container_security()),
         volume_mounts: Some(mounts),
@@ -879,32 +831,13 @@ fn prometheus_container(stack: &ResolvedStack, secret_mounts: Vec<VolumeMount>) 
 
 /// The sidecar that reloads Prometheus when the config or rule files change.
 fn reloader_container() -> Container {
-    let quantity = |value: &str| Quantity(value.to_owned());
-    Container {
-        name: "config-reloader".to_owned(),
-        image: Some(images::CONFIG_RELOADER.to_owned()),
-        args: Some(vec![
-            format!("--listen-address=:{RELOADER_PORT}"),
-            format!("--reload-url=http://127.0.0.1:{}/-/reload", ports::PROMETHEUS_HTTP),
-            format!("--watched-dir={CONFIG_DIR}"),
-            format!("--watched-dir={RULES_DIR}"),
-        ]),
-        ports: Some(container_ports(&[("reloader-web", RELOADER_PORT)])),
-        liveness_probe: Some(http_probe("/healthz", "reloader-web", 10, 3)),
-        readiness_probe: Some(http_probe("/healthz", "reloader-web", 5, 3)),
-        // prometheus-operator's defaults for this sidecar.
-        resources: Some(ResourceRequirements {
-            requests: Some(BTreeMap::from([
-                ("cpu".to_owned(), quantity("10m")),
-                ("memory".to_owned(), quantity("50Mi")),
-            ])),
-            limits: Some(BTreeMap::from([("memory".to_owned(), quantity("50Mi"))])),
-            ..ResourceRequirements::default()
-        }),
-        security_context: Some(restricted_container_security()),
-        volume_mounts: Some(vec![volume_mount("config", CONFIG_DIR, true), volume_mount("rules", RULES_DIR, true)]),
-        ..Container::default()
-    }
+    config_reloader(ConfigReloader {
+        reload_port: ports::PROMETHEUS_HTTP,
+        watched: &[("config", CONFIG_DIR), ("rules", RULES_DIR)],
+        pod_name_env: false,
+        cpu_limit: false,
+        probe_timeout_seconds: 5,
+    })
 }
 
 /// The Thanos sidecar: uploads every finished TSDB block to object storage.
@@ -924,8 +857,8 @@ fn thanos_sidecar_container(stack: &ResolvedStack, objstore_flag: String) -> Con
             ("grpc", ports::THANOS_SIDECAR_GRPC),
             ("thanos-http", ports::THANOS_SIDECAR_HTTP),
         ])),
-        liveness_probe: Some(http_probe("/-/healthy", "thanos-http", 10, 6)),
-        readiness_probe: Some(http_probe("/-/ready", "thanos-http", 5, 3)),
+        liveness_probe: Some(http_probe("/-/healthy", "thanos-http", ProbeTiming::after(10).failures(6))),
+        readiness_probe: Some(http_probe("/-/ready", "thanos-http", ProbeTiming::after(5))),
         security_context: Some(restricted_container_security()),
         volume_mounts: Some(vec![volume_mount("data", DATA_DIR, false), volume_mount("objstore", OBJSTORE_DIR, true)]),
         ..Container::default()
@@ -1000,8 +933,8 @@ fn compactor(stack: &ResolvedStack) -> (Service, StatefulSet) {
             format!("--retention.resolution-1h={}", downsampling.one_hour_retention),
         ]),
         ports: Some(container_ports(&[("http", ports::THANOS_COMPACTOR_HTTP)])),
-        liveness_probe: Some(http_probe("/-/healthy", "http", 10, 6)),
-        readiness_probe: Some(http_probe("/-/ready", "http", 5, 3)),
+        liveness_probe: Some(http_probe("/-/healthy", "http", ProbeTiming::after(10).failures(6))),
+        readiness_probe: Some(http_probe("/-/ready", "http", ProbeTiming::after(5))),
         security_context: Some(restricted_container_security()),
         volume_mounts: Some(vec![
             volume_mount("data", COMPACTOR_DATA_DIR, false),
@@ -1018,16 +951,10 @@ fn compactor(stack: &ResolvedStack) -> (Service, StatefulSet) {
             service_name: Some(name.clone()),
             template: PodTemplateSpec {
                 metadata: Some(ObjectMeta { labels: Some(compactor_labels(stack)), ..ObjectMeta::default() }),
-                spec: Some(PodSpec {
-                    containers: vec![container],
-                    security_context: Some(restricted_pod_security(PROMETHEUS_USER)),
-                    automount_service_account_token: Some(false),
-                    volumes: Some(vec![objstore]),
-                    ..PodSpec::default()
-                }),
+                spec: Some(restricted_pod_spec(PROMETHEUS_USER, vec![container], vec![objstore])),
             },
-            volume_claim_templates: Some(vec![volume_claim(
-                ObjectMeta { name: Some("data".to_owned()), ..ObjectMeta::default() },
+            volume_claim_templates: Some(vec![volume_claim_template(
+                "data",
                 &stack.spec.metrics.prometheus.storage_size,
                 None,
             )]),
@@ -1110,28 +1037,20 @@ pub fn render(stack: &ResolvedStack) -> Result<Vec<DynamicObject>, RenderError> 
             service_name: Some(headless_name),
             // Replicas are independent: start and stop them together.
             pod_management_policy: Some("Parallel".to_owned()),
-            template: PodTemplateSpec {
-                // No config hash: the reloader applies config changes without a restart.
-                metadata: Some(ObjectMeta {
-                    labels: Some(labels(stack, Component::Prometheus)),
-                    ..ObjectMeta::default()
-                }),
-                spec: Some(PodSpec {
-                    containers,
+            // No config hash: the reloader applies config changes without a restart.
+            template: pod_template(
+                stack,
+                Component::Prometheus,
+                None,
+                PodSpec {
                     service_account_name: Some(name.clone()),
                     // Service discovery and the kubelet scrapes authenticate with the token.
                     automount_service_account_token: Some(true),
-                    security_context: Some(restricted_pod_security(PROMETHEUS_USER)),
                     termination_grace_period_seconds: Some(600),
-                    volumes: Some(volumes),
-                    ..PodSpec::default()
-                }),
-            },
-            volume_claim_templates: Some(vec![volume_claim(
-                ObjectMeta { name: Some("data".to_owned()), ..ObjectMeta::default() },
-                &prometheus.storage_size,
-                None,
-            )]),
+                    ..restricted_pod_spec(PROMETHEUS_USER, containers, volumes)
+                },
+            ),
+            volume_claim_templates: Some(vec![volume_claim_template("data", &prometheus.storage_size, None)]),
             ..StatefulSetSpec::default()
         }),
         ..StatefulSet::default()
@@ -1151,7 +1070,9 @@ mod tests {
     use serde_json::{Value, json};
 
     use super::*;
+    use crate::api::defaults::images;
     use crate::api::{Environment, ServiceMonitorSpec};
+    use crate::render::common::regex_literal as literal;
     use crate::render::fixtures::{machineavatars, minimal};
 
     fn parsed(stack: &ResolvedStack) -> Value {

@@ -15,18 +15,15 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::api::apps::v1::{DaemonSet, DaemonSetSpec};
 use k8s_openapi::api::core::v1::{
-    Container, HTTPGetAction, PodSecurityContext, PodSpec, PodTemplateSpec, Probe, SeccompProfile, SecurityContext,
-    ServiceAccount, TCPSocketAction, Toleration,
+    Container, PodSecurityContext, PodSpec, Probe, SeccompProfile, SecurityContext, ServiceAccount, Toleration, Volume,
 };
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::api::DynamicObject;
 use serde::Serialize;
 
 use super::common::{
-    CONFIG_HASH_ANNOTATION, config_map, config_map_volume, container_ports, content_hash, host_path_volume,
-    into_object, labels, metadata, object_name, pod_selector, resource_requirements, restricted_container_security,
-    service_account, to_yaml, volume_mount,
+    ProbeTiming, config_map, config_map_volume, container_ports, content_hash, host_path_volume, http_probe,
+    into_object, metadata, object_name, pod_selector, pod_template, resource_requirements,
+    restricted_container_security, service_account, strings, tcp_probe, to_yaml, volume_mount,
 };
 use super::{Component, RenderError, loki, ports};
 use crate::api::LogLevel;
@@ -85,10 +82,6 @@ pub struct LogPipeline {
     pub structured_metadata: Vec<String>,
 }
 
-fn owned(items: &[&str]) -> Vec<String> {
-    items.iter().map(|item| (*item).to_owned()).collect()
-}
-
 /// The Go template (Promtail's and Alloy's template stage) normalising the `level` field: trimmed
 /// and upper-cased, kept when it is one of `levels`, else `unknown`; a line without a level gets
 /// no level label (an empty result removes the field).
@@ -113,22 +106,22 @@ pub fn pipeline(stack: &ResolvedStack, component: Component) -> Result<LogPipeli
             message: "at least one level is needed to normalise the level label".to_owned(),
         });
     }
-    let mut json_fields = owned(&seed::LOG_FIELDS);
+    let mut json_fields = strings(&seed::LOG_FIELDS);
     json_fields.push(seed::LOG_TYPE_FIELD.to_owned());
-    let mut field_labels = owned(&seed::LOG_LABEL_FIELDS);
+    let mut field_labels = strings(&seed::LOG_LABEL_FIELDS);
     field_labels.push(seed::LOG_TYPE_FIELD.to_owned());
     let mut kept_labels = vec!["job".to_owned(), STREAM_LABEL.to_owned()];
-    kept_labels.extend(owned(&FILE_LABELS));
+    kept_labels.extend(strings(&FILE_LABELS));
     kept_labels.extend(field_labels.iter().cloned());
     Ok(LogPipeline {
         filename_regex: FILENAME_REGEX.to_owned(),
-        file_labels: owned(&FILE_LABELS),
+        file_labels: strings(&FILE_LABELS),
         json_fields,
         level_template: level_template(levels),
         field_labels,
         kept_labels,
         drop_debug: stack.drop_debug(),
-        structured_metadata: owned(&seed::LOG_STRUCTURED_METADATA_FIELDS),
+        structured_metadata: strings(&seed::LOG_STRUCTURED_METADATA_FIELDS),
     })
 }
 
@@ -332,32 +325,45 @@ pub fn collector_service_account(stack: &ResolvedStack, component: Component) ->
     ServiceAccount { automount_service_account_token: Some(false), ..service_account(stack, component) }
 }
 
-/// Readiness on the collector's own endpoint.
+/// Readiness on the collector's own endpoint, timed alike for both collectors.
 pub fn collector_ready_probe(path: &str) -> Probe {
-    Probe {
-        http_get: Some(HTTPGetAction {
-            path: Some(path.to_owned()),
-            port: IntOrString::String("http".to_owned()),
-            ..HTTPGetAction::default()
-        }),
-        initial_delay_seconds: Some(10),
-        period_seconds: Some(10),
-        timeout_seconds: Some(5),
-        failure_threshold: Some(3),
-        ..Probe::default()
-    }
+    http_probe(path, "http", ProbeTiming::after(10))
 }
 
 /// Liveness asks only whether the HTTP server answers: readiness and health also reflect Loki
 /// being unreachable, which a restart of the collector would not fix.
 pub fn collector_alive_probe() -> Probe {
-    Probe {
-        tcp_socket: Some(TCPSocketAction { port: IntOrString::String("http".to_owned()), host: None }),
-        initial_delay_seconds: Some(10),
-        period_seconds: Some(10),
-        timeout_seconds: Some(5),
-        failure_threshold: Some(6),
-        ..Probe::default()
+    tcp_probe("http", ProbeTiming::after(10).failures(6))
+}
+
+/// A log collector's DaemonSet: a pod on every node, tainted ones included, under the
+/// collector's ServiceAccount without a token, restarted when its configuration changes.
+/// Promtail and Alloy differ only in their container and volumes.
+pub fn collector_daemon_set(
+    stack: &ResolvedStack,
+    component: Component,
+    config_hash: String,
+    container: Container,
+    volumes: Vec<Volume>,
+) -> DaemonSet {
+    let name = object_name(stack, component);
+    let pod = PodSpec {
+        containers: vec![container],
+        service_account_name: Some(name.clone()),
+        automount_service_account_token: Some(false),
+        security_context: Some(collector_pod_security()),
+        tolerations: Some(tolerate_every_taint()),
+        volumes: Some(volumes),
+        ..PodSpec::default()
+    };
+    DaemonSet {
+        metadata: metadata(stack, component, name),
+        spec: Some(DaemonSetSpec {
+            selector: pod_selector(stack, component),
+            template: pod_template(stack, component, Some(config_hash), pod),
+            ..DaemonSetSpec::default()
+        }),
+        ..DaemonSet::default()
     }
 }
 
@@ -386,38 +392,12 @@ pub fn render(stack: &ResolvedStack) -> Result<Vec<DynamicObject>, RenderError> 
         ]),
         ..Container::default()
     };
-    let daemonset = DaemonSet {
-        metadata: metadata(stack, Component::Promtail, name.clone()),
-        spec: Some(DaemonSetSpec {
-            selector: pod_selector(stack, Component::Promtail),
-            template: PodTemplateSpec {
-                metadata: Some(ObjectMeta {
-                    labels: Some(labels(stack, Component::Promtail)),
-                    annotations: Some(BTreeMap::from([(CONFIG_HASH_ANNOTATION.to_owned(), hash)])),
-                    ..ObjectMeta::default()
-                }),
-                spec: Some(PodSpec {
-                    containers: vec![container],
-                    service_account_name: Some(name.clone()),
-                    automount_service_account_token: Some(false),
-                    security_context: Some(collector_pod_security()),
-                    tolerations: Some(tolerate_every_taint()),
-                    volumes: Some(vec![
-                        config_map_volume("config", &name),
-                        host_path_volume(
-                            "positions",
-                            &node_state_directory(stack, Component::Promtail),
-                            "DirectoryOrCreate",
-                        ),
-                        host_path_volume("logs", NODE_LOG_DIRECTORY, "Directory"),
-                    ]),
-                    ..PodSpec::default()
-                }),
-            },
-            ..DaemonSetSpec::default()
-        }),
-        ..DaemonSet::default()
-    };
+    let volumes = vec![
+        config_map_volume("config", &name),
+        host_path_volume("positions", &node_state_directory(stack, Component::Promtail), "DirectoryOrCreate"),
+        host_path_volume("logs", NODE_LOG_DIRECTORY, "Directory"),
+    ];
+    let daemonset = collector_daemon_set(stack, Component::Promtail, hash, container, volumes);
     Ok(vec![
         into_object(Component::Promtail, config_map(stack, Component::Promtail, name, files))?,
         into_object(Component::Promtail, collector_service_account(stack, Component::Promtail))?,
@@ -429,6 +409,7 @@ pub fn render(stack: &ResolvedStack) -> Result<Vec<DynamicObject>, RenderError> 
 mod tests {
     use super::*;
     use crate::api::Environment;
+    use crate::render::common::CONFIG_HASH_ANNOTATION;
     use crate::render::fixtures::{machineavatars, minimal};
 
     fn text(stack: &ResolvedStack) -> String {

@@ -32,7 +32,7 @@ use std::fmt;
 use kube::api::DynamicObject;
 use serde::Serialize;
 
-use super::common::{config_map, into_object, object_name, to_yaml};
+use super::common::{config_map, into_object, object_name, regex_literal, to_yaml};
 use super::{Component, RenderError};
 use crate::api::{AlertOverrides, AlertThreshold, ApplicationAlerts, BurnRateWindow, IncidentLevel, Severity};
 use crate::resolve::{ResolvedMonitor, ResolvedStack};
@@ -189,18 +189,6 @@ fn quoted(value: &str) -> String {
         }
     }
     out.push('"');
-    out
-}
-
-/// A label value as an RE2 literal (before PromQL string quoting).
-fn regex_literal(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    for character in value.chars() {
-        if "\\.+*?()|[]{}^$".contains(character) {
-            out.push('\\');
-        }
-        out.push(character);
-    }
     out
 }
 
@@ -510,7 +498,8 @@ fn application(stack: &ResolvedStack) -> Result<Vec<Rule>, RenderError> {
         let general_selector = if excluded.is_empty() {
             Vec::new()
         } else {
-            let alternatives: Vec<String> = excluded.iter().map(|service| regex_literal(service)).collect();
+            // Each service as an RE2 literal, before PromQL string quoting.
+            let alternatives: Vec<_> = excluded.iter().map(|service| regex_literal(service)).collect();
             vec![format!("service!~{}", quoted(&alternatives.join("|")))]
         };
         let (expr, summary, description) = alert.rule(stack, &general_selector, general, &window);
