@@ -481,19 +481,11 @@ mod tests {
     use super::*;
     use crate::api::defaults::images;
     use crate::api::{Environment, EscalationStep};
-    use crate::render::fixtures::{machineavatars, minimal};
+    use crate::render::fixtures::{machineavatars, minimal, object};
 
     fn parsed(stack: &ResolvedStack) -> serde_json::Value {
         let text = to_yaml(Component::Alertmanager, CONFIG_FILE, &config(stack).unwrap()).unwrap();
         serde_saphyr::from_str(&text).unwrap()
-    }
-
-    fn object<'a>(objects: &'a [DynamicObject], kind: &str, name: &str) -> &'a serde_json::Value {
-        &objects
-            .iter()
-            .find(|o| o.types.as_ref().unwrap().kind == kind && o.metadata.name.as_deref() == Some(name))
-            .unwrap_or_else(|| panic!("no {kind} {name}"))
-            .data
     }
 
     /// `(receiver, matchers, group_wait)` of every child route, in order.

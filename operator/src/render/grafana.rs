@@ -1370,7 +1370,7 @@ mod tests {
     use super::*;
     use crate::api::Environment;
     use crate::render::common::CONFIG_HASH_ANNOTATION;
-    use crate::render::fixtures::{machineavatars, minimal};
+    use crate::render::fixtures::{machineavatars, minimal, object};
 
     fn parsed_datasources(stack: &ResolvedStack) -> serde_json::Value {
         let text = to_yaml(Component::Grafana, DATASOURCES_FILE, &datasources(stack)).unwrap();
@@ -1399,14 +1399,6 @@ mod tests {
 
     fn exprs(panel: &Panel) -> Vec<&str> {
         panel.targets.iter().map(|target| target.expr.as_str()).collect()
-    }
-
-    fn object<'a>(objects: &'a [DynamicObject], kind: &str, name: &str) -> &'a serde_json::Value {
-        &objects
-            .iter()
-            .find(|o| o.types.as_ref().unwrap().kind == kind && o.metadata.name.as_deref() == Some(name))
-            .unwrap_or_else(|| panic!("no {kind} {name}"))
-            .data
     }
 
     #[test]

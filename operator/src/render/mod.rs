@@ -186,6 +186,15 @@ pub(crate) mod fixtures {
         ResolvedStack::new(&stacks[0], &monitors)
     }
 
+    /// The data of the rendered object of that kind and name; panics naming it when absent.
+    pub fn object<'a>(objects: &'a [kube::api::DynamicObject], kind: &str, name: &str) -> &'a serde_json::Value {
+        &objects
+            .iter()
+            .find(|o| o.types.as_ref().unwrap().kind == kind && o.metadata.name.as_deref() == Some(name))
+            .unwrap_or_else(|| panic!("no {kind} {name}"))
+            .data
+    }
+
     /// The same stack with `environment: development` and an empty-spec-like shape.
     pub fn minimal(environment: crate::api::Environment) -> ResolvedStack {
         let mut stack = crate::api::ObservabilityStack::new("minimal", crate::api::ObservabilityStackSpec::default());
