@@ -248,7 +248,9 @@ async fn drift_is_reported_under_report_and_corrected_under_correct() {
         .and_then(|status| status.drift.iter().find(|entry| entry.path == r#"data["config.yaml"]"#))
         .unwrap_or_else(|| panic!("no drift entry: {:?}", drifted.status));
     assert_eq!(entry.object, format!("ConfigMap/{}/{jaeger}", scenario.stack_namespace));
-    assert_eq!(entry.actual, "edited: by hand\n");
+    // A file is reported by its first different line.
+    assert_eq!(entry.actual, "line 1: edited: by hand");
+    assert!(entry.expected.starts_with("line 1: "), "{}", entry.expected);
     assert!(!entry.corrected);
     let live = scenario.config_maps().get(&jaeger).await.unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(
