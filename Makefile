@@ -27,9 +27,9 @@ render: toolchain build
 	$(STACKSCOPE) render -f examples/machineavatars -o $(OUT)
 	@for dir in $(OUT)/*/*/; do printf '  %-28s %s\n' "$${dir#$(OUT)/}" "$$(ls "$$dir" | wc -l)"; done
 
-## tools: build the pinned control plane (etcd, kube-apiserver, kube-controller-manager, kubectl) once.
+## tools: build the pinned control plane and the engines the tests judge the output with, once.
 tools:
-	tools/build-tools.sh control-plane >/dev/null
+	tools/build-tools.sh all >/dev/null
 
 ## test: everything CI checks — formatting, lints, CRD staleness, all tests (the operator's
 ## against a real control plane).

@@ -2,6 +2,7 @@
 //! the configuration files its ConfigMaps carry.
 
 pub mod cluster;
+pub mod tools;
 
 use std::path::{Path, PathBuf};
 
