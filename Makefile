@@ -11,7 +11,7 @@ TEST_STATE ?= $(HOME)/.cache/stackscope/control-plane-test
 .PHONY: run stop render test build fmt fmt-check clippy crds crds-check unit tools toolchain
 
 ## run: local control plane, CRDs, the example stack, the operator reconciling it, status and drift.
-run: toolchain build tools
+run: toolchain build
 	tools/demo.sh
 
 ## stop: stop the operator and the control plane `make run` started.
