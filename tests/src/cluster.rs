@@ -26,15 +26,25 @@ fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
+/// The tests' own control-plane state directory (the Makefile's `TEST_STATE`).
+pub fn test_state_dir() -> PathBuf {
+    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(std::env::temp_dir);
+    home.join(".cache/stackscope/control-plane-test")
+}
+
 /// Starts (or reuses) the control plane once per test process.
 pub fn control_plane() -> Result<ControlPlane, String> {
     static PLANE: OnceLock<Result<ControlPlane, String>> = OnceLock::new();
     PLANE
         .get_or_init(|| {
-            let output = std::process::Command::new(repo_root().join("tools/control-plane.sh"))
-                .arg("start")
-                .output()
-                .map_err(|error| format!("cannot run tools/control-plane.sh: {error}"))?;
+            let mut command = std::process::Command::new(repo_root().join("tools/control-plane.sh"));
+            // Never the control plane `make run` leaves up: its operator watches every namespace
+            // and would reconcile the tests' stacks too.
+            if std::env::var_os("STACKSCOPE_STATE").is_none() {
+                command.env("STACKSCOPE_STATE", test_state_dir());
+            }
+            let output =
+                command.arg("start").output().map_err(|error| format!("cannot run tools/control-plane.sh: {error}"))?;
             if !output.status.success() {
                 return Err(format!(
                     "tools/control-plane.sh start failed:\n{}",
