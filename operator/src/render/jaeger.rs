@@ -19,7 +19,7 @@ use super::common::{
     volume_mount,
 };
 use super::{Component, RenderError, ports};
-use crate::api::TraceBackend;
+use crate::api::{Duration, TraceBackend};
 use crate::resolve::ResolvedStack;
 
 /// The configuration file name inside the ConfigMap and the container.
@@ -283,6 +283,27 @@ fn listen(port: u16) -> Endpoint {
     Endpoint { endpoint: format!("0.0.0.0:{port}") }
 }
 
+/// A duration as Go's `time.ParseDuration` reads it, which is how Jaeger reads its durations: the
+/// spec's Prometheus durations may use `d`, `w` and `y`, which Go does not know (`7d` → `168h`;
+/// a year is 365 days, as in Prometheus). Text that is no duration is passed as written, for
+/// Jaeger to refuse.
+fn go_duration(duration: &Duration) -> String {
+    let Some(mut millis) = duration.to_millis() else {
+        return duration.as_str().to_owned();
+    };
+    if millis == 0 {
+        return "0s".to_owned();
+    }
+    let mut text = String::new();
+    for (unit, size) in [("h", 3_600_000), ("m", 60_000), ("s", 1_000), ("ms", 1)] {
+        if millis >= size {
+            text.push_str(&format!("{}{unit}", millis / size));
+            millis %= size;
+        }
+    }
+    text
+}
+
 /// Whether span metrics are produced: only when a Prometheus of the stack scrapes them.
 fn span_metrics_enabled(stack: &ResolvedStack) -> bool {
     Component::Prometheus.enabled(stack)
@@ -304,7 +325,7 @@ pub fn config(stack: &ResolvedStack) -> JaegerConfig {
                     values: format!("{BADGER_DIRECTORY}/values"),
                 },
                 ephemeral: false,
-                ttl: BadgerTtl { spans: tracing.storage.retention.as_str().to_owned() },
+                ttl: BadgerTtl { spans: go_duration(&tracing.storage.retention) },
             }),
         },
     };
@@ -583,6 +604,20 @@ mod tests {
 
         let full = parsed(&minimal(Environment::Development));
         assert!(full["processors"].get("tail_sampling").is_none());
+    }
+
+    #[test]
+    fn span_retention_is_written_in_go_duration_syntax() {
+        // Jaeger parses `ttl.spans` with Go's time.ParseDuration: no days, weeks or years.
+        for (retention, ttl) in [("72h", "72h"), ("7d", "168h"), ("2w", "336h"), ("1y", "8760h"), ("90m", "1h30m")] {
+            let mut stack = minimal(Environment::Production);
+            stack.spec.tracing.storage.retention = Duration::from(retention);
+            let config = parsed(&stack);
+            assert_eq!(config["extensions"]["jaeger_storage"]["backends"]["traces"]["badger"]["ttl"]["spans"], ttl);
+        }
+        assert_eq!(go_duration(&Duration::from("1h30m15s250ms")), "1h30m15s250ms");
+        assert_eq!(go_duration(&Duration::from("0")), "0s");
+        assert_eq!(go_duration(&Duration::from("72x")), "72x", "not a duration: left for Jaeger to refuse");
     }
 
     #[test]
