@@ -78,6 +78,20 @@ pub fn stack(spec: &ObservabilityStackSpec) -> Vec<FieldError> {
             "an enabled PagerDuty receiver needs a Secret reference",
         ));
     }
+    // Alertmanager refuses the wildcard next to other labels, an empty label and a repeated one.
+    if routing.group_by.len() > 1 && routing.group_by.iter().any(|label| label == "...") {
+        errors.push(error(
+            "spec.alerting.routing.groupBy",
+            "`...` groups by every label and cannot be combined with other labels",
+        ));
+    }
+    for (index, label) in routing.group_by.iter().enumerate() {
+        if label.is_empty() {
+            errors.push(error(format!("spec.alerting.routing.groupBy[{index}]"), "must not be empty"));
+        } else if routing.group_by[..index].contains(label) {
+            errors.push(error(format!("spec.alerting.routing.groupBy[{index}]"), format!("{label:?} is listed twice")));
+        }
+    }
     for (index, window) in spec.slos.burn_rate_windows.iter().enumerate() {
         if window.short.to_millis() >= window.long.to_millis() {
             errors.push(error(
@@ -171,10 +185,40 @@ pub fn stack(spec: &ObservabilityStackSpec) -> Vec<FieldError> {
 
 fn relabel(relabeling: &RelabelConfig, path: &str, errors: &mut Vec<FieldError>) {
     if let Some(pattern) = &relabeling.regex
-        && let Err(problem) = Regex::new(&format!("^(?:{pattern})$"))
+        && let Err(problem) = regular_expression(pattern)
     {
-        let first_line = problem.to_string().lines().last().unwrap_or_default().trim().to_owned();
-        errors.push(error(format!("{path}.regex"), format!("invalid regular expression {pattern:?}: {first_line}")));
+        errors.push(error(format!("{path}.regex"), format!("invalid regular expression {pattern:?}: {problem}")));
+    }
+    // The fields Prometheus refuses next to an action (`relabel.Config.Validate`): one such step
+    // would make Prometheus refuse the whole configuration, every other monitor's jobs with it.
+    let action = relabeling.action.prometheus_name();
+    let separator_set = relabeling.separator.as_deref().is_some_and(|separator| separator != ";");
+    let replacement_set = relabeling.replacement.as_deref().is_some_and(|replacement| replacement != "$1");
+    let regex_set = relabeling.regex.as_deref().is_some_and(|regex| regex != "(.*)");
+    let refused: &[(&str, bool)] = match relabeling.action {
+        RelabelAction::Labeldrop | RelabelAction::Labelkeep => &[
+            ("sourceLabels", !relabeling.source_labels.is_empty()),
+            ("separator", separator_set),
+            ("targetLabel", relabeling.target_label.is_some()),
+            ("modulus", relabeling.modulus.is_some()),
+            ("replacement", replacement_set),
+        ],
+        RelabelAction::Keepequal | RelabelAction::Dropequal => &[
+            ("separator", separator_set),
+            ("regex", regex_set),
+            ("modulus", relabeling.modulus.is_some()),
+            ("replacement", replacement_set),
+        ],
+        RelabelAction::Lowercase | RelabelAction::Uppercase => &[("replacement", replacement_set)],
+        _ => &[],
+    };
+    for (field, set) in refused {
+        if *set {
+            errors.push(error(
+                format!("{path}.{field}"),
+                format!("Prometheus does not allow {field} with action {action}"),
+            ));
+        }
     }
     let writes_label = matches!(
         relabeling.action,
@@ -229,8 +273,10 @@ pub fn label_matchers(text: &str) -> Result<Vec<(String, String, String)>, Strin
             }
         }
         let end = end.ok_or_else(|| format!("unterminated value for {name:?}"))?;
-        if operator.ends_with('~') && Regex::new(&format!("^(?:{value})$")).is_err() {
-            return Err(format!("invalid regular expression {value:?} for {name:?}"));
+        if operator.ends_with('~')
+            && let Err(problem) = regular_expression(&value)
+        {
+            return Err(format!("invalid regular expression {value:?} for {name:?}: {problem}"));
         }
         matchers.push((name.to_owned(), operator.to_owned(), value));
         rest = rest[end + 1..].trim_start();
@@ -244,6 +290,124 @@ pub fn label_matchers(text: &str) -> Result<Vec<(String, String, String)>, Strin
         return Err("expected at least one label matcher".to_owned());
     }
     Ok(matchers)
+}
+
+/// Checks a regular expression the way Prometheus, Loki and Alertmanager will compile it: with
+/// Go's RE2 syntax. It must compile here, and must not use what this crate accepts but Go refuses
+/// (see [`go_regexp_problem`]).
+pub fn regular_expression(pattern: &str) -> Result<(), String> {
+    if let Err(problem) = Regex::new(&format!("^(?:{pattern})$")) {
+        return Err(problem.to_string().lines().last().unwrap_or_default().trim().to_owned());
+    }
+    match go_regexp_problem(pattern) {
+        Some(problem) => Err(problem),
+        None => Ok(()),
+    }
+}
+
+/// What Go's `regexp/syntax` refuses in a pattern Rust's `regex` accepts: `\u`/`\U` escapes,
+/// flags other than `i`, `m`, `s` and `U`, repetition counts above 1000 and a repetition of a
+/// repetition (`a**`). Follows Go's parser: inside a character class only escapes matter, and a
+/// `{` that does not start a well-formed count is a literal.
+fn go_regexp_problem(pattern: &str) -> Option<String> {
+    let characters: Vec<char> = pattern.chars().collect();
+    let mut index = 0;
+    // Whether the previous item was a repetition (Go refuses another one right after it).
+    let mut after_repetition = false;
+    while index < characters.len() {
+        let character = characters[index];
+        let repetition_before = std::mem::take(&mut after_repetition);
+        match character {
+            '\\' => {
+                match characters.get(index + 1) {
+                    Some('u' | 'U') => {
+                        return Some("Go's regular expressions have no \\u escape: write \\x{...}".to_owned());
+                    }
+                    // `\p{Greek}`, `\x{41}`: skip the braces.
+                    Some('p' | 'P' | 'x') if characters.get(index + 2) == Some(&'{') => {
+                        index = characters[index..]
+                            .iter()
+                            .position(|c| *c == '}')
+                            .map_or(characters.len(), |end| index + end);
+                    }
+                    _ => index += 1,
+                }
+            }
+            '[' => {
+                // A class: `[`, an optional `^`, a leading `]` taken literally, then up to `]`;
+                // `[:alpha:]` inside it is one item.
+                index += 1;
+                if characters.get(index) == Some(&'^') {
+                    index += 1;
+                }
+                if characters.get(index) == Some(&']') {
+                    index += 1;
+                }
+                while index < characters.len() && characters[index] != ']' {
+                    match characters[index] {
+                        '\\' => {
+                            if matches!(characters.get(index + 1), Some('u' | 'U')) {
+                                return Some("Go's regular expressions have no \\u escape: write \\x{...}".to_owned());
+                            }
+                            index += 1;
+                        }
+                        '[' if characters.get(index + 1) == Some(&':') => {
+                            if let Some(end) = characters[index + 2..].windows(2).position(|pair| pair == [':', ']']) {
+                                index += end + 3;
+                            }
+                        }
+                        _ => {}
+                    }
+                    index += 1;
+                }
+            }
+            '(' if characters.get(index + 1) == Some(&'?') => {
+                let flags: String = characters[index + 2..].iter().take_while(|c| !matches!(c, ')' | ':')).collect();
+                let named = flags.starts_with('<') || flags.starts_with("P<");
+                if !named && let Some(flag) = flags.chars().find(|flag| !"imsU-".contains(*flag)) {
+                    return Some(format!("Go's regular expressions have no flag {flag:?} (only i, m, s and U)"));
+                }
+                index += 1;
+            }
+            '*' | '+' | '?' => {
+                if repetition_before {
+                    return Some(format!(
+                        "Go's regular expressions refuse a repetition of a repetition at {character:?}"
+                    ));
+                }
+                after_repetition = true;
+                // A `?` right after it makes it lazy, still one repetition.
+                if characters.get(index + 1) == Some(&'?') {
+                    index += 1;
+                }
+            }
+            '{' => {
+                let rest: String = characters[index + 1..].iter().take_while(|c| **c != '}').collect();
+                let closed = index + 1 + rest.chars().count() < characters.len();
+                let (minimum, maximum) = rest.split_once(',').unwrap_or((rest.as_str(), rest.as_str()));
+                let is_count = |text: &str| !text.is_empty() && text.chars().all(|c| c.is_ascii_digit());
+                if closed && is_count(minimum) && (maximum.is_empty() || is_count(maximum)) {
+                    if repetition_before {
+                        return Some(format!(
+                            "Go's regular expressions refuse a repetition of a repetition at {{{rest}}}"
+                        ));
+                    }
+                    let too_large = |text: &str| text.parse::<u64>().map_or(true, |count| count > 1000);
+                    if too_large(minimum) || (!maximum.is_empty() && too_large(maximum)) {
+                        return Some(format!("Go's regular expressions repeat at most 1000 times, not {{{rest}}}"));
+                    }
+                    index += rest.chars().count() + 1;
+                    after_repetition = true;
+                    if characters.get(index + 1) == Some(&'?') {
+                        index += 1;
+                    }
+                }
+            }
+            _ => {}
+        }
+        index += 1;
+    }
+    None
 }
 
 fn error(path: impl Into<String>, message: impl Into<String>) -> FieldError {
@@ -294,6 +458,94 @@ mod tests {
         for monitor_spec in crate::render::fixtures::machineavatars().monitors.iter().map(|m| &m.spec) {
             assert_eq!(monitor(monitor_spec), vec![]);
         }
+    }
+
+    #[test]
+    fn regexes_are_checked_against_what_go_refuses() {
+        for refused in [
+            r"\u0041",
+            r"[\u0041-\u0042]",
+            r"\U0001F600",
+            "(?x)a b",
+            "(?u)a",
+            "(?R)a",
+            "(?i-u:a)",
+            "a**",
+            "a+*",
+            "a*??",
+            "a{2}{3}",
+            "a{2}*",
+            "a{1001}",
+            "a{2,1001}",
+        ] {
+            assert!(go_regexp_problem(refused).is_some(), "{refused:?} must be refused");
+            assert!(regular_expression(refused).is_err(), "{refused:?} must be refused");
+        }
+        for accepted in [
+            "a*?",
+            "a+?b??",
+            "a{2}?",
+            "a{1000}",
+            "a{2,}",
+            "a{,5}",
+            "x{y}*",
+            "(?i)a",
+            "(?i-s:a)",
+            "(?P<n>a)",
+            "(?<n>a)+",
+            "(?:a)*",
+            "[*+]*",
+            r"\*\*",
+            "[[:alpha:]]*",
+            r"\p{Greek}+",
+            r"\x{41}+",
+            "[{]a}",
+            "[]a]*",
+            r"(.+)\.svc",
+        ] {
+            assert_eq!(go_regexp_problem(accepted), None, "{accepted:?} is valid Go");
+        }
+        assert!(label_matchers(r#"job=~"a{1001}""#).unwrap_err().contains("at most 1000"));
+    }
+
+    #[test]
+    fn relabel_fields_prometheus_refuses_with_an_action_are_named() {
+        let spec: ServiceMonitorSpec = serde_json::from_value(serde_json::json!({
+            "selector": {}, "endpoints": [{"port": "http", "relabelings": [
+                {"action": "labeldrop", "regex": "a", "sourceLabels": ["b"], "targetLabel": "c"},
+                {"action": "LabelKeep", "regex": "a", "separator": ";", "replacement": "$1"},
+                {"action": "keepequal", "sourceLabels": ["a"], "targetLabel": "b", "regex": "x", "modulus": 2},
+                {"action": "dropequal", "sourceLabels": ["a"], "targetLabel": "b", "regex": "(.*)"},
+                {"action": "lowercase", "sourceLabels": ["a"], "targetLabel": "b", "replacement": "x"},
+                {"action": "replace", "sourceLabels": ["a"], "targetLabel": "b", "separator": "/", "replacement": "x"}
+            ]}]
+        }))
+        .unwrap();
+        let problems: Vec<String> = monitor(&spec).into_iter().map(|e| format!("{}: {}", e.path, e.message)).collect();
+        assert_eq!(
+            problems,
+            [
+                "spec.endpoints[0].relabelings[0].sourceLabels: Prometheus does not allow sourceLabels with action labeldrop",
+                "spec.endpoints[0].relabelings[0].targetLabel: Prometheus does not allow targetLabel with action labeldrop",
+                "spec.endpoints[0].relabelings[2].regex: Prometheus does not allow regex with action keepequal",
+                "spec.endpoints[0].relabelings[2].modulus: Prometheus does not allow modulus with action keepequal",
+                "spec.endpoints[0].relabelings[4].replacement: Prometheus does not allow replacement with action lowercase",
+            ],
+            "Prometheus' own defaults (`;`, `$1`, `(.*)`) may be written out"
+        );
+    }
+
+    #[test]
+    fn alertmanager_group_by_is_checked() {
+        let mut spec = ObservabilityStackSpec::default();
+        spec.alerting.routing.group_by = vec!["...".to_owned()];
+        assert_eq!(stack(&spec), vec![]);
+        spec.alerting.routing.group_by = ["alertname", "...", "", "alertname"].map(str::to_owned).to_vec();
+        let paths: Vec<String> = stack(&spec).into_iter().map(|e| e.path).collect();
+        assert_eq!(
+            paths,
+            ["spec.alerting.routing.groupBy", "spec.alerting.routing.groupBy[2]", "spec.alerting.routing.groupBy[3]"]
+        );
     }
 
     #[test]
