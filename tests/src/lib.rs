@@ -3,6 +3,7 @@
 
 pub mod cluster;
 pub mod tools;
+pub mod variants;
 
 use std::path::{Path, PathBuf};
 
