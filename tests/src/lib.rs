@@ -2,6 +2,7 @@
 //! the configuration files its ConfigMaps carry.
 
 pub mod cluster;
+pub mod rule_tests;
 pub mod tools;
 pub mod variants;
 

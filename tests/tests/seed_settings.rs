@@ -250,7 +250,7 @@ fn infra(rendered: &Rendered) -> Result<(), String> {
     expect_alert(&rules, "memory", "> 90", "warning", Some("5m"))?;
     expect_alert(&rules, "memory", "> 98", "critical", None)?;
     expect_alert(&rules, "disk", "> 85", "warning", None)?;
-    expect_alert(&rules, "restarts", "[10m])) > 3", "critical", None)
+    expect_alert(&rules, "restarts", "[10m]))) > 3", "critical", None)
 }
 
 fn app(rendered: &Rendered) -> Result<(), String> {

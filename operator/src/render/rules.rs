@@ -311,8 +311,12 @@ fn infrastructure(stack: &ResolvedStack) -> Result<Vec<Rule>, RenderError> {
     if crash.enabled {
         let value = number(crash.threshold, &field("containerCrash"))?;
         let window = window(crash, RESTART_WINDOW);
+        // `increase` extrapolates to the window's edges, so 3 restarts inside a 10m window scraped
+        // every minute read as 3.33 and would pass `> 3`. Restarts are whole: `floor` drops the
+        // extrapolated fraction, and since extrapolation only ever adds, 4 restarts never read below 4.
         let expr = format!(
-            "sum by (namespace, pod, container) (increase(kube_pod_container_status_restarts_total[{window}])) > {value}"
+            "floor(sum by (namespace, pod, container) (increase(kube_pod_container_status_restarts_total[{window}]))) \
+             > {value}"
         );
         rules.push(
             AlertingRule::of_threshold("ContainerCrash", expr, crash, "restarts")
@@ -1123,7 +1127,7 @@ mod tests {
             ("HighMemory", "> 90", Some("5m"), "warning", "P2", "memory"),
             ("OutOfMemory", "> 98", None, "critical", "P1", "memory"),
             ("DiskFull", "> 85", None, "warning", "P2", "disk"),
-            ("ContainerCrash", "[10m])) > 3", None, "critical", "P1", "restarts"),
+            ("ContainerCrash", "[10m]))) > 3", None, "critical", "P1", "restarts"),
         ];
         assert_eq!(names(&stack, INFRASTRUCTURE_FILE), table.map(|row| row.0.to_owned()));
         for (name, comparison, for_duration, severity, level, signal) in table {
@@ -1151,6 +1155,7 @@ mod tests {
         );
         let crash = general(&stack, INFRASTRUCTURE_FILE, "ContainerCrash").expr;
         assert!(crash.contains("increase(kube_pod_container_status_restarts_total[10m])"));
+        assert!(crash.starts_with("floor("), "whole restarts, not extrapolated ones: {crash}");
     }
 
     #[test]
@@ -1249,7 +1254,7 @@ mod tests {
         assert!(cpu.expr.contains("[2m]") && cpu.expr.ends_with("> 85.5"), "{}", cpu.expr);
         assert_eq!(cpu.for_duration.as_deref(), Some("10m"));
         assert_eq!(general(&stack, INFRASTRUCTURE_FILE, "OutOfMemory").for_duration.as_deref(), Some("1m"));
-        assert!(general(&stack, INFRASTRUCTURE_FILE, "ContainerCrash").expr.ends_with("[15m])) > 5"));
+        assert!(general(&stack, INFRASTRUCTURE_FILE, "ContainerCrash").expr.ends_with("[15m]))) > 5"));
         assert!(general(&stack, APPLICATION_FILE, "CriticalLatency").expr.ends_with("> 7.25"));
         assert_eq!(general(&stack, BUSINESS_FILE, "NoSignups").expr, "sum(increase(signups_total[1h])) <= 2");
         assert_eq!(general(&stack, APPLICATION_FILE, "DatabaseDown").expr, r#"up{job="postgres"} == 0"#);
