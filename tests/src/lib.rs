@@ -2,6 +2,8 @@
 //! the configuration files its ConfigMaps carry.
 
 pub mod cluster;
+pub mod grafana_model;
+pub mod loki_model;
 pub mod tools;
 
 use std::path::{Path, PathBuf};
