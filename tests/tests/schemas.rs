@@ -226,6 +226,30 @@ fn a_broken_dashboard_is_rejected_naming_the_path() {
         ("a mistyped grid position", "/panels/2/gridPos/w", serde_json::json!("12"), "panels[2].gridPos.w"),
         ("a misspelled PromQL target key", "/panels/0/targets/0/exp", serde_json::json!("up"), "panels[0].targets[0]"),
         ("a panel type without a schema", "/panels/3/type", serde_json::json!("barchartx"), "panels[3].type"),
+        (
+            "a draw style the schema does not have",
+            "/panels/1/fieldConfig/defaults/custom/drawStyle",
+            serde_json::json!("lines"),
+            "panels[1].fieldConfig.defaults.custom.drawStyle",
+        ),
+        (
+            "a threshold style the schema does not have",
+            "/panels/1/fieldConfig/defaults/custom/thresholdsStyle/mode",
+            serde_json::json!("lines"),
+            "thresholdsStyle.mode",
+        ),
+        (
+            "a tooltip mode",
+            "/panels/0/options/tooltip/mode",
+            serde_json::json!("multiple"),
+            "panels[0].options.tooltip.mode",
+        ),
+        (
+            "a query datasource type without a schema",
+            "/panels/0/targets/0/datasource/type",
+            serde_json::json!("influxdbx"),
+            "panels[0].targets[0]",
+        ),
         ("another schema version", "/schemaVersion", serde_json::json!(39), "schemaVersion"),
     ] {
         let broken = broken_dashboard("application.json", text, pointer, value);

@@ -7,7 +7,9 @@
 // by its datasource's types (prometheus, loki, ...). On top of that it refuses what the SDK would
 // let through loosely: a panel type or query datasource type the SDK has no schema for (it would
 // keep those as untyped maps), a fieldConfig outside its custom part (which the SDK decodes
-// leniently), and, with --schema-version, a dashboard of another schema version.
+// leniently), a value of an enum type outside the values the schema declares (the Go types are
+// plain strings, see enums.go), and, with --schema-version, a dashboard of another schema
+// version.
 //
 // Usage:
 //
@@ -25,8 +27,11 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"reflect"
 	"runtime/debug"
+	"sort"
 	"strconv"
+	"strings"
 
 	"github.com/grafana/grafana-foundation-sdk/go/cog"
 	"github.com/grafana/grafana-foundation-sdk/go/cog/plugins"
@@ -64,6 +69,7 @@ func main() {
 	// Register every panel plugin and datasource query schema the SDK knows, so that panels and
 	// queries are decoded into their own types instead of untyped maps.
 	plugins.RegisterDefaultPlugins()
+	registerEnums()
 
 	failed := false
 	for _, file := range flag.Args() {
@@ -111,6 +117,14 @@ func checkDashboard(raw []byte, wantSchemaVersion int) []problem {
 	var problems []problem
 	var board dashboard.Dashboard
 	problems = append(problems, fromError("", board.UnmarshalJSONStrict(trimmed))...)
+	// The strict decoder reports problems but drops what it decodes below a panel: the SDK's
+	// generated strict methods return their (empty) error list as a non-nil error, on which the
+	// panel, options and query wrappers give up their value. The lenient decoder keeps the typed
+	// values, so enum values are checked on its result.
+	var typed dashboard.Dashboard
+	if err := json.Unmarshal(trimmed, &typed); err == nil {
+		problems = append(problems, checkEnums("", reflect.ValueOf(typed))...)
+	}
 
 	var shape struct {
 		SchemaVersion *int              `json:"schemaVersion"`
@@ -175,7 +189,7 @@ func checkPanel(path string, raw json.RawMessage) []problem {
 			kind = panelDatasourceType
 		}
 		decoded, err := cog.StrictUnmarshalDataquery(target, kind)
-		if err != nil {
+		if failed(err) {
 			continue // reported by the strict decoder
 		}
 		if _, unknown := decoded.(variants.UnknownDataquery); unknown {
@@ -183,6 +197,74 @@ func checkPanel(path string, raw json.RawMessage) []problem {
 		}
 	}
 	return problems
+}
+
+// enumValues holds the value set of each enum type of the SDK (enums.go).
+var enumValues = map[reflect.Type]map[string]bool{}
+
+func registerEnum[T ~string](values ...T) {
+	allowed := make(map[string]bool, len(values))
+	for _, value := range values {
+		allowed[string(value)] = true
+	}
+	enumValues[reflect.TypeOf(values[0])] = allowed
+}
+
+// checkEnums walks a decoded value and reports every value of an enum type outside its set.
+// An empty value is an absent one (the SDK's zero value), not a wrong one.
+func checkEnums(path string, value reflect.Value) []problem {
+	var problems []problem
+	switch value.Kind() {
+	case reflect.Pointer, reflect.Interface:
+		if !value.IsNil() {
+			problems = append(problems, checkEnums(path, value.Elem())...)
+		}
+	case reflect.String:
+		allowed, isEnum := enumValues[value.Type()]
+		if isEnum && value.String() != "" && !allowed[value.String()] {
+			names := make([]string, 0, len(allowed))
+			for name := range allowed {
+				names = append(names, strconv.Quote(name))
+			}
+			sort.Strings(names)
+			problems = append(problems, problem{path, fmt.Sprintf("%q is not a %s (one of %s)", value.String(), value.Type().Name(), strings.Join(names, ", "))})
+		}
+	case reflect.Struct:
+		for index := 0; index < value.NumField(); index++ {
+			field := value.Type().Field(index)
+			if !field.IsExported() {
+				continue
+			}
+			name := strings.Split(field.Tag.Get("json"), ",")[0]
+			if name == "-" {
+				continue
+			}
+			fieldPath := path
+			// Union wrappers (PanelOrRowPanel, ...) name their members by Go type: no JSON key.
+			if name != "" && strings.ToLower(name[:1]) == name[:1] {
+				fieldPath = joinPath(path, name)
+			}
+			problems = append(problems, checkEnums(fieldPath, value.Field(index))...)
+		}
+	case reflect.Slice, reflect.Array:
+		for index := 0; index < value.Len(); index++ {
+			problems = append(problems, checkEnums(path+"["+strconv.Itoa(index)+"]", value.Index(index))...)
+		}
+	case reflect.Map:
+		keys := value.MapKeys()
+		sort.Slice(keys, func(a, b int) bool { return fmt.Sprint(keys[a]) < fmt.Sprint(keys[b]) })
+		for _, key := range keys {
+			problems = append(problems, checkEnums(joinPath(path, fmt.Sprint(key.Interface())), value.MapIndex(key))...)
+		}
+	}
+	return problems
+}
+
+func joinPath(prefix, name string) string {
+	if prefix == "" {
+		return name
+	}
+	return prefix + "." + name
 }
 
 // datasourceType is the `type` of a datasource reference, "" when absent.
@@ -197,6 +279,16 @@ func datasourceType(reference *json.RawMessage) string {
 		return ""
 	}
 	return ref.Type
+}
+
+// failed tells whether an SDK error is one: its strict decoders return an empty error list as a
+// non-nil error.
+func failed(err error) bool {
+	var buildErrors cog.BuildErrors
+	if errors.As(err, &buildErrors) {
+		return len(buildErrors) > 0
+	}
+	return err != nil
 }
 
 // fromError turns the SDK's build errors (or any error) into problems under a path prefix.
