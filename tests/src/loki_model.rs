@@ -21,8 +21,9 @@
 //! not, so a misspelled stage key, which Promtail would silently drop, is an error here.
 //!
 //! Both programs expand `${VAR}` references from the environment before parsing when started
-//! with `-config.expand-env=true` (stackscope's Loki is): [`expand_env`] does what their
-//! expansion (drone/envsubst) does, and [`parse_loki`]/[`parse_promtail`] run it first.
+//! with `-config.expand-env=true` (stackscope's Loki is, its Promtail is not: the level template
+//! holds `$level`): [`expand_env`] does what their expansion (drone/envsubst) does, and
+//! [`parse_loki`]/[`parse_promtail`] run it first when given an environment.
 
 mod generated;
 
@@ -1064,26 +1065,31 @@ pub fn expand_env(text: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result
     Ok(out)
 }
 
-/// Parses `loki.yaml` as Loki does with `-config.expand-env=true`.
-pub fn parse_loki(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<LokiConfig, String> {
-    let expanded = expand_env(text, env)?;
-    serde_saphyr::from_str(&expanded).map_err(|error| error.to_string())
+/// The environment of `-config.expand-env=true`, or `None` when the program runs without it and
+/// reads the file as it is.
+pub type Expansion<'a> = Option<&'a dyn Fn(&str) -> Option<String>>;
+
+fn expanded(text: &str, expansion: Expansion<'_>) -> Result<String, String> {
+    match expansion {
+        Some(env) => expand_env(text, env),
+        None => Ok(text.to_owned()),
+    }
 }
 
-/// Parses `promtail.yaml` as Promtail does with `-config.expand-env=true`, and checks that every
-/// pipeline stage names one stage type.
-pub fn parse_promtail(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<PromtailConfig, String> {
-    let expanded = expand_env(text, env)?;
-    let config: PromtailConfig = serde_saphyr::from_str(&expanded).map_err(|error| error.to_string())?;
+/// Parses `loki.yaml` as Loki does (with `-config.expand-env=true` when `expansion` is given).
+pub fn parse_loki(text: &str, expansion: Expansion<'_>) -> Result<LokiConfig, String> {
+    serde_saphyr::from_str(&expanded(text, expansion)?).map_err(|error| error.to_string())
+}
+
+/// Parses `promtail.yaml` as Promtail does (with `-config.expand-env=true` when `expansion` is
+/// given), and checks that every pipeline stage names one stage type.
+pub fn parse_promtail(text: &str, expansion: Expansion<'_>) -> Result<PromtailConfig, String> {
+    let config: PromtailConfig =
+        serde_saphyr::from_str(&expanded(text, expansion)?).map_err(|error| error.to_string())?;
     for (index, scrape) in config.scrape_configs.iter().flatten().enumerate() {
         if let Some(stages) = &scrape.pipeline_stages {
             check_stages(stages, &format!("scrape_configs[{index}].pipeline_stages"))?;
         }
     }
     Ok(config)
-}
-
-/// No environment: every `${VAR}` expands to nothing (or its default).
-pub fn no_env(_: &str) -> Option<String> {
-    None
 }
