@@ -20,12 +20,15 @@
 #        control-plane (= etcd + kubernetes + the combined bin dir),
 #        prometheus (prometheus + promtool), alertmanager (alertmanager + amtool),
 #        jaeger, engines (= prometheus + alertmanager + jaeger),
-#        all (= control-plane + engines). helm has a hook only (issue 6).
+#        grafana-schema, alloy-syntax (stackscope's own checkers, tools/checkers/<name>/),
+#        checkers (= grafana-schema + alloy-syntax),
+#        all (= control-plane + engines + checkers). helm has a hook only (issue 6).
 #
 # Measured on the 2-core dev machine (Go 1.26.8, empty Go module and build
 # caches, run under `nice -n 10` while other compiles were running):
 #   cold `tools/build-tools.sh control-plane`: 14 min 24 s (while other compiles ran).
 #   warm re-run (everything already built): ~1 s.
+#   cold `tools/build-tools.sh checkers` (both checkers, empty module and build caches): 53 s.
 set -euo pipefail
 
 # ---------------------------------------------------------------------------
@@ -351,15 +354,61 @@ build_jaeger() {
     "$replaces" "jaeger $JAEGER_RELEASE"
 }
 
+# ---------------------------------------------------------------------------
+# Checkers: stackscope's own small Go programs under tools/checkers/<name>/ (their own go.mod and
+# go.sum, pinned requires, committed) that judge rendered output with an upstream Go library:
+#   grafana-schema  dashboards by the Grafana foundation SDK's types (strict decoding)
+#   alloy-syntax    config.alloy by Alloy's own syntax parser and argument decoder
+# Their cache directory is keyed by a hash of their sources, so an edited checker is rebuilt and
+# an unchanged one is a no-op; the binary reports that hash through --version.
+# ---------------------------------------------------------------------------
+CHECKERS=(grafana-schema alloy-syntax)
+CHECKERS_SRC="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/checkers"
+
+# checker_hash NAME -> 12 hex digits over the checker's go.mod, go.sum and Go files
+checker_hash() {
+  local src="$CHECKERS_SRC/$1"
+  [[ -f "$src/go.mod" ]] || die "no checker $1 (expected $src/go.mod)"
+  (cd "$src" && find . -type f \( -name '*.go' -o -name go.mod -o -name go.sum \) | LC_ALL=C sort \
+    | xargs sha256sum | sha256sum | cut -c1-12)
+}
+
+checker_dir() { bin_dir "$1" "$(checker_hash "$1")"; }
+
+build_checker() {
+  local name="$1" src="$CHECKERS_SRC/$1" hash out tmp
+  hash="$(checker_hash "$name")"
+  out="$(bin_dir "$name" "$hash")"
+  if version_ok "$out/$name" "$name $hash"; then
+    log "$name $hash already built"; return 0
+  fi
+  log "building checker $name ($hash)"
+  ensure_toolchain "$(go_line "$src/go.mod")"
+  tmp="$out.tmp.$$"
+  rm -rf "$tmp"; mkdir -p "$tmp"
+  # -mod=readonly: exactly the committed go.sum, never a silent upgrade.
+  (cd "$src" && CGO_ENABLED=0 GOFLAGS="-mod=readonly -buildvcs=false" \
+    go build -trimpath -ldflags "-s -w -X main.version=$hash" -o "$tmp/$name" .)
+  version_ok "$tmp/$name" "$name $hash" || die "built $name does not report $hash"
+  finish_install "$tmp" "$out"
+  log "$name $hash -> $out"
+}
+
+build_checkers() {
+  local name
+  for name in "${CHECKERS[@]}"; do build_checker "$name"; done
+}
+
 # helm: helm.sh/helm/v3/cmd/helm (or v4) — not built yet (issue 6).
 not_enabled() { die "$1 is not enabled yet (hook only): pin ${2}_VERSION and implement build_$1 in $0"; }
 build_helm() { not_enabled helm HELM; }
 
-ENABLED_TOOLS=(etcd kubernetes control-plane prometheus alertmanager jaeger engines)
+ENABLED_TOOLS=(etcd kubernetes control-plane prometheus alertmanager jaeger engines "${CHECKERS[@]}" checkers)
 HOOK_TOOLS=(helm)
 
 # print_dirs NAME -> bin dir(s) of a tool
 print_dirs() {
+  local checker
   case "$1" in
     etcd) etcd_dir ;;
     kubernetes | kube-apiserver | kube-controller-manager | kubectl) kubernetes_dir ;;
@@ -368,6 +417,8 @@ print_dirs() {
     alertmanager | amtool) alertmanager_dir ;;
     jaeger) jaeger_dir ;;
     engines) prometheus_dir; alertmanager_dir; jaeger_dir ;;
+    grafana-schema | alloy-syntax) checker_dir "$1" ;;
+    checkers) for checker in "${CHECKERS[@]}"; do checker_dir "$checker"; done ;;
     *) die "no bin dir for $1" ;;
   esac
 }
@@ -381,6 +432,8 @@ build_one() {
     alertmanager | amtool) build_alertmanager ;;
     jaeger) build_jaeger ;;
     engines) build_prometheus; build_alertmanager; build_jaeger ;;
+    grafana-schema | alloy-syntax) build_checker "$1" ;;
+    checkers) build_checkers ;;
     helm) build_helm ;;
     *) die "unknown tool '$1' (known: ${ENABLED_TOOLS[*]}; hooks: ${HOOK_TOOLS[*]})" ;;
   esac
@@ -399,7 +452,7 @@ main() {
       --list) printf '%s\n' "${ENABLED_TOOLS[@]}"; return 0 ;;
       -h | --help) usage; return 0 ;;
       -*) die "unknown option $1" ;;
-      all) names+=(control-plane engines) ;;
+      all) names+=(control-plane engines checkers) ;;
       *) names+=("$1") ;;
     esac
     shift

@@ -2,6 +2,8 @@
 //! the configuration files its ConfigMaps carry.
 
 pub mod cluster;
+pub mod grafana_model;
+pub mod loki_model;
 pub mod rule_tests;
 pub mod tools;
 pub mod variants;
