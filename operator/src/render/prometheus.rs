@@ -424,8 +424,10 @@ pub fn config(stack: &ResolvedStack) -> Result<(PrometheusConfig<'_>, Mounts<'_>
             action: "labeldrop",
         }],
         alertmanagers: vec![AlertmanagerConfig {
+            // EndpointSlices, like the monitor jobs: the v1 Endpoints API is deprecated since
+            // Kubernetes 1.33 and the API server answers every list and watch of it with a warning.
             kubernetes_sd_configs: vec![KubernetesSd {
-                role: "endpoints",
+                role: "endpointslice",
                 namespaces: Some(Namespaces { names: vec![Cow::Borrowed(stack.namespace.as_str())] }),
             }],
             relabel_configs: vec![
@@ -433,7 +435,7 @@ pub fn config(stack: &ResolvedStack) -> Result<(PrometheusConfig<'_>, Mounts<'_>
                     labels!["__meta_kubernetes_service_name"],
                     Cow::Owned(regex_literal(&object_name(stack, Component::Alertmanager)).into_owned()),
                 ),
-                Relabel::keep(labels!["__meta_kubernetes_endpoint_port_name"], "http"),
+                Relabel::keep(labels!["__meta_kubernetes_endpointslice_port_name"], "http"),
             ],
         }],
     });
@@ -875,7 +877,7 @@ fn rbac(stack: &ResolvedStack) -> (ClusterRole, ClusterRoleBinding) {
         rules: Some(vec![
             PolicyRule {
                 api_groups: Some(strings(&[""])),
-                resources: Some(strings(&["services", "endpoints", "pods", "nodes", "nodes/metrics"])),
+                resources: Some(strings(&["services", "pods", "nodes", "nodes/metrics"])),
                 verbs: read.clone(),
                 ..PolicyRule::default()
             },
@@ -1450,20 +1452,23 @@ mod tests {
     }
 
     #[test]
-    fn alertmanagers_are_found_through_their_service_endpoints() {
+    fn alertmanagers_are_found_through_their_service_endpoint_slices() {
         let config = parsed(&machineavatars());
         let alerting = &config["alerting"];
         assert_eq!(
             alerting["alertmanagers"][0]["kubernetes_sd_configs"],
-            json!([{"role": "endpoints", "namespaces": {"names": ["observability"]}}])
+            json!([{"role": "endpointslice", "namespaces": {"names": ["observability"]}}])
         );
         assert_eq!(
             alerting["alertmanagers"][0]["relabel_configs"],
             json!([
                 {"source_labels": ["__meta_kubernetes_service_name"], "regex": "machineavatars-alertmanager", "action": "keep"},
-                {"source_labels": ["__meta_kubernetes_endpoint_port_name"], "regex": "http", "action": "keep"}
+                {"source_labels": ["__meta_kubernetes_endpointslice_port_name"], "regex": "http", "action": "keep"}
             ])
         );
+        // Nothing reads the deprecated v1 Endpoints API any more.
+        let text = crate::render::objects_to_yaml(&render(&machineavatars()).unwrap()).unwrap();
+        assert!(!text.contains("role: endpoints\n") && !text.contains("__meta_kubernetes_endpoint_"), "{text}");
         assert_eq!(alerting["alert_relabel_configs"], json!([{"regex": REPLICA_LABEL, "action": "labeldrop"}]));
 
         let mut quiet = machineavatars();
@@ -1590,7 +1595,7 @@ mod tests {
         assert_eq!(
             role["rules"],
             json!([
-                {"apiGroups": [""], "resources": ["services", "endpoints", "pods", "nodes", "nodes/metrics"],
+                {"apiGroups": [""], "resources": ["services", "pods", "nodes", "nodes/metrics"],
                  "verbs": ["get", "list", "watch"]},
                 {"apiGroups": ["discovery.k8s.io"], "resources": ["endpointslices"], "verbs": ["get", "list", "watch"]},
                 {"nonResourceURLs": ["/metrics"], "verbs": ["get"]}
