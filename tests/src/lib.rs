@@ -18,6 +18,36 @@ pub fn example_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/machineavatars")
 }
 
+/// The example stack and its monitors as typed objects, moved into the given namespaces (the
+/// stack's monitor namespace selector follows the monitors).
+pub fn example_in(
+    stack_namespace: &str,
+    apps_namespace: &str,
+) -> Result<(stackscope::api::ObservabilityStack, Vec<stackscope::api::ServiceMonitor>), String> {
+    use stackscope::manifest::{Manifest, Origin, documents, typed};
+    let mut stacks = Vec::new();
+    let mut monitors = Vec::new();
+    for file in ["stack.yaml", "monitors.yaml"] {
+        let text = std::fs::read_to_string(example_dir().join(file)).map_err(|error| format!("{file}: {error}"))?;
+        for (index, value) in documents(file, &text).map_err(|error| error.to_string())?.into_iter().enumerate() {
+            let origin = Origin { file: file.to_owned(), document: index + 1 };
+            match typed(&origin, value).map_err(|error| error.to_string())? {
+                Manifest::Stack(stack) => stacks.push(*stack),
+                Manifest::Monitor(monitor) => monitors.push(*monitor),
+            }
+        }
+    }
+    let mut stack = stacks.into_iter().next().ok_or("the example has no stack")?;
+    stack.metadata.namespace = Some(stack_namespace.to_owned());
+    if let Some(selector) = stack.spec.monitor_namespace_selector.as_mut() {
+        selector.match_names = vec![apps_namespace.to_owned()];
+    }
+    for monitor in &mut monitors {
+        monitor.metadata.namespace = Some(apps_namespace.to_owned());
+    }
+    Ok((stack, monitors))
+}
+
 /// Loads and resolves every stack in the given directory, as `stackscope render -f` does.
 pub fn resolve_dir(directory: &Path) -> Result<Vec<ResolvedStack>, String> {
     let paths = stackscope::offline::expand_paths(&[directory.to_path_buf()])?;

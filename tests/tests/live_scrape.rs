@@ -30,9 +30,7 @@ use kube::api::{Api, DeleteParams, Patch, PatchParams};
 use kube::{Client, ResourceExt};
 use serde_json::{Value, json};
 use stackscope::api::{ObservabilityStack, ServiceMonitor};
-use stackscope::manifest::{Manifest, Origin, documents, typed};
 use stackscope_tests::cluster::{Operator, client, control_plane, fresh_namespace, install_crds, wait_for};
-use stackscope_tests::example_dir;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -54,26 +52,8 @@ const PROMETHEUS_POD_NAME: &str = "machineavatars-prometheus-0";
 
 /// The example stack and monitors, moved into the test's namespaces, plus [`PORTLESS_MONITOR`].
 fn example() -> (ObservabilityStack, Vec<ServiceMonitor>) {
-    let mut stacks = Vec::new();
-    let mut monitors = Vec::new();
-    for file in ["stack.yaml", "monitors.yaml"] {
-        let text = std::fs::read_to_string(example_dir().join(file)).unwrap_or_else(|error| panic!("{file}: {error}"));
-        for (index, value) in documents(file, &text).unwrap_or_else(|e| panic!("{e}")).into_iter().enumerate() {
-            let origin = Origin { file: file.to_owned(), document: index + 1 };
-            match typed(&origin, value).unwrap_or_else(|e| panic!("{e}")) {
-                Manifest::Stack(stack) => stacks.push(*stack),
-                Manifest::Monitor(monitor) => monitors.push(*monitor),
-            }
-        }
-    }
-    let mut stack = stacks.remove(0);
-    stack.metadata.namespace = Some(STACK_NAMESPACE.to_owned());
-    if let Some(selector) = stack.spec.monitor_namespace_selector.as_mut() {
-        selector.match_names = vec![APPS_NAMESPACE.to_owned()];
-    }
-    for monitor in &mut monitors {
-        monitor.metadata.namespace = Some(APPS_NAMESPACE.to_owned());
-    }
+    let (stack, mut monitors) =
+        stackscope_tests::example_in(STACK_NAMESPACE, APPS_NAMESPACE).unwrap_or_else(|error| panic!("{error}"));
     let gateway = monitors
         .iter()
         .find(|monitor| monitor.name_any() == SERVICE)

@@ -10,40 +10,13 @@ use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams
 use kube::{Client, ResourceExt};
 use stackscope::api::{ObservabilityStack, ServiceMonitor};
 use stackscope::controller::leader::LeaseConfig;
-use stackscope::manifest::{Manifest, Origin, documents, typed};
 use stackscope::render::common::STACK_LABEL;
 use stackscope_tests::cluster::{
     ControlPlane, Operator, client, control_plane, fresh_namespace, install_crds, wait_for,
 };
-use stackscope_tests::example_dir;
 
 const TIMEOUT: Duration = Duration::from_secs(90);
 const TEST_MANAGER: &str = "stackscope-tests";
-
-/// The example stack and monitors, moved into the test's namespaces.
-fn example(stack_namespace: &str, apps_namespace: &str) -> (ObservabilityStack, Vec<ServiceMonitor>) {
-    let mut stacks = Vec::new();
-    let mut monitors = Vec::new();
-    for file in ["stack.yaml", "monitors.yaml"] {
-        let text = std::fs::read_to_string(example_dir().join(file)).unwrap_or_else(|error| panic!("{file}: {error}"));
-        for (index, value) in documents(file, &text).unwrap_or_else(|e| panic!("{e}")).into_iter().enumerate() {
-            let origin = Origin { file: file.to_owned(), document: index + 1 };
-            match typed(&origin, value).unwrap_or_else(|e| panic!("{e}")) {
-                Manifest::Stack(stack) => stacks.push(*stack),
-                Manifest::Monitor(monitor) => monitors.push(*monitor),
-            }
-        }
-    }
-    let mut stack = stacks.remove(0);
-    stack.metadata.namespace = Some(stack_namespace.to_owned());
-    if let Some(selector) = stack.spec.monitor_namespace_selector.as_mut() {
-        selector.match_names = vec![apps_namespace.to_owned()];
-    }
-    for monitor in &mut monitors {
-        monitor.metadata.namespace = Some(apps_namespace.to_owned());
-    }
-    (stack, monitors)
-}
 
 struct Scenario {
     plane: ControlPlane,
@@ -63,7 +36,8 @@ impl Scenario {
         let apps_namespace = format!("apps-{name}");
         fresh_namespace(&client, &stack_namespace).await.unwrap_or_else(|error| panic!("{error}"));
         fresh_namespace(&client, &apps_namespace).await.unwrap_or_else(|error| panic!("{error}"));
-        let (stack, monitors) = example(&stack_namespace, &apps_namespace);
+        let (stack, monitors) =
+            stackscope_tests::example_in(&stack_namespace, &apps_namespace).unwrap_or_else(|error| panic!("{error}"));
         Self { plane, client, stack_namespace, apps_namespace, stack, monitors }
     }
 
