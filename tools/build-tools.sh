@@ -363,6 +363,7 @@ build_jaeger() {
 # an unchanged one is a no-op; the binary reports that hash through --version.
 # ---------------------------------------------------------------------------
 CHECKERS=(grafana-schema alloy-syntax)
+CHECKERS+=(argocd-health)  # Argo CD health checks run by its Lua interpreter (issue 6)
 CHECKERS_SRC="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/checkers"
 
 # checker_hash NAME -> 12 hex digits over the checker's go.mod, go.sum and Go files
