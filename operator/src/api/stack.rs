@@ -43,6 +43,10 @@ pub struct ObservabilityStackSpec {
     /// Namespaces to take ServiceMonitors from (default: the stack's own).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub monitor_namespace_selector: Option<NamespaceSelector>,
+    /// Also select prometheus-operator's `monitoring.coreos.com/v1` ServiceMonitors (off by
+    /// default), for a migration without rewriting them first.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub prometheus_operator_monitors: PrometheusOperatorMonitors,
     /// What to do when a running object no longer matches what was declared.
     #[serde(default)]
     pub drift_policy: DriftPolicy,
@@ -67,6 +71,37 @@ pub struct ObservabilityStackSpec {
     /// SLO evaluation and performance budgets.
     #[serde(default)]
     pub slos: SlosSpec,
+}
+
+/// Selection of prometheus-operator's ServiceMonitors by a stack.
+///
+/// When enabled, the stack's `monitorSelector` and `monitorNamespaceSelector` pick
+/// `monitoring.coreos.com/v1` ServiceMonitors as they pick stackscope's own, each converted exactly
+/// as `stackscope import` converts it and then checked like any other monitor. They are listed in
+/// `status.acceptedMonitors` and `status.rejectedMonitors` with `apiVersion:
+/// monitoring.coreos.com/v1`; their own status belongs to prometheus-operator and is never
+/// written. A stackscope ServiceMonitor of the same namespace and name takes precedence. Without
+/// prometheus-operator's CRD in the cluster the stack says so in its `Degraded` condition and
+/// renders its own monitors.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Default, JsonSchema)]
+#[serde(default, rename_all = "camelCase")]
+pub struct PrometheusOperatorMonitors {
+    /// Select prometheus-operator's ServiceMonitors too (default false).
+    pub enabled: bool,
+    /// A monitor using fields stackscope does not have (e.g. `authorization`, `oauth2`,
+    /// `proxyUrl`): `Reject` it, naming the field (default), or `Ignore` the fields and render
+    /// the rest.
+    pub unsupported_fields: UnsupportedFields,
+}
+
+/// What to do with fields of a prometheus-operator ServiceMonitor stackscope does not have.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default, Hash, JsonSchema)]
+pub enum UnsupportedFields {
+    /// Leave the monitor out and report the field in `status.rejectedMonitors`.
+    #[default]
+    Reject,
+    /// Render the monitor without those fields.
+    Ignore,
 }
 
 /// Deployment environment of a stack.
