@@ -14,6 +14,7 @@ pub fn crds() -> Vec<CustomResourceDefinition> {
             strip_object_defaults(&mut value);
             drop_null_from_enums(&mut value);
             type_int_or_string(&mut value);
+            unwrap_descriptions(&mut value);
             serde_json::from_value(value).unwrap_or(crd)
         })
         .collect()
@@ -82,6 +83,26 @@ fn type_int_or_string(value: &mut serde_json::Value) {
             map.values_mut().for_each(type_int_or_string);
         }
         serde_json::Value::Array(items) => items.iter_mut().for_each(type_int_or_string),
+        _ => {}
+    }
+}
+
+/// Joins the lines of each description into paragraphs: a doc comment wraps at the source's
+/// line width, and `kubectl explain` would show those breaks mid-sentence on top of its own
+/// wrapping. Blank lines (paragraph breaks) stay.
+fn unwrap_descriptions(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Object(map) => {
+            if let Some(serde_json::Value::String(description)) = map.get_mut("description") {
+                *description = description
+                    .split("\n\n")
+                    .map(|paragraph| paragraph.split('\n').map(str::trim).collect::<Vec<_>>().join(" "))
+                    .collect::<Vec<_>>()
+                    .join("\n\n");
+            }
+            map.values_mut().for_each(unwrap_descriptions);
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(unwrap_descriptions),
         _ => {}
     }
 }
