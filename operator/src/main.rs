@@ -356,10 +356,10 @@ fn import(source: ImportSource, output: Option<PathBuf>, strict: bool) -> Result
         Some(directory) => format!(" into {}", directory.display()),
         None => String::new(),
     };
-    eprintln!(
-        "converted {} ServiceMonitor(s){written}; {} lost fields stackscope does not have (see the warnings)",
-        texts.len(),
-        report.lossy
-    );
+    let lossy = match report.lossy {
+        0 => "none lost a field".to_owned(),
+        count => format!("{count} of them lost fields stackscope does not have (see the warnings)"),
+    };
+    eprintln!("converted {} ServiceMonitor(s){written}; {lossy}", texts.len());
     Ok(())
 }

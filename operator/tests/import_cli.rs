@@ -81,7 +81,7 @@ fn a_multi_document_file_converts_with_notes_and_warnings_and_the_output_validat
         "(document 6): ServiceMonitor shop/payments: spec.endpoints[1].authorization: not supported by stackscope; dropped",
         "(document 6): ServiceMonitor shop/payments: spec.endpoints[1].proxyUrl: not supported by stackscope; dropped",
         "(document 6): ServiceMonitor shop/payments: spec.scrapeProtocols: not supported by stackscope; dropped",
-        "converted 7 ServiceMonitor(s); 3 lost fields",
+        "converted 7 ServiceMonitor(s); 3 of them lost fields stackscope does not have (see the warnings)",
     ] {
         assert!(stderr.contains(expected), "stderr lacks {expected:?}:\n{stderr}");
     }

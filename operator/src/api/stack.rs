@@ -80,7 +80,8 @@ pub struct ObservabilityStackSpec {
 /// as `stackscope import` converts it and then checked like any other monitor. They are listed in
 /// `status.acceptedMonitors` and `status.rejectedMonitors` with `apiVersion:
 /// monitoring.coreos.com/v1`; their own status belongs to prometheus-operator and is never
-/// written. A stackscope ServiceMonitor of the same namespace and name takes precedence. Without
+/// written. A stackscope ServiceMonitor of the same namespace and name replaces one (it renders
+/// the same scrape job), so monitors can be migrated one by one with `stackscope import`. Without
 /// prometheus-operator's CRD in the cluster the stack says so in its `Degraded` condition and
 /// renders its own monitors.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Default, JsonSchema)]

@@ -243,18 +243,13 @@ pub async fn select(
     foreign.sort_by_key(|monitor| (&monitor.namespace, &monitor.name));
     for candidate in foreign {
         let key = (candidate.namespace.clone(), candidate.name.clone());
-        let monitor = if own.contains(&key) {
-            Err((
-                "metadata.name".to_owned(),
-                format!(
-                    "a {} ServiceMonitor of the same namespace and name is selected and takes precedence",
-                    crate::api::API_VERSION
-                ),
-            ))
-        } else {
-            candidate.monitor(validator, options.unsupported_fields)
-        };
-        let outcome = match monitor {
+        // A stackscope monitor of the same namespace and name replaces it (what `stackscope
+        // import` then `kubectl apply` produce): not a rejection, so that migrating monitor by
+        // monitor keeps the stack healthy. Both would write the same scrape job.
+        if own.contains(&key) {
+            continue;
+        }
+        let outcome = match candidate.monitor(validator, options.unsupported_fields) {
             Err(rejection) => Some(rejection),
             Ok(monitor) => {
                 let found =
