@@ -12,6 +12,9 @@ pub fn crds() -> Vec<CustomResourceDefinition> {
         .map(|crd| {
             let Ok(mut value) = serde_json::to_value(&crd) else { return crd };
             strip_object_defaults(&mut value);
+            drop_null_from_enums(&mut value);
+            type_int_or_string(&mut value);
+            unwrap_descriptions(&mut value);
             serde_json::from_value(value).unwrap_or(crd)
         })
         .collect()
@@ -48,6 +51,58 @@ fn strip_object_defaults(value: &mut serde_json::Value) {
             map.values_mut().for_each(strip_object_defaults);
         }
         serde_json::Value::Array(items) => items.iter_mut().for_each(strip_object_defaults),
+        _ => {}
+    }
+}
+
+/// Removes `null` from the `enum` of optional fields. `nullable: true` already admits null, and a
+/// `null` among the choices only shows up as `<no value>` in `kubectl explain` and as a
+/// supported value `"null"` in the API server's refusal.
+fn drop_null_from_enums(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Object(map) => {
+            if let Some(serde_json::Value::Array(choices)) = map.get_mut("enum") {
+                choices.retain(|choice| !choice.is_null());
+            }
+            map.values_mut().for_each(drop_null_from_enums);
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(drop_null_from_enums),
+        _ => {}
+    }
+}
+
+/// Gives every `x-kubernetes-int-or-string` field the two typed branches the API server's own
+/// types publish (kube's schema rewrite leaves them untyped), so that `kubectl explain` and
+/// OpenAPI clients see an integer-or-string rather than an object.
+fn type_int_or_string(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Object(map) => {
+            if map.get("x-kubernetes-int-or-string").and_then(serde_json::Value::as_bool) == Some(true) {
+                map.insert("anyOf".to_owned(), serde_json::json!([{"type": "integer"}, {"type": "string"}]));
+            }
+            map.values_mut().for_each(type_int_or_string);
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(type_int_or_string),
+        _ => {}
+    }
+}
+
+/// Joins the lines of each description into paragraphs: a doc comment wraps at the source's
+/// line width, and `kubectl explain` would show those breaks mid-sentence on top of its own
+/// wrapping. Blank lines (paragraph breaks) stay.
+fn unwrap_descriptions(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Object(map) => {
+            if let Some(serde_json::Value::String(description)) = map.get_mut("description") {
+                *description = description
+                    .split("\n\n")
+                    .map(|paragraph| paragraph.split('\n').map(str::trim).collect::<Vec<_>>().join(" "))
+                    .collect::<Vec<_>>()
+                    .join("\n\n");
+            }
+            map.values_mut().for_each(unwrap_descriptions);
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(unwrap_descriptions),
         _ => {}
     }
 }

@@ -8,6 +8,7 @@ pub mod api;
 pub mod controller;
 pub mod crdgen;
 pub mod drift;
+pub mod import;
 pub mod manifest;
 pub mod offline;
 pub mod render;

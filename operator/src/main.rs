@@ -8,7 +8,7 @@ use clap::{Parser, Subcommand};
 use stackscope::controller::leader::LeaseConfig;
 use stackscope::controller::{self, RunConfig};
 use stackscope::render::{Component, objects_to_yaml, render_stack};
-use stackscope::{crdgen, offline};
+use stackscope::{crdgen, import, offline};
 use std::time::Duration;
 
 #[derive(Parser)]
@@ -81,6 +81,30 @@ enum Command {
         #[arg(long, default_value_t = 4)]
         concurrency: u16,
     },
+    /// Convert prometheus-operator's monitoring.coreos.com/v1 ServiceMonitors into stackscope
+    /// ones, from files or from the cluster; fields stackscope lacks are reported per object.
+    #[command(group(clap::ArgGroup::new("source").required(true).args(["files", "from_cluster"])))]
+    Import {
+        /// Files or directories of YAML (multi-document files and `kubectl get -o yaml` lists are
+        /// fine; documents that are not prometheus-operator ServiceMonitors are skipped).
+        #[arg(short = 'f', long = "filename", num_args = 1..)]
+        files: Vec<PathBuf>,
+        /// Read the ServiceMonitors from the cluster of the current kubeconfig.
+        #[arg(long)]
+        from_cluster: bool,
+        /// With --from-cluster: this namespace (default: the kubeconfig's).
+        #[arg(short, long, conflicts_with = "all_namespaces")]
+        namespace: Option<String>,
+        /// With --from-cluster: every namespace.
+        #[arg(short = 'A', long)]
+        all_namespaces: bool,
+        /// Directory to write `<namespace>_<name>.yaml` files into (default: stdout).
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+        /// Refuse monitors that lose a field in the conversion, instead of warning.
+        #[arg(long)]
+        strict: bool,
+    },
     /// Validate stacks and monitors from files with the CRD's own rules; exit 1 on any problem.
     Validate {
         /// Files or directories of YAML manifests.
@@ -95,6 +119,18 @@ fn main() -> ExitCode {
         Command::Crds { output } => crds(output),
         Command::Render { files, output } => render(&files, output),
         Command::Validate { files } => validate(&files),
+        Command::Import { files, from_cluster, namespace, all_namespaces, output, strict } => {
+            let scope = match (from_cluster, all_namespaces) {
+                (false, _) if namespace.is_some() || all_namespaces => {
+                    eprintln!("error: -n/--namespace and -A/--all-namespaces apply to --from-cluster only");
+                    return ExitCode::from(2);
+                }
+                (false, _) => ImportSource::Files(files),
+                (true, true) => ImportSource::Cluster { namespace: None },
+                (true, false) => ImportSource::Cluster { namespace: Some(namespace) },
+            };
+            import(scope, output, strict)
+        }
         Command::Drift { namespace, output } => return drift(namespace.as_deref(), output),
         Command::Run {
             listen,
@@ -257,5 +293,73 @@ fn render(paths: &[PathBuf], output: Option<PathBuf>) -> Result<(), Vec<String>>
             println!("wrote {count} objects of {} stack(s) to {}", rendered.len(), directory.display());
         }
     }
+    Ok(())
+}
+
+/// Where `stackscope import` reads from.
+enum ImportSource {
+    Files(Vec<PathBuf>),
+    /// `namespace: None` is every namespace; `Some(None)` the kubeconfig's namespace.
+    Cluster {
+        namespace: Option<Option<String>>,
+    },
+}
+
+fn import(source: ImportSource, output: Option<PathBuf>, strict: bool) -> Result<(), Vec<String>> {
+    let documents = match source {
+        ImportSource::Files(paths) => import::documents_of_files(&read_files(&paths)?)?,
+        ImportSource::Cluster { namespace } => {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|error| vec![format!("cannot start the async runtime: {error}")])?;
+            runtime.block_on(async {
+                let client = kube::Client::try_default()
+                    .await
+                    .map_err(|error| vec![format!("cannot reach the cluster: {error}")])?;
+                let namespace =
+                    namespace.map(|namespace| namespace.unwrap_or_else(|| client.default_namespace().to_owned()));
+                import::documents_of_cluster(&client, namespace.as_deref()).await.map_err(|error| vec![error])
+            })?
+        }
+    };
+    let report = import::import_documents(documents, strict);
+    for note in &report.notes {
+        eprintln!("note: {note}");
+    }
+    for warning in &report.warnings {
+        eprintln!("warning: {warning}");
+    }
+    if !report.errors.is_empty() {
+        return Err(report.errors);
+    }
+    let mut texts = Vec::new();
+    for (source, monitor) in &report.monitors {
+        let text = serde_saphyr::to_string(monitor).map_err(|error| vec![format!("{source}: {error}")])?;
+        texts.push((import::file_name(monitor), text));
+    }
+    match &output {
+        None => {
+            for (_, text) in &texts {
+                print!("---\n{text}");
+            }
+        }
+        Some(directory) => {
+            std::fs::create_dir_all(directory).map_err(|error| vec![format!("{}: {error}", directory.display())])?;
+            for (name, text) in &texts {
+                let path = directory.join(name);
+                std::fs::write(&path, text).map_err(|error| vec![format!("{}: {error}", path.display())])?;
+            }
+        }
+    }
+    let written = match &output {
+        Some(directory) => format!(" into {}", directory.display()),
+        None => String::new(),
+    };
+    let lossy = match report.lossy {
+        0 => "none lost a field".to_owned(),
+        count => format!("{count} of them lost fields stackscope does not have (see the warnings)"),
+    };
+    eprintln!("converted {} ServiceMonitor(s){written}; {lossy}", texts.len());
     Ok(())
 }

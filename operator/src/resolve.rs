@@ -149,8 +149,18 @@ pub fn selector_matches(
 
 /// Whether a stack includes a monitor: namespace first, then labels.
 pub fn stack_selects(stack: &ObservabilityStack, monitor: &ServiceMonitor) -> bool {
+    stack_selects_object(stack, monitor.metadata.namespace.as_deref(), monitor.metadata.labels.as_ref())
+}
+
+/// Whether a stack includes a monitor of any kind (stackscope's or prometheus-operator's) with
+/// this namespace and these labels.
+pub fn stack_selects_object(
+    stack: &ObservabilityStack,
+    namespace: Option<&str>,
+    labels: Option<&std::collections::BTreeMap<String, String>>,
+) -> bool {
     let stack_namespace = stack.metadata.namespace.as_deref().unwrap_or("default");
-    let monitor_namespace = monitor.metadata.namespace.as_deref().unwrap_or(stack_namespace);
+    let monitor_namespace = namespace.unwrap_or(stack_namespace);
     let namespace_allowed = match &stack.spec.monitor_namespace_selector {
         Some(selector) if selector.any => true,
         Some(selector) if !selector.match_names.is_empty() => {
@@ -159,7 +169,7 @@ pub fn stack_selects(stack: &ObservabilityStack, monitor: &ServiceMonitor) -> bo
         _ => monitor_namespace == stack_namespace,
     };
     let empty = std::collections::BTreeMap::new();
-    let labels = monitor.metadata.labels.as_ref().unwrap_or(&empty);
+    let labels = labels.unwrap_or(&empty);
     namespace_allowed && stack.spec.monitor_selector.as_ref().is_none_or(|selector| selector_matches(selector, labels))
 }
 

@@ -348,7 +348,7 @@ mod tests {
             ),
             (
                 json!({"selector": {}, "endpoints": [{"port": "http", "interval": "10s", "scrapeTimeout": "30s"}]}),
-                "spec.endpoints[0]",
+                "spec.endpoints[0].scrapeTimeout",
                 "scrapeTimeout must not exceed interval",
             ),
             (

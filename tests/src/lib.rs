@@ -4,6 +4,7 @@
 pub mod cluster;
 pub mod grafana_model;
 pub mod loki_model;
+pub mod prometheus_operator;
 pub mod rule_tests;
 pub mod tools;
 pub mod variants;

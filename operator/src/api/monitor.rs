@@ -74,14 +74,16 @@ pub struct ServiceMonitorSpec {
 /// One scraped port of the selected Services.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default, JsonSchema)]
 #[serde(rename_all = "camelCase")]
-#[schemars(extend("x-kubernetes-validations" = [{"rule": "has(self.port) != has(self.targetPort)", "message": "set exactly one of port (a Service port name) or targetPort"}, {"rule": "!has(self.interval) || !has(self.scrapeTimeout) || duration(self.scrapeTimeout) <= duration(self.interval)", "message": "scrapeTimeout must not exceed interval"}, {"rule": "!has(self.bearerTokenSecret) || !has(self.basicAuth)", "message": "bearerTokenSecret and basicAuth are mutually exclusive"}]))]
+#[schemars(extend("x-kubernetes-validations" = [{"rule": "has(self.port) != has(self.targetPort)", "message": "set exactly one of port (a Service port name) or targetPort"}, {"rule": "!has(self.interval) || !has(self.scrapeTimeout) || duration(self.scrapeTimeout) <= duration(self.interval)", "message": "scrapeTimeout must not exceed interval", "fieldPath": ".scrapeTimeout"}, {"rule": "!has(self.bearerTokenSecret) || !has(self.basicAuth)", "message": "bearerTokenSecret and basicAuth are mutually exclusive"}]))]
 pub struct Endpoint {
-    /// Name of the Service port to scrape.
+    /// Name of the Service port to scrape (`spec.ports[].name` of the selected Services). Set
+    /// exactly one of `port` or `targetPort`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 63))]
     pub port: Option<String>,
     /// Pod port (number or name) to scrape, when the Service port has no name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "int_or_string")]
     pub target_port: Option<IntOrString>,
     /// HTTP path of the metrics (default `/metrics`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -153,10 +155,10 @@ pub struct TlsConfig {
     /// CA certificate to verify the target with.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ca: Option<SecretOrConfigMap>,
-    /// Client certificate.
+    /// Client certificate presented to the target (with `keySecret`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cert: Option<SecretOrConfigMap>,
-    /// Client key.
+    /// Secret key holding the client certificate's private key (with `cert`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key_secret: Option<SecretKeyRef>,
     /// Path of a CA file already present in the Prometheus container.
@@ -176,9 +178,9 @@ pub struct TlsConfig {
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct BasicAuth {
-    /// The user name.
+    /// Secret key holding the user name.
     pub username: SecretKeyRef,
-    /// The password.
+    /// Secret key holding the password.
     pub password: SecretKeyRef,
 }
 
@@ -238,4 +240,15 @@ pub struct AlertOverrides {
     /// p95 latency critical threshold (default 10s).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub latency_critical: Option<ScrapeDuration>,
+}
+
+/// Schema of an optional `IntOrString`: what `kubectl explain` shows as `<IntOrString>` and
+/// prometheus-operator's CRD declares for the same field.
+fn int_or_string(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({
+        "x-kubernetes-int-or-string": true,
+        "anyOf": [{"type": "integer"}, {"type": "string"}],
+        "nullable": true,
+        "description": "Pod port (number or name) to scrape, when the Service port has no name.",
+    })
 }

@@ -30,8 +30,8 @@ use super::status::ObservabilityStackStatus;
 )]
 #[serde(rename_all = "camelCase")]
 #[schemars(extend("x-kubernetes-validations" = [
-    {"rule": "!(has(self.metrics) && self.metrics.enabled == false) || (has(self.alerting) && self.alerting.enabled == false)", "message": "alerting needs metrics: set alerting.enabled: false when metrics.enabled is false"},
-    {"rule": "!(has(self.metrics) && self.metrics.enabled == false) || (has(self.slos) && self.slos.enabled == false)", "message": "SLOs need metrics: set slos.enabled: false when metrics.enabled is false"}
+    {"rule": "!(has(self.metrics) && self.metrics.enabled == false) || (has(self.alerting) && self.alerting.enabled == false)", "message": "alerting needs metrics: set alerting.enabled: false when metrics.enabled is false", "fieldPath": ".alerting.enabled"},
+    {"rule": "!(has(self.metrics) && self.metrics.enabled == false) || (has(self.slos) && self.slos.enabled == false)", "message": "SLOs need metrics: set slos.enabled: false when metrics.enabled is false", "fieldPath": ".slos.enabled"}
 ]))]
 pub struct ObservabilityStackSpec {
     /// Environment; sets the log retention (production 90d, staging 30d, development 7d) and storage.
@@ -43,6 +43,10 @@ pub struct ObservabilityStackSpec {
     /// Namespaces to take ServiceMonitors from (default: the stack's own).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub monitor_namespace_selector: Option<NamespaceSelector>,
+    /// Also select prometheus-operator's `monitoring.coreos.com/v1` ServiceMonitors (off by
+    /// default), for a migration without rewriting them first.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub prometheus_operator_monitors: PrometheusOperatorMonitors,
     /// What to do when a running object no longer matches what was declared.
     #[serde(default)]
     pub drift_policy: DriftPolicy,
@@ -67,6 +71,38 @@ pub struct ObservabilityStackSpec {
     /// SLO evaluation and performance budgets.
     #[serde(default)]
     pub slos: SlosSpec,
+}
+
+/// Selection of prometheus-operator's ServiceMonitors by a stack.
+///
+/// When enabled, the stack's `monitorSelector` and `monitorNamespaceSelector` pick
+/// `monitoring.coreos.com/v1` ServiceMonitors as they pick stackscope's own, each converted exactly
+/// as `stackscope import` converts it and then checked like any other monitor. They are listed in
+/// `status.acceptedMonitors` and `status.rejectedMonitors` with `apiVersion:
+/// monitoring.coreos.com/v1`; their own status belongs to prometheus-operator and is never
+/// written. A stackscope ServiceMonitor of the same namespace and name replaces one (it renders
+/// the same scrape job), so monitors can be migrated one by one with `stackscope import`. Without
+/// prometheus-operator's CRD in the cluster the stack says so in its `Degraded` condition and
+/// renders its own monitors.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Default, JsonSchema)]
+#[serde(default, rename_all = "camelCase")]
+pub struct PrometheusOperatorMonitors {
+    /// Select prometheus-operator's ServiceMonitors too (default false).
+    pub enabled: bool,
+    /// A monitor using fields stackscope does not have (e.g. `authorization`, `oauth2`,
+    /// `proxyUrl`): `Reject` it, naming the field (default), or `Ignore` the fields and render
+    /// the rest.
+    pub unsupported_fields: UnsupportedFields,
+}
+
+/// What to do with fields of a prometheus-operator ServiceMonitor stackscope does not have.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default, Hash, JsonSchema)]
+pub enum UnsupportedFields {
+    /// Leave the monitor out and report the field in `status.rejectedMonitors`.
+    #[default]
+    Reject,
+    /// Render the monitor without those fields.
+    Ignore,
 }
 
 /// Deployment environment of a stack.
@@ -161,7 +197,8 @@ pub struct LoggingSpec {
     pub enabled: bool,
     /// The log collector.
     pub collector: Collector,
-    /// Loki.
+    /// Loki, the log store (single binary, Loki 3.x): image, ingestion limits, chunk size, retention
+    /// (by environment unless set) and storage (Azure Blob in production, a volume otherwise).
     pub loki: LokiSpec,
     /// Promtail's image, when `collector: promtail`.
     pub promtail: CollectorSpec,
@@ -194,9 +231,9 @@ impl Default for LoggingSpec {
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CollectorSpec {
-    /// Container image.
+    /// Container image of the collector (default: the pinned release stackscope is tested with).
     pub image: Image,
-    /// Compute resources.
+    /// CPU and memory requests and limits of the collector's container.
     #[serde(default, skip_serializing_if = "is_default")]
     pub resources: Resources,
 }
@@ -205,7 +242,7 @@ pub struct CollectorSpec {
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
 #[serde(default, rename_all = "camelCase")]
 pub struct LokiSpec {
-    /// Container image.
+    /// Loki's container image (default: the release stackscope is tested with).
     pub image: Image,
     /// Ingestion rate limit per tenant, MB/s (seed: 50).
     #[schemars(range(min = 1, max = 10_000))]
@@ -224,7 +261,7 @@ pub struct LokiSpec {
     pub storage: LokiStorage,
     /// Longer retention for compliance and audit streams (GDPR: one year).
     pub compliance: ComplianceRetention,
-    /// Compute resources.
+    /// CPU and memory requests and limits of Loki's container.
     #[serde(skip_serializing_if = "is_default")]
     pub resources: Resources,
 }
@@ -308,7 +345,7 @@ pub enum AzureAccessTier {
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
 #[serde(default, rename_all = "camelCase")]
 pub struct FilesystemStorage {
-    /// Volume size.
+    /// Size of the persistent volume claim, e.g. 50Gi.
     pub size: StorageSize,
     /// StorageClass (default: the cluster's default).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -347,9 +384,9 @@ impl Default for ComplianceRetention {
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
 #[serde(default, rename_all = "camelCase")]
 pub struct MetricsSpec {
-    /// Render Prometheus.
+    /// Render Prometheus (alerting and SLOs need it).
     pub enabled: bool,
-    /// Prometheus.
+    /// The Prometheus server: image, replicas, scrape and evaluation intervals, retention, storage.
     pub prometheus: PrometheusSpec,
     /// Downsampled long-term retention (Thanos compactor).
     pub downsampling: DownsamplingSpec,
@@ -374,9 +411,9 @@ impl Default for MetricsSpec {
 /// Prometheus server settings.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
 #[serde(default, rename_all = "camelCase")]
-#[schemars(extend("x-kubernetes-validations" = [{"rule": "duration(self.scrapeTimeout) <= duration(self.scrapeInterval)", "message": "scrapeTimeout must not exceed scrapeInterval"}]))]
+#[schemars(extend("x-kubernetes-validations" = [{"rule": "duration(self.scrapeTimeout) <= duration(self.scrapeInterval)", "message": "scrapeTimeout must not exceed scrapeInterval", "fieldPath": ".scrapeTimeout"}]))]
 pub struct PrometheusSpec {
-    /// Container image.
+    /// Prometheus' container image (default: the release stackscope is tested with).
     pub image: Image,
     /// Replicas (each scrapes every target).
     #[schemars(range(min = 1, max = 10))]
@@ -394,7 +431,7 @@ pub struct PrometheusSpec {
     /// Labels added to every series and alert leaving this Prometheus.
     #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub external_labels: std::collections::BTreeMap<String, String>,
-    /// Compute resources.
+    /// CPU and memory requests and limits of the Prometheus container.
     #[serde(skip_serializing_if = "is_default")]
     pub resources: Resources,
 }
@@ -421,7 +458,7 @@ impl Default for PrometheusSpec {
 pub struct DownsamplingSpec {
     /// Render the Thanos sidecar and compactor.
     pub enabled: bool,
-    /// Thanos image.
+    /// Thanos image of the sidecar and compactor (default: the release stackscope is tested with).
     pub image: Image,
     /// Retention of full-resolution samples (the seed's 1-minute tier: 30d).
     pub raw_retention: Duration,
@@ -534,7 +571,7 @@ impl Default for BusinessMetrics {
 pub struct AlertingSpec {
     /// Render alert rules and Alertmanager.
     pub enabled: bool,
-    /// Alertmanager.
+    /// The Alertmanager server: image, replicas, resources.
     pub alertmanager: AlertmanagerSpec,
     /// Thresholds of every alert.
     pub rules: AlertRules,
@@ -557,12 +594,12 @@ impl Default for AlertingSpec {
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
 #[serde(default, rename_all = "camelCase")]
 pub struct AlertmanagerSpec {
-    /// Container image.
+    /// Alertmanager's container image (default: the release stackscope is tested with).
     pub image: Image,
     /// Replicas (clustered through gossip when more than one).
     #[schemars(range(min = 1, max = 5))]
     pub replicas: u32,
-    /// Compute resources.
+    /// CPU and memory requests and limits of the Alertmanager container.
     #[serde(skip_serializing_if = "is_default")]
     pub resources: Resources,
 }
@@ -774,12 +811,12 @@ impl Default for RoutingSpec {
 #[serde(default, rename_all = "camelCase")]
 #[schemars(extend("x-kubernetes-validations" = [{"rule": "!self.enabled || size(self.to) == 0 || (has(self.smarthost) && has(self.from))", "message": "email recipients need smarthost and from"}]))]
 pub struct EmailReceiver {
-    /// Send email.
+    /// Send alerts by email (needs `to`, `from` and `smarthost`).
     pub enabled: bool,
-    /// Recipients.
+    /// Recipient addresses of every alert of the listed severities.
     #[schemars(length(max = 64), inner(length(min = 3, max = 254), pattern(r"^[^@\s]+@[^@\s]+$")))]
     pub to: Vec<String>,
-    /// Sender address.
+    /// Sender address (`From:` header).
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 3, max = 254), pattern(r"^[^@\s]+@[^@\s]+$"))]
     pub from: Option<String>,
@@ -816,7 +853,7 @@ impl Default for EmailReceiver {
 /// The Slack receiver; its webhook URL is read from a Secret.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
 #[serde(default, rename_all = "camelCase")]
-#[schemars(extend("x-kubernetes-validations" = [{"rule": "!self.enabled || (has(self.apiUrl) && self.apiUrl.name != '' && self.apiUrl.key != '')", "message": "an enabled Slack receiver needs a Secret reference in apiUrl"}]))]
+#[schemars(extend("x-kubernetes-validations" = [{"rule": "!self.enabled || (has(self.apiUrl) && self.apiUrl.name != '' && self.apiUrl.key != '')", "message": "an enabled Slack receiver needs a Secret reference in apiUrl", "fieldPath": ".apiUrl"}]))]
 pub struct SlackReceiver {
     /// Send to Slack.
     pub enabled: bool,
@@ -845,7 +882,7 @@ impl Default for SlackReceiver {
 /// The PagerDuty receiver; its routing key is read from a Secret.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
 #[serde(default, rename_all = "camelCase")]
-#[schemars(extend("x-kubernetes-validations" = [{"rule": "!self.enabled || has(self.routingKey)", "message": "an enabled PagerDuty receiver needs a Secret reference in routingKey"}]))]
+#[schemars(extend("x-kubernetes-validations" = [{"rule": "!self.enabled || has(self.routingKey)", "message": "an enabled PagerDuty receiver needs a Secret reference in routingKey", "fieldPath": ".routingKey"}]))]
 pub struct PagerDutyReceiver {
     /// Page through PagerDuty.
     pub enabled: bool,
@@ -904,9 +941,9 @@ impl EscalationStep {
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
 #[serde(default, rename_all = "camelCase")]
 pub struct TracingSpec {
-    /// Render Jaeger.
+    /// Render Jaeger v2 and the OTLP endpoints services send traces to.
     pub enabled: bool,
-    /// Container image.
+    /// Jaeger's container image (default: the release stackscope is tested with).
     pub image: Image,
     /// OTLP gRPC port.
     #[schemars(range(min = 1024, max = 65535))]
@@ -917,9 +954,9 @@ pub struct TracingSpec {
     /// Share of traces kept, 0 to 1.
     #[schemars(range(min = 0.0, max = 1.0))]
     pub sampling_ratio: f64,
-    /// Trace storage.
+    /// Where and how long traces are kept.
     pub storage: TraceStorage,
-    /// Compute resources.
+    /// CPU and memory requests and limits of the Jaeger container.
     #[serde(skip_serializing_if = "is_default")]
     pub resources: Resources,
 }
@@ -952,7 +989,7 @@ pub enum TraceBackend {
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
 #[serde(default, rename_all = "camelCase")]
 pub struct TraceStorage {
-    /// Backend.
+    /// `memory` (lost on restart) or `badger` (on a volume).
     pub backend: TraceBackend,
     /// Most traces kept in memory.
     #[schemars(range(min = 1000, max = 10_000_000))]
@@ -978,9 +1015,9 @@ impl Default for TraceStorage {
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
 #[serde(default, rename_all = "camelCase")]
 pub struct DashboardsSpec {
-    /// Render Grafana.
+    /// Render Grafana with its datasources and dashboards.
     pub enabled: bool,
-    /// Container image.
+    /// Grafana's container image (default: the release stackscope is tested with).
     pub image: Image,
     /// Secret with the admin user (`admin-user`) and password (`admin-password`).
     #[schemars(length(min = 1, max = 253), pattern(OBJECT_NAME_PATTERN))]
@@ -994,7 +1031,7 @@ pub struct DashboardsSpec {
     pub application: bool,
     /// The Business dashboard.
     pub business: bool,
-    /// Compute resources.
+    /// CPU and memory requests and limits of the Grafana container.
     #[serde(skip_serializing_if = "is_default")]
     pub resources: Resources,
 }
@@ -1063,12 +1100,12 @@ impl Default for ProbesSpec {
 /// An HTTP GET probe.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Hash, JsonSchema)]
 #[serde(rename_all = "camelCase")]
-#[schemars(extend("x-kubernetes-validations" = [{"rule": "self.timeoutSeconds <= self.periodSeconds", "message": "timeoutSeconds must not exceed periodSeconds"}]))]
+#[schemars(extend("x-kubernetes-validations" = [{"rule": "self.timeoutSeconds <= self.periodSeconds", "message": "timeoutSeconds must not exceed periodSeconds", "fieldPath": ".timeoutSeconds"}]))]
 pub struct HttpProbe {
     /// Path to GET.
     #[schemars(length(min = 1, max = 1024), pattern(r"^/"))]
     pub path: String,
-    /// Container port.
+    /// Container port the probe connects to.
     #[schemars(range(min = 1, max = 65535))]
     pub port: u16,
     /// Seconds before the first probe.
@@ -1137,7 +1174,7 @@ impl Default for SlosSpec {
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct BurnRateWindow {
-    /// Long window.
+    /// Long window, e.g. 1h (the burn rate over it must exceed the factor).
     pub long: Duration,
     /// Short window (confirms the burn is still happening).
     pub short: Duration,

@@ -95,6 +95,10 @@ pub struct MonitorRef {
     pub namespace: String,
     /// Name.
     pub name: String,
+    /// API version of a monitor that is not stackscope's own: `monitoring.coreos.com/v1` for
+    /// prometheus-operator's (see `spec.prometheusOperatorMonitors`). Absent for stackscope's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_version: Option<String>,
 }
 
 /// A ServiceMonitor that was left out, and why.
@@ -109,6 +113,10 @@ pub struct RejectedMonitor {
     pub field: String,
     /// Why it was rejected.
     pub reason: String,
+    /// API version of a monitor that is not stackscope's own: `monitoring.coreos.com/v1` for
+    /// prometheus-operator's. Absent for stackscope's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_version: Option<String>,
 }
 
 /// One field of one owned object that differs from what was declared.

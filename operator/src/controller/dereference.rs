@@ -8,25 +8,82 @@ use k8s_openapi::api::core::v1::{Secret, Service};
 use kube::api::Api;
 use kube::{Client, ResourceExt};
 
-use crate::api::{MonitorRef, ObservabilityStack, RejectedMonitor, SecretKeyRef, ServiceMonitor};
-use crate::resolve::{monitor_selects_service, stack_selects};
+use crate::api::{MonitorRef, ObservabilityStack, RejectedMonitor, SecretKeyRef, ServiceMonitor, UnsupportedFields};
+use crate::import::{Conversion, PROMETHEUS_OPERATOR_API_VERSION};
+use crate::resolve::{monitor_selects_service, stack_selects, stack_selects_object};
 use crate::schema::{FieldError, SchemaValidator};
 use crate::validate;
 
 /// Monitors sorted into accepted and rejected.
 #[derive(Clone, Debug, Default)]
 pub struct Selection {
+    /// Every accepted monitor, prometheus-operator's converted ones included.
     pub accepted: Vec<ServiceMonitor>,
+    /// `(namespace, name)` of the accepted monitors that are prometheus-operator's.
+    pub accepted_foreign: BTreeSet<(String, String)>,
     pub rejected: Vec<RejectedMonitor>,
 }
 
 impl Selection {
-    /// References of the accepted monitors.
+    /// References of the accepted monitors, prometheus-operator's with their API version.
     pub fn accepted_refs(&self) -> Vec<MonitorRef> {
         self.accepted
             .iter()
-            .map(|monitor| MonitorRef { namespace: monitor.namespace().unwrap_or_default(), name: monitor.name_any() })
+            .map(|monitor| {
+                let (namespace, name) = (monitor.namespace().unwrap_or_default(), monitor.name_any());
+                let foreign = self.accepted_foreign.contains(&(namespace.clone(), name.clone()));
+                MonitorRef { namespace, name, api_version: foreign.then(|| PROMETHEUS_OPERATOR_API_VERSION.to_owned()) }
+            })
             .collect()
+    }
+}
+
+/// A prometheus-operator ServiceMonitor as the controller sees it: where it is, its labels (for
+/// the stack's selectors), and its conversion.
+#[derive(Clone, Debug)]
+pub struct ForeignMonitor {
+    pub namespace: String,
+    pub name: String,
+    pub labels: std::collections::BTreeMap<String, String>,
+    pub conversion: Conversion,
+}
+
+impl ForeignMonitor {
+    /// Converts a prometheus-operator ServiceMonitor read from the cluster.
+    pub fn from_object(object: &kube::api::DynamicObject) -> Option<Self> {
+        let value = serde_json::to_value(object).ok()?;
+        Some(Self {
+            namespace: object.namespace().unwrap_or_default(),
+            name: object.name_any(),
+            labels: object.labels().clone(),
+            conversion: crate::import::convert(&value),
+        })
+    }
+
+    /// The converted monitor, or the field and reason that keep it out.
+    pub fn monitor(
+        &self,
+        validator: &SchemaValidator,
+        policy: UnsupportedFields,
+    ) -> Result<ServiceMonitor, (String, String)> {
+        if policy == UnsupportedFields::Reject
+            && let Some(first) = self.conversion.dropped.first()
+        {
+            let others = self.conversion.dropped.len() - 1;
+            let more = if others > 0 { format!(" (and {others} more)") } else { String::new() };
+            return Err((
+                first.path.clone(),
+                format!(
+                    "{}{more}; set spec.prometheusOperatorMonitors.unsupportedFields: Ignore to render without it",
+                    first.message
+                ),
+            ));
+        }
+        crate::import::check(validator, &self.conversion).map_err(|problems| {
+            let first =
+                problems.into_iter().next().unwrap_or(FieldError { path: String::new(), message: String::new() });
+            (first.path, first.message)
+        })
     }
 }
 
@@ -142,13 +199,15 @@ pub fn unknown_port(monitor: &ServiceMonitor, services: &[Arc<Service>]) -> Opti
     })
 }
 
-/// Selects and checks the monitors of a stack. Secret existence is checked through the API;
-/// ports against the cached Services.
+/// Selects and checks the monitors of a stack, stackscope's own and, when the stack enables it,
+/// prometheus-operator's (converted). Secret existence is checked through the API; ports against
+/// the cached Services.
 pub async fn select(
     client: &Client,
     validator: &SchemaValidator,
     stack: &ObservabilityStack,
     monitors: &[ServiceMonitor],
+    foreign: &[ForeignMonitor],
     services: &[Arc<Service>],
 ) -> Result<Selection, DereferenceError> {
     let stack_namespace = stack.namespace().unwrap_or_default();
@@ -156,53 +215,102 @@ pub async fn select(
     let mut candidates: Vec<&ServiceMonitor> =
         monitors.iter().filter(|monitor| stack_selects(stack, monitor)).collect();
     candidates.sort_by_key(|monitor| (monitor.namespace(), monitor.name_any()));
+    let own: BTreeSet<(String, String)> =
+        candidates.iter().map(|monitor| (monitor.namespace().unwrap_or_default(), monitor.name_any())).collect();
     for monitor in candidates {
         let namespace = monitor.namespace().unwrap_or_default();
-        let reject = |field: String, reason: String| RejectedMonitor {
-            namespace: namespace.clone(),
-            name: monitor.name_any(),
-            field,
-            reason,
-        };
-        if let Some(problem) = static_problem(validator, monitor) {
-            selection.rejected.push(reject(problem.path, problem.message));
-            continue;
-        }
-        if let Some((field, reason)) =
-            foreign_reference(monitor, &stack_namespace).or_else(|| unknown_port(monitor, services))
-        {
-            selection.rejected.push(reject(field, reason));
-            continue;
-        }
-        let mut missing = None;
-        let mut checked = BTreeSet::new();
-        for (field, reference) in secret_references(monitor) {
-            if !checked.insert((reference.name.clone(), reference.key.clone())) {
-                continue;
-            }
-            let secrets: Api<Secret> = Api::namespaced(client.clone(), &namespace);
-            let secret = secrets.get_opt(&reference.name).await.map_err(|source| DereferenceError {
-                namespace: namespace.clone(),
-                name: reference.name.clone(),
-                source,
-            })?;
-            let has_key = secret.as_ref().is_some_and(|secret| {
-                secret.data.as_ref().is_some_and(|data| data.contains_key(&reference.key))
-                    || secret.string_data.as_ref().is_some_and(|data| data.contains_key(&reference.key))
-            });
-            if !has_key {
-                let what = if secret.is_none() { "does not exist" } else { "has no such key" };
-                missing =
-                    Some(reject(field, format!("Secret {namespace}/{} key {} {what}", reference.name, reference.key)));
-                break;
-            }
-        }
-        match missing {
-            Some(rejected) => selection.rejected.push(rejected),
+        match problem(client, monitor, &namespace, &stack_namespace, validator, services).await? {
+            Some((field, reason)) => selection.rejected.push(RejectedMonitor {
+                namespace,
+                name: monitor.name_any(),
+                field,
+                reason,
+                api_version: None,
+            }),
             None => selection.accepted.push(monitor.clone()),
         }
     }
+
+    let options = &stack.spec.prometheus_operator_monitors;
+    let mut foreign: Vec<&ForeignMonitor> = if options.enabled {
+        foreign
+            .iter()
+            .filter(|monitor| stack_selects_object(stack, Some(&monitor.namespace), Some(&monitor.labels)))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    foreign.sort_by_key(|monitor| (&monitor.namespace, &monitor.name));
+    for candidate in foreign {
+        let key = (candidate.namespace.clone(), candidate.name.clone());
+        // A stackscope monitor of the same namespace and name replaces it (what `stackscope
+        // import` then `kubectl apply` produce): not a rejection, so that migrating monitor by
+        // monitor keeps the stack healthy. Both would write the same scrape job.
+        if own.contains(&key) {
+            continue;
+        }
+        let outcome = match candidate.monitor(validator, options.unsupported_fields) {
+            Err(rejection) => Some(rejection),
+            Ok(monitor) => {
+                let found =
+                    problem(client, &monitor, &candidate.namespace, &stack_namespace, validator, services).await?;
+                if found.is_none() {
+                    selection.accepted.push(monitor);
+                    selection.accepted_foreign.insert(key.clone());
+                }
+                found
+            }
+        };
+        if let Some((field, reason)) = outcome {
+            selection.rejected.push(RejectedMonitor {
+                namespace: key.0,
+                name: key.1,
+                field,
+                reason,
+                api_version: Some(PROMETHEUS_OPERATOR_API_VERSION.to_owned()),
+            });
+        }
+    }
     Ok(selection)
+}
+
+/// The field and reason that keep a monitor out: schema, semantics, references across
+/// namespaces, ports, then Secrets (through the API); `None` when it renders.
+async fn problem(
+    client: &Client,
+    monitor: &ServiceMonitor,
+    namespace: &str,
+    stack_namespace: &str,
+    validator: &SchemaValidator,
+    services: &[Arc<Service>],
+) -> Result<Option<(String, String)>, DereferenceError> {
+    if let Some(problem) = static_problem(validator, monitor) {
+        return Ok(Some((problem.path, problem.message)));
+    }
+    if let Some(rejection) = foreign_reference(monitor, stack_namespace).or_else(|| unknown_port(monitor, services)) {
+        return Ok(Some(rejection));
+    }
+    let mut checked = BTreeSet::new();
+    for (field, reference) in secret_references(monitor) {
+        if !checked.insert((reference.name.clone(), reference.key.clone())) {
+            continue;
+        }
+        let secrets: Api<Secret> = Api::namespaced(client.clone(), namespace);
+        let secret = secrets.get_opt(&reference.name).await.map_err(|source| DereferenceError {
+            namespace: namespace.to_owned(),
+            name: reference.name.clone(),
+            source,
+        })?;
+        let has_key = secret.as_ref().is_some_and(|secret| {
+            secret.data.as_ref().is_some_and(|data| data.contains_key(&reference.key))
+                || secret.string_data.as_ref().is_some_and(|data| data.contains_key(&reference.key))
+        });
+        if !has_key {
+            let what = if secret.is_none() { "does not exist" } else { "has no such key" };
+            return Ok(Some((field, format!("Secret {namespace}/{} key {} {what}", reference.name, reference.key))));
+        }
+    }
+    Ok(None)
 }
 
 #[cfg(test)]
@@ -292,5 +400,24 @@ mod tests {
         assert!(problem.path.starts_with("spec.endpoints[0].relabelings[0]"), "{}", problem.path);
         let good = monitor(serde_json::json!({"selector": {}, "endpoints": [{"port": "http"}]}));
         assert!(static_problem(&validator, &good).is_none());
+    }
+
+    #[test]
+    fn prometheus_operator_monitors_with_fields_stackscope_lacks_are_rejected_unless_ignored() {
+        let validator = SchemaValidator::new();
+        let object: kube::api::DynamicObject = serde_json::from_value(serde_json::json!({
+            "apiVersion": "monitoring.coreos.com/v1", "kind": "ServiceMonitor",
+            "metadata": {"name": "api", "namespace": "apps", "labels": {"team": "a"}},
+            "spec": {"selector": {}, "endpoints": [{"port": "http", "proxyUrl": "http://proxy:3128", "enableHttp2": false}]}
+        }))
+        .unwrap();
+        let foreign = ForeignMonitor::from_object(&object).unwrap();
+        assert_eq!((foreign.namespace.as_str(), foreign.name.as_str()), ("apps", "api"));
+        assert_eq!(foreign.labels.get("team").map(String::as_str), Some("a"));
+        let (field, reason) = foreign.monitor(&validator, UnsupportedFields::Reject).unwrap_err();
+        assert_eq!(field, "spec.endpoints[0].enableHttp2");
+        assert!(reason.contains("(and 1 more)") && reason.contains("unsupportedFields: Ignore"), "{reason}");
+        let monitor = foreign.monitor(&validator, UnsupportedFields::Ignore).unwrap();
+        assert_eq!(monitor.spec.endpoints[0].port.as_deref(), Some("http"));
     }
 }

@@ -7,6 +7,7 @@
 
 pub mod apply;
 pub mod dereference;
+pub mod foreign;
 pub mod kinds;
 pub mod leader;
 pub mod metrics;
@@ -64,6 +65,8 @@ pub struct Context {
     pub services: Store<Service>,
     pub validator: SchemaValidator,
     pub recorder: Recorder,
+    /// prometheus-operator's ServiceMonitors, watched once a stack selects them.
+    pub foreign: foreign::ForeignMonitors,
 }
 
 /// Why a reconcile failed. Each variant names the stage.
@@ -168,7 +171,19 @@ async fn apply_stack(stack: &ObservabilityStack, context: &Context) -> Result<Ac
 
     let monitors: Vec<ServiceMonitor> = context.monitors.state().iter().map(|m| (**m).clone()).collect();
     let services = context.services.state();
-    let resolution = resolve_and_render(&context.client, &context.validator, stack, &monitors, &services).await?;
+    let foreign = if stack.spec.prometheus_operator_monitors.enabled {
+        match context.foreign.snapshot().await {
+            foreign::Snapshot::Available(monitors) => monitors,
+            foreign::Snapshot::Unavailable(reason) => {
+                outcome.foreign_unavailable = Some(reason);
+                Vec::new()
+            }
+        }
+    } else {
+        Vec::new()
+    };
+    let resolution =
+        resolve_and_render(&context.client, &context.validator, stack, &monitors, &foreign, &services).await?;
     outcome.accepted = resolution.selection.accepted_refs();
     outcome.rejected = resolution.selection.rejected.clone();
     let result = match resolution.rendered {
@@ -208,9 +223,10 @@ pub async fn resolve_and_render(
     validator: &SchemaValidator,
     stack: &ObservabilityStack,
     monitors: &[ServiceMonitor],
+    foreign: &[dereference::ForeignMonitor],
     services: &[Arc<Service>],
 ) -> Result<Resolution, DereferenceError> {
-    let selection = dereference::select(client, validator, stack, monitors, services).await?;
+    let selection = dereference::select(client, validator, stack, monitors, foreign, services).await?;
     let problems = stack_problems(validator, stack);
     let rendered = if problems.is_empty() {
         let resolved = ResolvedStack::new(stack, &selection.accepted);
@@ -322,7 +338,9 @@ async fn publish_events(
     let stack_key = format!("{}/{}", stack.namespace().unwrap_or_default(), stack.name_any());
     for rejected in current.rejected_monitors.iter().filter(|rejected| !known_rejected.contains(rejected)) {
         let monitor = ObjectReference {
-            api_version: Some(ServiceMonitor::api_version(&()).into_owned()),
+            api_version: Some(
+                rejected.api_version.clone().unwrap_or_else(|| ServiceMonitor::api_version(&()).into_owned()),
+            ),
             kind: Some(ServiceMonitor::kind(&()).into_owned()),
             namespace: Some(rejected.namespace.clone()),
             name: Some(rejected.name.clone()),
@@ -333,8 +351,12 @@ async fn publish_events(
             type_: EventType::Warning,
             reason: "MonitorRejected".to_owned(),
             note: Some(truncate(&format!(
-                "ServiceMonitor {}/{}: {}: {}",
-                rejected.namespace, rejected.name, rejected.field, rejected.reason
+                "ServiceMonitor {}/{}{}: {}: {}",
+                rejected.namespace,
+                rejected.name,
+                rejected.api_version.as_ref().map(|api| format!(" ({api})")).unwrap_or_default(),
+                rejected.field,
+                rejected.reason
             ))),
             action: "Validate".to_owned(),
             secondary: Some(monitor.clone()),
@@ -400,7 +422,10 @@ async fn write_monitor_statuses(
     let stack_key = format!("{}/{}", stack.namespace().unwrap_or_default(), stack.name_any());
     for monitor in monitors.iter().filter(|monitor| stack_selects(stack, monitor)) {
         let namespace = monitor.namespace().unwrap_or_default();
-        let problem = rejected.iter().find(|r| r.namespace == namespace && r.name == monitor.name_any());
+        // prometheus-operator's monitors have a status of their own that stackscope never writes.
+        let problem = rejected
+            .iter()
+            .find(|r| r.api_version.is_none() && r.namespace == namespace && r.name == monitor.name_any());
         let previous = monitor.status.clone().unwrap_or_default();
         let (status_value, reason, message) = match problem {
             Some(problem) => ("False", "Invalid", format!("{}: {}", problem.field, problem.reason)),
@@ -544,6 +569,13 @@ pub async fn run_with(
         }
     }
 
+    let namespace = config.namespace.as_deref();
+    let stacks: Api<ObservabilityStack> = namespaced_or_all(&client, namespace);
+    let controller = Controller::new(stacks, watcher::Config::default());
+    let stack_store = controller.store();
+    let (foreign_trigger, foreign_changes) = futures::channel::mpsc::unbounded();
+    let foreign = foreign::ForeignMonitors::new(client.clone(), stack_store.clone(), foreign_trigger);
+
     let reporter = Reporter {
         controller: MANAGER.to_owned(),
         instance: config.lease.as_ref().map(|lease| lease.identity.clone()),
@@ -555,13 +587,14 @@ pub async fn run_with(
         services: service_store,
         validator: SchemaValidator::new(),
         recorder: Recorder::new(client.clone(), reporter),
+        foreign: foreign.clone(),
     });
-
-    let namespace = config.namespace.as_deref();
-    let stacks: Api<ObservabilityStack> = namespaced_or_all(&client, namespace);
-    let controller = Controller::new(stacks, watcher::Config::default());
-    let stack_store = controller.store();
-    let mappers = Mappers { stacks: stack_store.clone(), monitors: monitor_store.clone() };
+    let mappers = Mappers {
+        stacks: stack_store.clone(),
+        monitors: monitor_store.clone(),
+        foreign: foreign.clone(),
+        validator: Arc::new(SchemaValidator::new()),
+    };
     let (for_monitors, for_services, for_roles, for_bindings, for_secrets) =
         (mappers.clone(), mappers.clone(), mappers.clone(), mappers.clone(), mappers.clone());
     let (for_deployments, for_statefulsets, for_daemonsets) = (mappers.clone(), mappers.clone(), mappers);
@@ -600,6 +633,8 @@ pub async fn run_with(
         .watches_stream(metadata_changes::<DaemonSet>(&client, true), move |workload| {
             for_daemonsets.stacks_probing_namespace(workload.namespace().as_deref())
         })
+        // Changes of prometheus-operator's monitors, mapped to the stacks that select them.
+        .reconcile_on(foreign_changes)
         .with_config(kube::runtime::controller::Config::default().concurrency(config.concurrency));
     let controller = match shutdown {
         Some(shutdown) => controller.graceful_shutdown_on(shutdown),
@@ -630,6 +665,7 @@ pub async fn run_with(
     }
     monitor_reflector.abort();
     service_reflector.abort();
+    foreign.stop();
     if let Some(server) = server {
         server.abort();
     }
@@ -676,11 +712,28 @@ where
 struct Mappers {
     stacks: Store<ObservabilityStack>,
     monitors: Store<ServiceMonitor>,
+    foreign: foreign::ForeignMonitors,
+    validator: Arc<SchemaValidator>,
 }
 
 impl Mappers {
     fn refs(stacks: impl Iterator<Item = Arc<ObservabilityStack>>) -> Vec<ObjectRef<ObservabilityStack>> {
         stacks.map(|stack| ObjectRef::from_obj(&*stack)).collect()
+    }
+
+    /// Every cached monitor: stackscope's, and prometheus-operator's converted ones (empty until
+    /// a stack selects them). Used only to find the stacks a Service or Secret change concerns,
+    /// so a monitor stackscope would refuse simply concerns none.
+    fn all_monitors(&self) -> Vec<Arc<ServiceMonitor>> {
+        let mut monitors = self.monitors.state();
+        monitors.extend(
+            self.foreign
+                .converted()
+                .iter()
+                .filter_map(|monitor| crate::import::check(&self.validator, &monitor.conversion).ok())
+                .map(Arc::new),
+        );
+        monitors
     }
 
     /// Stacks that select a monitor.
@@ -690,7 +743,7 @@ impl Mappers {
 
     /// Stacks with a monitor that selects the Service.
     fn stacks_monitoring_service(&self, service: &Service) -> Vec<ObjectRef<ObservabilityStack>> {
-        let monitors = self.monitors.state();
+        let monitors = self.all_monitors();
         let watching: Vec<&Arc<ServiceMonitor>> =
             monitors.iter().filter(|monitor| monitor_selects_service(monitor, service)).collect();
         Self::refs(
@@ -704,7 +757,7 @@ impl Mappers {
     /// Stacks with a monitor whose Services may be in the namespace (probes of its workloads).
     fn stacks_probing_namespace(&self, namespace: Option<&str>) -> Vec<ObjectRef<ObservabilityStack>> {
         let Some(namespace) = namespace else { return Vec::new() };
-        let monitors = self.monitors.state();
+        let monitors = self.all_monitors();
         let probing: Vec<&Arc<ServiceMonitor>> = monitors
             .iter()
             .filter(|monitor| {
@@ -728,7 +781,7 @@ impl Mappers {
     fn stacks_reading_secret(&self, secret: &PartialObjectMeta<Secret>) -> Vec<ObjectRef<ObservabilityStack>> {
         let namespace = secret.namespace().unwrap_or_default();
         let name = secret.name_any();
-        let monitors = self.monitors.state();
+        let monitors = self.all_monitors();
         let reading: Vec<&Arc<ServiceMonitor>> = monitors
             .iter()
             .filter(|monitor| {

@@ -5,11 +5,12 @@
 use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::Service;
-use kube::api::{Api, ListParams};
+use kube::api::{Api, DynamicObject, ListParams};
 use kube::{Client, ResourceExt};
 use serde::Serialize;
 
 use super::apply::{self, LiveState};
+use super::dereference::ForeignMonitor;
 use super::resolve_and_render;
 use crate::api::{ObservabilityStack, ServiceMonitor};
 use crate::drift::FieldDrift;
@@ -90,6 +91,18 @@ pub async fn report(client: &Client, namespace: Option<&str>) -> Result<Vec<Stac
         .into_iter()
         .map(Arc::new)
         .collect();
+    // prometheus-operator's monitors only when a stack selects them; unreadable means none (the
+    // operator's status says why).
+    let foreign: Vec<ForeignMonitor> =
+        if stacks.items.iter().any(|stack| stack.spec.prometheus_operator_monitors.enabled) {
+            let api: Api<DynamicObject> = Api::all_with(client.clone(), &crate::import::prometheus_operator_resource());
+            api.list(&params)
+                .await
+                .map(|list| list.items.iter().filter_map(ForeignMonitor::from_object).collect())
+                .unwrap_or_default()
+        } else {
+            Vec::new()
+        };
     let validator = SchemaValidator::new();
     let mut reports = Vec::new();
     for stack in &stacks.items {
@@ -97,7 +110,7 @@ pub async fn report(client: &Client, namespace: Option<&str>) -> Result<Vec<Stac
             stack: format!("{}/{}", stack.namespace().unwrap_or_default(), stack.name_any()),
             ..StackReport::default()
         };
-        let resolution = resolve_and_render(client, &validator, stack, &monitors, &services).await?;
+        let resolution = resolve_and_render(client, &validator, stack, &monitors, &foreign, &services).await?;
         report.rejected_monitors = resolution
             .selection
             .rejected

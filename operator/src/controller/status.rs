@@ -28,6 +28,8 @@ pub struct Outcome {
     pub probe_findings: Vec<ProbeFinding>,
     /// A failure that stopped the reconcile (render or apply), if any.
     pub failure: Option<String>,
+    /// Why prometheus-operator's ServiceMonitors could not be read, when the stack selects them.
+    pub foreign_unavailable: Option<String>,
     pub render_hash: Option<String>,
 }
 
@@ -101,13 +103,13 @@ pub fn build(outcome: &Outcome, previous: Option<&ObservabilityStackStatus>, now
     let uncorrected = all_drift.iter().filter(|entry| !entry.corrected).count();
     let drifted = uncorrected > 0;
     let failed = outcome.failure.is_some();
-    let degraded = failed || !outcome.rejected.is_empty();
+    let degraded = failed || !outcome.rejected.is_empty() || outcome.foreign_unavailable.is_some();
 
     let ready_message = match &outcome.failure {
         Some(failure) => format!("last good configuration stays in force: {failure}"),
         None => format!("{} objects applied", outcome.rendered.len()),
     };
-    let degraded_message = match (&outcome.failure, outcome.rejected.len()) {
+    let mut degraded_message = match (&outcome.failure, outcome.rejected.len()) {
         (Some(failure), _) => failure.clone(),
         (None, 0) => "all monitors accepted".to_owned(),
         (None, count) => format!(
@@ -115,6 +117,14 @@ pub fn build(outcome: &Outcome, previous: Option<&ObservabilityStackStatus>, now
             outcome.rejected.iter().map(|r| format!("{}/{}", r.namespace, r.name)).collect::<Vec<_>>().join(", ")
         ),
     };
+    if let Some(reason) = &outcome.foreign_unavailable {
+        let unavailable = format!("spec.prometheusOperatorMonitors is enabled but {reason}");
+        degraded_message = if failed || !outcome.rejected.is_empty() {
+            format!("{degraded_message}; {unavailable}")
+        } else {
+            unavailable
+        };
+    }
     let drift_message = if all_drift.is_empty() {
         "live objects match the declaration".to_owned()
     } else {
@@ -133,8 +143,10 @@ pub fn build(outcome: &Outcome, previous: Option<&ObservabilityStackStatus>, now
             degraded,
             if failed {
                 "ReconcileFailed"
-            } else if degraded {
+            } else if !outcome.rejected.is_empty() {
                 "MonitorsRejected"
+            } else if degraded {
+                "PrometheusOperatorMonitorsUnavailable"
             } else {
                 "AsExpected"
             },
@@ -195,7 +207,7 @@ mod tests {
     fn outcome() -> Outcome {
         Outcome {
             generation: Some(3),
-            accepted: vec![MonitorRef { namespace: "apps".to_owned(), name: "gateway".to_owned() }],
+            accepted: vec![MonitorRef { namespace: "apps".to_owned(), name: "gateway".to_owned(), api_version: None }],
             rendered: vec![(Component::Loki, "ConfigMap/x-loki".to_owned())],
             render_hash: Some("abc".to_owned()),
             ..Outcome::default()
@@ -263,5 +275,39 @@ mod tests {
         let much_later = build(&outcome(), Some(&later), "2026-01-01T01:00:01Z");
         assert!(much_later.drift.is_empty());
         assert_eq!(status_of(&much_later, "Drifted").reason, "NoDrift");
+    }
+
+    #[test]
+    fn unreadable_prometheus_operator_monitors_degrade_with_the_reason_and_keep_ready() {
+        let mut unavailable = outcome();
+        unavailable.foreign_unavailable =
+            Some("the CRD servicemonitors.monitoring.coreos.com is not installed".to_owned());
+        let status = build(&unavailable, None, "2026-01-01T00:00:00Z");
+        assert_eq!(status_of(&status, "Ready").status, "True");
+        let degraded = status_of(&status, "Degraded");
+        assert_eq!(
+            (degraded.status.as_str(), degraded.reason.as_str()),
+            ("True", "PrometheusOperatorMonitorsUnavailable")
+        );
+        assert!(
+            degraded.message.starts_with("spec.prometheusOperatorMonitors is enabled but the CRD"),
+            "{}",
+            degraded.message
+        );
+        unavailable.rejected = vec![RejectedMonitor {
+            namespace: "apps".to_owned(),
+            name: "api".to_owned(),
+            field: "spec.endpoints".to_owned(),
+            reason: "x".to_owned(),
+            api_version: None,
+        }];
+        let both = build(&unavailable, None, "2026-01-01T00:00:00Z");
+        let degraded = status_of(&both, "Degraded");
+        assert_eq!(degraded.reason, "MonitorsRejected");
+        assert!(
+            degraded.message.contains("apps/api") && degraded.message.contains("is not installed"),
+            "{}",
+            degraded.message
+        );
     }
 }
