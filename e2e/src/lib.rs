@@ -392,14 +392,29 @@ impl HostOperator {
         }
     }
 
-    /// A sample of its `/metrics`, summed over labels: `metric("stackscope_reconcile_errors_total")`.
-    pub fn metric(&self, name: &str) -> Result<f64, String> {
+    /// A metric of its `/metrics`, summed over the samples whose labels pass `keep` (the text
+    /// between the braces, e.g. `reason="apply"`).
+    pub fn metric(&self, name: &str, keep: impl Fn(&str) -> bool) -> Result<f64, String> {
         let (_, body) = self.http_get("/metrics")?;
         Ok(body
             .lines()
-            .filter(|line| line.starts_with(name) && line[name.len()..].starts_with(['{', ' ']))
-            .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+            .filter_map(|line| line.strip_prefix(name))
+            .filter_map(|rest| {
+                let (labels, value) = match rest.strip_prefix('{') {
+                    Some(labelled) => labelled.split_once("} ")?,
+                    None => ("", rest.strip_prefix(' ')?),
+                };
+                keep(labels).then(|| value.trim().parse::<f64>().ok()).flatten()
+            })
             .sum())
+    }
+
+    /// Failed reconciles, except those kube's finalizer helper causes when its cached stack is
+    /// a step behind (its JSON patch tests the cached finalizers; the API server answers 422 or
+    /// 404 and the reconcile is retried): any other reason (apply, status, probes, dereference)
+    /// is a real failure.
+    pub fn reconcile_errors(&self) -> Result<f64, String> {
+        self.metric("stackscope_reconcile_errors_total", |labels| labels != r#"reason="finalizer""#)
     }
 
     /// Stops it with SIGTERM (it releases its lease) and waits for it to exit.

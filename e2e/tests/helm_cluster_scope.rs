@@ -216,7 +216,8 @@ fn end_state(cluster: &Cluster) -> Result<(), String> {
     step("helm uninstall, and what remains");
     let output = cluster.helm(&["uninstall", RELEASE, "-n", NAMESPACE, "--wait"])?;
     expect(output.contains("uninstalled"), || format!("helm uninstall said: {output}"))?;
-    expect(cluster.helm(&["list", "-A", "-q"])?.trim().is_empty(), || "a release is still listed".to_owned())?;
+    let releases = cluster.helm(&["list", "-n", NAMESPACE, "-q"])?;
+    expect(!releases.lines().any(|release| release == RELEASE), || format!("{RELEASE} is still listed"))?;
     wait_for("every object of the release to be gone", Duration::from_secs(120), || {
         let kinds = "deployments,replicasets,pods,serviceaccounts,services,roles,rolebindings,leases,\
                      poddisruptionbudgets,secrets,configmaps";
@@ -342,7 +343,7 @@ fn cluster_scope() -> Result<(), String> {
         ])?;
         Ok(jaeger.is_empty().then_some(()))
     })?;
-    let errors = operator.metric("stackscope_reconcile_errors_total")?;
+    let errors = operator.reconcile_errors()?;
     expect(errors == 0.0, || format!("{errors} reconcile errors (see {})", operator.log.display()))?;
     operator.assert_nothing_refused()?;
 

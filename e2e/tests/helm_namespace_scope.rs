@@ -202,7 +202,7 @@ fn namespace_scope() -> Result<(), String> {
         format!("the team-b stack was touched: {other}")
     })?;
     operator.assert_nothing_refused()?;
-    let errors = operator.metric("stackscope_reconcile_errors_total")?;
+    let errors = operator.reconcile_errors()?;
     expect(errors == 0.0, || format!("{errors} reconcile errors (see {})", operator.log.display()))?;
 
     step("the stack deleted, the operator stopped, helm uninstall");
