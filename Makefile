@@ -5,10 +5,14 @@ CARGO ?= cargo
 STACKSCOPE := target/debug/stackscope
 OUT ?= out
 
-# The integration tests run their own control plane, apart from the one `make run` leaves up.
+# The integration tests run their own control plane, apart from the one `make run` leaves up;
+# the end-to-end tests another one (they install the CRDs through Helm, as users do).
 TEST_STATE ?= $(HOME)/.cache/stackscope/control-plane-test
+E2E_STATE ?= $(HOME)/.cache/stackscope/control-plane-e2e
+# Generated from the Rust types, the same files in both.
+CRD_DIRS := crds charts/stackscope/crds
 
-.PHONY: run stop render test build fmt fmt-check clippy crds crds-check unit tools toolchain
+.PHONY: run stop render test build fmt fmt-check clippy crds crds-check unit e2e tools toolchain
 
 ## run: local control plane, CRDs, the example stack, the operator reconciling it, status and drift.
 run: toolchain build
@@ -27,13 +31,13 @@ render: toolchain build
 	$(STACKSCOPE) render -f examples/machineavatars -o $(OUT)
 	@for dir in $(OUT)/*/*/; do printf '  %-28s %s\n' "$${dir#$(OUT)/}" "$$(ls "$$dir" | wc -l)"; done
 
-## tools: build the pinned control plane and the engines the tests judge the output with, once.
+## tools: build the pinned control plane, the engines the tests judge the output with and helm, once.
 tools:
 	tools/build-tools.sh all >/dev/null
 
 ## test: everything CI checks — formatting, lints, CRD staleness, all tests (the operator's
-## against a real control plane).
-test: toolchain fmt-check clippy crds-check tools unit
+## against a real control plane) and the end-to-end install paths.
+test: toolchain fmt-check clippy crds-check tools unit e2e
 
 toolchain:
 	@command -v $(CARGO) >/dev/null || { echo "cargo not found: install Rust (rustup) first" >&2; exit 1; }
@@ -51,18 +55,29 @@ fmt-check:
 clippy:
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
-## crds: regenerate crds/ from the Rust types.
+## crds: regenerate crds/ and the chart's charts/stackscope/crds/ from the Rust types.
 crds: build
-	$(STACKSCOPE) crds -o crds
+	$(STACKSCOPE) crds $(addprefix -o ,$(CRD_DIRS))
 
-## crds-check: fail when crds/ differs from what the Rust types generate.
+## crds-check: fail when crds/ or the chart's CRDs differ from what the Rust types generate.
 crds-check: crds
-	@git diff --exit-code -- crds || { echo "crds/ is stale: run 'make crds' and commit the result" >&2; exit 1; }
-	@test -z "$$(git status --porcelain -- crds)" || { git status --porcelain -- crds; echo "crds/ has untracked or changed files: run 'make crds' and commit" >&2; exit 1; }
+	@git diff --exit-code -- $(CRD_DIRS) || { echo "$(CRD_DIRS) are stale: run 'make crds' and commit the result" >&2; exit 1; }
+	@test -z "$$(git status --porcelain -- $(CRD_DIRS))" || { git status --porcelain -- $(CRD_DIRS); echo "$(CRD_DIRS) have untracked or changed files: run 'make crds' and commit" >&2; exit 1; }
+
+## e2e: the install paths end to end against a control plane of their own (stopped afterwards):
+## the Helm chart installed, upgraded and uninstalled, with the operator running from the host
+## as the chart's ServiceAccount.
+e2e: toolchain build
+	@mkdir -p target
+	@status=0; STACKSCOPE_STATE="$(E2E_STATE)" $(CARGO) test -p stackscope-e2e --no-fail-fast 2>&1 | tee target/e2e-output.txt || status=$$?; \
+	STACKSCOPE_STATE="$(E2E_STATE)" tools/control-plane.sh stop >/dev/null 2>&1 || true; \
+	echo "== e2e summary =="; \
+	grep -E '^test result:' target/e2e-output.txt | awk '{p+=$$4; f+=$$6; i+=$$8} END {printf "%d passed, %d failed, %d ignored\n", p, f, i}'; \
+	exit $$status
 
 unit:
 	@mkdir -p target
-	@status=0; STACKSCOPE_STATE="$(TEST_STATE)" $(CARGO) test --workspace --no-fail-fast 2>&1 | tee target/test-output.txt || status=$$?; \
+	@status=0; STACKSCOPE_STATE="$(TEST_STATE)" $(CARGO) test --workspace --exclude stackscope-e2e --no-fail-fast 2>&1 | tee target/test-output.txt || status=$$?; \
 	STACKSCOPE_STATE="$(TEST_STATE)" tools/control-plane.sh stop >/dev/null 2>&1 || true; \
 	echo "== test summary =="; \
 	grep -E '^test result:' target/test-output.txt | awk '{p+=$$4; f+=$$6; i+=$$8} END {printf "%d passed, %d failed, %d ignored\n", p, f, i}'; \

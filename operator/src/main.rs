@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use stackscope::controller::leader::LeaseConfig;
-use stackscope::controller::{self, RunConfig};
+use stackscope::controller::{self, RunConfig, WatchScope};
 use stackscope::render::{Component, objects_to_yaml, render_stack};
 use stackscope::{crdgen, import, offline};
 use std::time::Duration;
@@ -22,6 +22,15 @@ struct Cli {
     command: Command,
 }
 
+/// Where `stackscope run` watches what its stacks read.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Scope {
+    /// ServiceMonitors, Services, Secrets and workloads of every namespace (cluster-wide RBAC).
+    Cluster,
+    /// Only those of `--namespace` (a Role in that namespace suffices).
+    Namespace,
+}
+
 #[derive(Clone, Copy, clap::ValueEnum)]
 enum DriftOutput {
     Text,
@@ -30,11 +39,12 @@ enum DriftOutput {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Print the CustomResourceDefinitions, or write one file per CRD into a directory.
+    /// Print the CustomResourceDefinitions, or write one file per CRD into directories.
     Crds {
-        /// Directory to write `<plural>.<group>.yaml` files into.
+        /// Directory to write `<plural>.<group>.yaml` files into; repeat it to write the same
+        /// files into several (`-o crds -o charts/stackscope/crds`).
         #[arg(short, long)]
-        output: Option<PathBuf>,
+        output: Vec<PathBuf>,
     },
     /// Validate stacks and monitors from files, render every object, print or write them.
     Render {
@@ -62,6 +72,10 @@ enum Command {
         /// Only reconcile stacks of this namespace (default: every namespace).
         #[arg(long)]
         namespace: Option<String>,
+        /// Where the ServiceMonitors, Services, Secrets and workloads the stacks read are watched:
+        /// `namespace` watches only `--namespace`, so that a namespace-scoped Role suffices.
+        #[arg(long, value_enum, default_value = "cluster", requires_if("namespace", "namespace"))]
+        scope: Scope,
         /// Elect a leader through a Lease so that only one replica writes.
         #[arg(long)]
         leader_election: bool,
@@ -135,6 +149,7 @@ fn main() -> ExitCode {
         Command::Run {
             listen,
             namespace,
+            scope,
             leader_election,
             lease_namespace,
             lease_name,
@@ -149,7 +164,11 @@ fn main() -> ExitCode {
                 lease_duration: Duration::from_secs(lease_seconds.max(2)),
                 renew_every: Duration::from_secs((lease_seconds / 3).max(1)),
             });
-            run(RunConfig { listen: Some(listen), lease, concurrency: concurrency.max(1), namespace })
+            let scope = match scope {
+                Scope::Cluster => WatchScope::Cluster,
+                Scope::Namespace => WatchScope::Namespace,
+            };
+            run(RunConfig { listen: Some(listen), lease, concurrency: concurrency.max(1), namespace, scope })
         }
     };
     match result {
@@ -212,24 +231,23 @@ fn run(config: RunConfig) -> Result<(), Vec<String>> {
     runtime.block_on(controller::run(config)).map_err(|error| vec![error.to_string()])
 }
 
-fn crds(output: Option<PathBuf>) -> Result<(), Vec<String>> {
+fn crds(outputs: Vec<PathBuf>) -> Result<(), Vec<String>> {
     let documents = crdgen::crd_documents().map_err(|error| vec![error])?;
-    match output {
-        None => {
-            for (_, text) in documents {
-                print!("---\n{text}");
-            }
-            Ok(())
+    if outputs.is_empty() {
+        for (_, text) in documents {
+            print!("---\n{text}");
         }
-        Some(directory) => {
-            std::fs::create_dir_all(&directory).map_err(|error| vec![format!("{}: {error}", directory.display())])?;
-            for (name, text) in documents {
-                let path = directory.join(format!("{name}.yaml"));
-                std::fs::write(&path, text).map_err(|error| vec![format!("{}: {error}", path.display())])?;
-            }
-            Ok(())
+        return Ok(());
+    }
+    // One generation, the same bytes in every directory: `crds/` and the chart's never differ.
+    for directory in outputs {
+        std::fs::create_dir_all(&directory).map_err(|error| vec![format!("{}: {error}", directory.display())])?;
+        for (name, text) in &documents {
+            let path = directory.join(format!("{name}.yaml"));
+            std::fs::write(&path, text).map_err(|error| vec![format!("{}: {error}", path.display())])?;
         }
     }
+    Ok(())
 }
 
 fn read_files(paths: &[PathBuf]) -> Result<Vec<(String, String)>, Vec<String>> {

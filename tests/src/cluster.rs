@@ -13,7 +13,7 @@ use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
 use stackscope::controller::metrics::Metrics;
-use stackscope::controller::{RunConfig, Shutdown, leader::LeaseConfig, run_with};
+use stackscope::controller::{RunConfig, Shutdown, WatchScope, leader::LeaseConfig, run_with};
 
 /// Environment of the running control plane (`KUBECONFIG`, binaries).
 #[derive(Clone, Debug)]
@@ -196,7 +196,14 @@ impl Operator {
         let shutdown: Shutdown = Box::pin(async move {
             let _ = stopped.await;
         });
-        let config = RunConfig { listen: None, lease, concurrency: 2, namespace: Some(namespace.to_owned()) };
+        // The scenarios' monitors live in namespaces apart from their stacks'.
+        let config = RunConfig {
+            listen: None,
+            lease,
+            concurrency: 2,
+            namespace: Some(namespace.to_owned()),
+            scope: WatchScope::Cluster,
+        };
         let task_metrics = metrics.clone();
         let task = tokio::spawn(async move {
             if let Err(error) = run_with(client, task_metrics, config, Some(shutdown)).await {

@@ -1,8 +1,8 @@
 //! The kinds of object stackscope renders and owns, and how to reach each through the API.
 
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
-use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Secret, Service, ServiceAccount};
-use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
+use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Service, ServiceAccount};
+use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding};
 use kube::Resource;
 use kube::api::ApiResource;
 
@@ -20,15 +20,13 @@ fn kind<K: Resource<DynamicType = ()>>(namespaced: bool) -> OwnedKind {
 }
 
 /// Every kind a render can produce, in the order they are applied (dependencies first) and
-/// looked through for orphans.
+/// looked through for orphans. Exactly these: each is a permission the operator's RBAC grants
+/// (`controller::permissions`), so a kind no render produces (Secrets, Roles) is not listed.
 pub fn owned_kinds() -> Vec<OwnedKind> {
     vec![
         kind::<ServiceAccount>(true),
         kind::<ClusterRole>(false),
         kind::<ClusterRoleBinding>(false),
-        kind::<Role>(true),
-        kind::<RoleBinding>(true),
-        kind::<Secret>(true),
         kind::<ConfigMap>(true),
         kind::<PersistentVolumeClaim>(true),
         kind::<Service>(true),
@@ -88,6 +86,14 @@ mod tests {
             );
         }
         assert!(!find("rbac.authorization.k8s.io/v1", "ClusterRole").unwrap().namespaced);
+        let rendered: std::collections::BTreeSet<String> = crate::render::render_stack(&stack)
+            .unwrap()
+            .iter()
+            .filter_map(|rendered| rendered.object.types.as_ref().map(|types| types.kind.clone()))
+            .collect();
+        let owned: std::collections::BTreeSet<String> =
+            owned_kinds().into_iter().map(|owned| owned.resource.kind).collect();
+        assert_eq!(owned, rendered, "owned kinds are exactly what the example renders (each costs a permission)");
         assert!(apply_rank("v1", "ConfigMap") < apply_rank("apps/v1", "StatefulSet"));
         let reference = reference_of("ConfigMap/obs/s-loki").unwrap();
         assert_eq!(

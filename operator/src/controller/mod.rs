@@ -11,6 +11,7 @@ pub mod foreign;
 pub mod kinds;
 pub mod leader;
 pub mod metrics;
+pub mod permissions;
 pub mod probes;
 pub mod report;
 pub mod server;
@@ -487,6 +488,21 @@ pub struct RunConfig {
     pub concurrency: u16,
     /// Only reconcile stacks of this namespace (`None`: every namespace).
     pub namespace: Option<String>,
+    /// Where the objects the stacks read (ServiceMonitors, Services, Secrets, workloads) are
+    /// watched.
+    pub scope: WatchScope,
+}
+
+/// Where the operator watches what its stacks read: in every namespace, or only in the stacks'
+/// one namespace, so that namespace-scoped RBAC (a Role, no cluster-wide reads) suffices.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum WatchScope {
+    /// ServiceMonitors, Services, Secrets and workloads of every namespace: a stack may select
+    /// monitors anywhere.
+    #[default]
+    Cluster,
+    /// Only those of `RunConfig::namespace`: its stacks see only monitors of that namespace.
+    Namespace,
 }
 
 /// Errors that stop `stackscope run`.
@@ -498,6 +514,8 @@ pub enum RunError {
     Metrics(#[from] prometheus::Error),
     #[error("http server: {0}")]
     Server(#[from] std::io::Error),
+    #[error("the namespace scope needs a namespace to watch")]
+    NoNamespace,
 }
 
 fn owned_watch() -> watcher::Config {
@@ -532,6 +550,13 @@ pub async fn run_with(
 ) -> Result<(), RunError> {
     use std::sync::atomic::{AtomicBool, Ordering};
 
+    // What the stacks read: everywhere, or only in the stacks' namespace.
+    let read_namespace = match (config.scope, config.namespace.as_deref()) {
+        (WatchScope::Cluster, _) => None,
+        (WatchScope::Namespace, Some(namespace)) => Some(namespace.to_owned()),
+        (WatchScope::Namespace, None) => return Err(RunError::NoNamespace),
+    };
+    let read_namespace = read_namespace.as_deref();
     let kubernetes_ready = Arc::new(AtomicBool::new(false));
     let leading = Arc::new(AtomicBool::new(config.lease.is_none()));
     let server = config.listen.map(|listen| {
@@ -558,8 +583,9 @@ pub async fn run_with(
 
     // Monitors and Services are cached before the first reconcile, which would otherwise render
     // no monitor and check no port.
-    let (monitor_store, monitor_reflector) = spawn_reflector(Api::<ServiceMonitor>::all(client.clone()));
-    let (service_store, service_reflector) = spawn_reflector(Api::<Service>::all(client.clone()));
+    let (monitor_store, monitor_reflector) =
+        spawn_reflector(namespaced_or_all::<ServiceMonitor>(&client, read_namespace));
+    let (service_store, service_reflector) = spawn_reflector(namespaced_or_all::<Service>(&client, read_namespace));
     for (what, ready) in [
         ("ServiceMonitor", monitor_store.wait_until_ready().await),
         ("Service", service_store.wait_until_ready().await),
@@ -606,10 +632,12 @@ pub async fn run_with(
         .owns(namespaced_or_all::<StatefulSet>(&client, namespace), owned_watch())
         .owns(namespaced_or_all::<Deployment>(&client, namespace), owned_watch())
         .owns(namespaced_or_all::<DaemonSet>(&client, namespace), owned_watch())
-        .watches(Api::<ServiceMonitor>::all(client.clone()), watcher::Config::default(), move |monitor| {
-            for_monitors.stacks_selecting(&monitor)
-        })
-        .watches(Api::<Service>::all(client.clone()), watcher::Config::default(), move |service| {
+        .watches(
+            namespaced_or_all::<ServiceMonitor>(&client, read_namespace),
+            watcher::Config::default(),
+            move |monitor| for_monitors.stacks_selecting(&monitor),
+        )
+        .watches(namespaced_or_all::<Service>(&client, read_namespace), watcher::Config::default(), move |service| {
             for_services.stacks_monitoring_service(&service)
         })
         .watches(Api::<ClusterRole>::all(client.clone()), owned_watch(), move |role| {
@@ -619,18 +647,18 @@ pub async fn run_with(
             for_bindings.stacks_owning_cluster_object(&binding.name_any())
         })
         // Only names matter here: metadata-only watches keep Secret values out of memory.
-        .watches_stream(metadata_changes::<Secret>(&client, false), move |secret| {
+        .watches_stream(metadata_changes::<Secret>(&client, read_namespace, false), move |secret| {
             for_secrets.stacks_reading_secret(&secret)
         })
         // Probe drift of the monitored workloads: a spec change bumps the generation; status
         // updates (every rollout step) do not, and are filtered out.
-        .watches_stream(metadata_changes::<Deployment>(&client, true), move |workload| {
+        .watches_stream(metadata_changes::<Deployment>(&client, read_namespace, true), move |workload| {
             for_deployments.stacks_probing_namespace(workload.namespace().as_deref())
         })
-        .watches_stream(metadata_changes::<StatefulSet>(&client, true), move |workload| {
+        .watches_stream(metadata_changes::<StatefulSet>(&client, read_namespace, true), move |workload| {
             for_statefulsets.stacks_probing_namespace(workload.namespace().as_deref())
         })
-        .watches_stream(metadata_changes::<DaemonSet>(&client, true), move |workload| {
+        .watches_stream(metadata_changes::<DaemonSet>(&client, read_namespace, true), move |workload| {
             for_daemonsets.stacks_probing_namespace(workload.namespace().as_deref())
         })
         // Changes of prometheus-operator's monitors, mapped to the stacks that select them.
@@ -678,7 +706,9 @@ where
     K: Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug + Send + Sync + 'static,
 {
     let (store, writer) = kube::runtime::reflector::store();
-    let stream = kube::runtime::reflector(writer, watcher(api, watcher::Config::default())).for_each(|event| {
+    // With backoff: a watch the API server refuses (403) is retried without spinning.
+    let stream = kube::runtime::reflector(writer, watcher(api, watcher::Config::default()).default_backoff());
+    let stream = stream.for_each(|event| {
         if let Err(error) = event {
             tracing::debug!(error = %error, "watch error; retrying");
         }
@@ -687,18 +717,27 @@ where
     (store, tokio::spawn(stream))
 }
 
-/// Metadata-only changes of every object of a kind, with backoff; with `spec_only`, only
-/// changes that bump the generation (spec edits) pass.
+/// Metadata-only changes of every object of a kind (of one namespace, if given), with backoff;
+/// with `spec_only`, only changes that bump the generation (spec edits) pass.
 fn metadata_changes<K>(
     client: &Client,
+    namespace: Option<&str>,
     spec_only: bool,
 ) -> futures::stream::BoxStream<'static, Result<PartialObjectMeta<K>, watcher::Error>>
 where
-    K: Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug + Send + Sync + 'static,
+    K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug
+        + Send
+        + Sync
+        + 'static,
 {
-    let changes = watcher(Api::<PartialObjectMeta<K>>::all(client.clone()), watcher::Config::default())
-        .default_backoff()
-        .touched_objects();
+    let api: Api<PartialObjectMeta<K>> = match namespace {
+        Some(namespace) => Api::namespaced(client.clone(), namespace),
+        None => Api::all(client.clone()),
+    };
+    let changes = watcher(api, watcher::Config::default()).default_backoff().touched_objects();
     if spec_only {
         changes.predicate_filter(predicates::generation, PredicateConfig::default()).boxed()
     } else {
