@@ -145,9 +145,12 @@ fn granted(objects: &[Value]) -> BTreeSet<Granted> {
 }
 
 /// What the operator needs, placed as the chart's scope places it.
-fn needed(watched: &str, leader_election: bool) -> BTreeSet<Granted> {
-    permissions::required()
-        .unwrap()
+fn needed(watched: &str, leader_election: bool, prometheus_operator_monitors: bool) -> BTreeSet<Granted> {
+    let mut required = permissions::required().unwrap();
+    if prometheus_operator_monitors {
+        required.extend(permissions::prometheus_operator_monitors());
+    }
+    required
         .into_iter()
         .filter_map(|grant| {
             let scope = match grant.reach {
@@ -166,13 +169,16 @@ fn rbac_grants_exactly_what_the_operator_calls_in_both_scopes() {
     for (sets, watched, leader_election) in [
         (vec![], "*", false),
         (vec!["replicas=2"], "*", true),
+        (vec!["rbac.prometheusOperatorMonitors=true"], "*", false),
         (vec!["rbac.scope=namespace", "watchNamespace=team-a"], "team-a", false),
         (vec!["rbac.scope=namespace"], RELEASE_NAMESPACE, false),
         (vec!["rbac.scope=namespace", "watchNamespace=team-a", "leaderElection.enabled=true"], "team-a", true),
+        (vec!["rbac.scope=namespace", "watchNamespace=team-a", "rbac.prometheusOperatorMonitors=true"], "team-a", false),
     ] {
         let objects = template(&sets);
         let granted = granted(&objects);
-        let needed = needed(watched, leader_election);
+        let prometheus_operator_monitors = sets.contains(&"rbac.prometheusOperatorMonitors=true");
+        let needed = needed(watched, leader_election, prometheus_operator_monitors);
         let missing: Vec<_> = needed.difference(&granted).collect();
         let extra: Vec<_> = granted.difference(&needed).collect();
         assert!(

@@ -46,6 +46,8 @@ pub enum Snapshot {
 
 struct Inner {
     client: Client,
+    /// The namespace the operator is limited to (`run --namespace`), else every namespace.
+    namespace: Option<String>,
     store: Store<DynamicObject>,
     writer: Mutex<Option<Writer<DynamicObject>>>,
     task: Mutex<Option<tokio::task::JoinHandle<()>>>,
@@ -62,6 +64,7 @@ impl ForeignMonitors {
     /// A cache that reconciles the stacks of `stacks` concerned by a change through `trigger`.
     pub fn new(
         client: Client,
+        namespace: Option<String>,
         stacks: Store<ObservabilityStack>,
         trigger: UnboundedSender<ObjectRef<ObservabilityStack>>,
     ) -> Self {
@@ -70,6 +73,7 @@ impl ForeignMonitors {
         let (availability, _) = tokio::sync::watch::channel(Availability::Unknown);
         Self(Arc::new(Inner {
             client,
+            namespace,
             store,
             writer: Mutex::new(Some(writer)),
             task: Mutex::new(None),
@@ -147,7 +151,11 @@ fn concerned(stacks: &Store<ObservabilityStack>, object: Option<&DynamicObject>)
 
 async fn watch(inner: Arc<Inner>, mut writer: Writer<DynamicObject>) {
     let resource = prometheus_operator_resource();
-    let api: Api<DynamicObject> = Api::all_with(inner.client.clone(), &resource);
+    // Limited to the operator's namespace when it has one: its Role grants nothing beyond.
+    let api: Api<DynamicObject> = match &inner.namespace {
+        Some(namespace) => Api::namespaced_with(inner.client.clone(), namespace, &resource),
+        None => Api::all_with(inner.client.clone(), &resource),
+    };
     let mut events = watcher(api, watcher::Config::default()).default_backoff().boxed();
     while let Some(event) = events.next().await {
         let mut touched: Vec<Option<DynamicObject>> = Vec::new();

@@ -80,6 +80,14 @@ pub fn required() -> Result<BTreeSet<Grant>, String> {
     Ok(required)
 }
 
+/// What the operator needs besides [`required`] once a stack sets
+/// `spec.prometheusOperatorMonitors.enabled`: its cache lists and watches prometheus-operator's
+/// ServiceMonitors (the chart's `rbac.prometheusOperatorMonitors`).
+pub fn prometheus_operator_monitors() -> BTreeSet<Grant> {
+    let resource = crate::import::prometheus_operator_resource();
+    grants(Reach::Watched, &resource.group, &resource.plural, &["list", "watch"]).collect()
+}
+
 /// The rules of the ClusterRole a stack renders for Prometheus, which the operator must hold.
 fn prometheus_cluster_rules() -> Result<BTreeSet<Grant>, String> {
     let mut stack = ObservabilityStack::new("permissions", ObservabilityStackSpec::default());
