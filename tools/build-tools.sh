@@ -20,8 +20,8 @@
 #        control-plane (= etcd + kubernetes + the combined bin dir),
 #        prometheus (prometheus + promtool), alertmanager (alertmanager + amtool),
 #        jaeger, engines (= prometheus + alertmanager + jaeger),
-#        grafana-schema, alloy-syntax (stackscope's own checkers, tools/checkers/<name>/),
-#        checkers (= grafana-schema + alloy-syntax),
+#        grafana-schema, alloy-syntax, argocd-health (stackscope's own checkers,
+#        tools/checkers/<name>/), checkers (= all three),
 #        helm (the chart's lint, template and the e2e tests),
 #        all (= control-plane + engines + checkers + helm).
 #
@@ -405,6 +405,12 @@ build_checkers() {
   for name in "${CHECKERS[@]}"; do build_checker "$name"; done
 }
 
+is_checker() {
+  local name
+  for name in "${CHECKERS[@]}"; do [[ "$name" == "$1" ]] && return 0; done
+  return 1
+}
+
 # helm: helm.sh/helm/v4/cmd/helm, stamped like upstream's Makefile does for a release tag. The
 # end-to-end tests are a Rust crate (e2e/) rather than Kyverno Chainsaw: chainsaw v0.2.12 does not
 # compile with Go 1.26 (its runner implements testing's internal testDeps interface, which has
@@ -423,6 +429,7 @@ ENABLED_TOOLS=(etcd kubernetes control-plane prometheus alertmanager jaeger engi
 # print_dirs NAME -> bin dir(s) of a tool
 print_dirs() {
   local checker
+  if is_checker "$1"; then checker_dir "$1"; return; fi
   case "$1" in
     etcd) etcd_dir ;;
     kubernetes | kube-apiserver | kube-controller-manager | kubectl) kubernetes_dir ;;
@@ -431,7 +438,6 @@ print_dirs() {
     alertmanager | amtool) alertmanager_dir ;;
     jaeger) jaeger_dir ;;
     engines) prometheus_dir; alertmanager_dir; jaeger_dir ;;
-    grafana-schema | alloy-syntax) checker_dir "$1" ;;
     checkers) for checker in "${CHECKERS[@]}"; do checker_dir "$checker"; done ;;
     helm) helm_dir ;;
     *) die "no bin dir for $1" ;;
@@ -439,6 +445,7 @@ print_dirs() {
 }
 
 build_one() {
+  if is_checker "$1"; then build_checker "$1"; return; fi
   case "$1" in
     etcd) build_etcd ;;
     kubernetes | kube-apiserver | kube-controller-manager | kubectl) build_kubernetes ;;
@@ -447,7 +454,6 @@ build_one() {
     alertmanager | amtool) build_alertmanager ;;
     jaeger) build_jaeger ;;
     engines) build_prometheus; build_alertmanager; build_jaeger ;;
-    grafana-schema | alloy-syntax) build_checker "$1" ;;
     checkers) build_checkers ;;
     helm) build_helm ;;
     *) die "unknown tool '$1' (known: ${ENABLED_TOOLS[*]})" ;;

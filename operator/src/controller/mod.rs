@@ -600,7 +600,12 @@ pub async fn run_with(
     let controller = Controller::new(stacks, watcher::Config::default());
     let stack_store = controller.store();
     let (foreign_trigger, foreign_changes) = futures::channel::mpsc::unbounded();
-    let foreign = foreign::ForeignMonitors::new(client.clone(), read_namespace.map(str::to_owned), stack_store.clone(), foreign_trigger);
+    let foreign = foreign::ForeignMonitors::new(
+        client.clone(),
+        read_namespace.map(str::to_owned),
+        stack_store.clone(),
+        foreign_trigger,
+    );
 
     let reporter = Reporter {
         controller: MANAGER.to_owned(),
