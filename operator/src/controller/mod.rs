@@ -22,6 +22,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
+use futures::channel::mpsc::UnboundedReceiver;
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::ObjectReference;
 use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Secret, Service, ServiceAccount};
@@ -583,9 +584,10 @@ pub async fn run_with(
 
     // Monitors and Services are cached before the first reconcile, which would otherwise render
     // no monitor and check no port.
-    let (monitor_store, monitor_reflector) =
+    let (monitor_store, monitor_changes, monitor_reflector) =
         spawn_reflector(namespaced_or_all::<ServiceMonitor>(&client, read_namespace));
-    let (service_store, service_reflector) = spawn_reflector(namespaced_or_all::<Service>(&client, read_namespace));
+    let (service_store, service_changes, service_reflector) =
+        spawn_reflector(namespaced_or_all::<Service>(&client, read_namespace));
     for (what, ready) in [
         ("ServiceMonitor", monitor_store.wait_until_ready().await),
         ("Service", service_store.wait_until_ready().await),
@@ -637,14 +639,9 @@ pub async fn run_with(
         .owns(namespaced_or_all::<StatefulSet>(&client, namespace), owned_watch())
         .owns(namespaced_or_all::<Deployment>(&client, namespace), owned_watch())
         .owns(namespaced_or_all::<DaemonSet>(&client, namespace), owned_watch())
-        .watches(
-            namespaced_or_all::<ServiceMonitor>(&client, read_namespace),
-            watcher::Config::default(),
-            move |monitor| for_monitors.stacks_selecting(&monitor),
-        )
-        .watches(namespaced_or_all::<Service>(&client, read_namespace), watcher::Config::default(), move |service| {
-            for_services.stacks_monitoring_service(&service)
-        })
+        // Triggered by the caches' own watches, after the cache holds the change.
+        .watches_stream(monitor_changes.map(Ok), move |monitor| for_monitors.stacks_selecting(&monitor))
+        .watches_stream(service_changes.map(Ok), move |service| for_services.stacks_monitoring_service(&service))
         .watches(Api::<ClusterRole>::all(client.clone()), owned_watch(), move |role| {
             for_roles.stacks_owning_cluster_object(&role.name_any())
         })
@@ -706,20 +703,29 @@ pub async fn run_with(
 }
 
 /// A reflector of every object of a kind, running until aborted.
-fn spawn_reflector<K>(api: Api<K>) -> (Store<K>, tokio::task::JoinHandle<()>)
+/// A cache of every object of a kind, kept by a task of its own, and the objects it changed —
+/// sent only once the cache holds the change, so that a reconcile they trigger reads it (a
+/// second, independent watch could trigger the reconcile before the cache has the object).
+fn spawn_reflector<K>(api: Api<K>) -> (Store<K>, UnboundedReceiver<K>, tokio::task::JoinHandle<()>)
 where
     K: Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug + Send + Sync + 'static,
 {
     let (store, writer) = kube::runtime::reflector::store();
+    let (changes, changed) = futures::channel::mpsc::unbounded();
     // With backoff: a watch the API server refuses (403) is retried without spinning.
     let stream = kube::runtime::reflector(writer, watcher(api, watcher::Config::default()).default_backoff());
-    let stream = stream.for_each(|event| {
-        if let Err(error) = event {
-            tracing::debug!(error = %error, "watch error; retrying");
+    let stream = stream.for_each(move |event| {
+        match event {
+            Ok(watcher::Event::Apply(object) | watcher::Event::InitApply(object) | watcher::Event::Delete(object)) => {
+                // Fails only once the controller is gone (shutdown): nothing is left to trigger.
+                let _ = changes.unbounded_send(object);
+            }
+            Ok(watcher::Event::Init | watcher::Event::InitDone) => {}
+            Err(error) => tracing::debug!(error = %error, "watch error; retrying"),
         }
         futures::future::ready(())
     });
-    (store, tokio::spawn(stream))
+    (store, changed, tokio::spawn(stream))
 }
 
 /// Metadata-only changes of every object of a kind (of one namespace, if given), with backoff;
