@@ -15,6 +15,7 @@ pub fn crds() -> Vec<CustomResourceDefinition> {
             drop_null_from_enums(&mut value);
             type_int_or_string(&mut value);
             unwrap_descriptions(&mut value);
+            keep_on_uninstall(&mut value);
             serde_json::from_value(value).unwrap_or(crd)
         })
         .collect()
@@ -30,6 +31,13 @@ pub fn crd_documents() -> Result<Vec<(String, String)>, String> {
             serde_saphyr::to_string(&value).map(|text| (name.clone(), text)).map_err(|error| format!("{name}: {error}"))
         })
         .collect()
+}
+
+/// Deleting a CRD deletes every stack and monitor with it. `helm.sh/resource-policy: keep`
+/// makes Argo CD (as `Delete=false`) and Helm keep the CRDs when the release or Application that
+/// installed them goes away; `kubectl apply` ignores it.
+fn keep_on_uninstall(value: &mut serde_json::Value) {
+    value["metadata"]["annotations"]["helm.sh/resource-policy"] = serde_json::Value::from("keep");
 }
 
 /// Drops `default` from schema nodes of objects that contain objects or lists. Leaves and

@@ -405,8 +405,14 @@ fn the_example_applications_deploy_the_chart_and_the_stack_as_documented() {
     let options: Vec<&str> = policy["syncOptions"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
     assert!(options.contains(&"ServerSideApply=true"), "{options:?}");
     assert!(options.contains(&"CreateNamespace=true"), "{options:?}");
-    // Deleting the Application must not delete the CRDs and with them every stack.
-    assert!(chart["metadata"]["finalizers"].is_null(), "no cascading delete of the CRDs");
+    // Deleting the Application cascades to what it deployed, but must not delete the CRDs and
+    // with them every stack: they are marked to be kept.
+    assert_eq!(chart["metadata"]["finalizers"][0], "resources-finalizer.argocd.argoproj.io");
+    assert!(repo_root().join("charts/stackscope/Chart.yaml").is_file(), "the Application's chart");
+    for crd in ["observabilitystacks.stackscope.dev", "servicemonitors.stackscope.dev"] {
+        let crd = yaml(&repo_root().join(format!("charts/stackscope/crds/{crd}.yaml")));
+        assert_eq!(crd["metadata"]["annotations"]["helm.sh/resource-policy"], "keep", "{}", crd["metadata"]["name"]);
+    }
 
     let stacks = yaml(&repo_root().join("examples/argocd/machineavatars.yaml"));
     assert_eq!(stacks["kind"], "Application");
