@@ -241,6 +241,13 @@ impl Cluster {
         })
     }
 
+    /// Edits a ConfigMap's key as a person with `kubectl patch` would: the drift the operator
+    /// must see.
+    pub fn edit_config_map_by_hand(&self, namespace: &str, name: &str, key: &str) -> Result<(), String> {
+        let edit = serde_json::json!({"data": {key: "# edited by hand\n"}}).to_string();
+        self.kubectl(&["patch", "configmap", name, "-n", namespace, "--type", "merge", "-p", &edit]).map(drop)
+    }
+
     /// Creates a namespace with labels.
     pub fn create_namespace(&self, name: &str, labels: &[(&str, &str)]) -> Result<(), String> {
         self.kubectl(&["create", "namespace", name])?;

@@ -297,17 +297,7 @@ fn cluster_scope() -> Result<(), String> {
     expect(ready.contains("\"leading\""), || format!("/ready does not say leading: {ready}"))?;
 
     step("drift on an owned ConfigMap is corrected (patch) and reported (event)");
-    cluster.kubectl(&[
-        "patch",
-        "configmap",
-        "machineavatars-loki",
-        "-n",
-        STACK_NAMESPACE,
-        "--type",
-        "merge",
-        "-p",
-        r##"{"data":{"loki.yaml":"# edited by hand\n"}}"##,
-    ])?;
+    cluster.edit_config_map_by_hand(STACK_NAMESPACE, "machineavatars-loki", "loki.yaml")?;
     wait_for("the ConfigMap restored and a Drifted event", Duration::from_secs(90), || {
         let config = cluster.get(&["configmap", "machineavatars-loki", "-n", STACK_NAMESPACE])?;
         let restored = config.is_some_and(|config| {

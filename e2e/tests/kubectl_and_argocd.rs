@@ -205,18 +205,7 @@ fn argocd(cluster: &Cluster, operator: &HostOperator) -> Result<(), String> {
         Ok((current && condition(&stack, "Ready") == Some("True") && condition(&stack, "Degraded") != Some("True"))
             .then_some(()))
     })?;
-    let edit = json!({"data": {"loki.yaml": "# edited by hand\n"}}).to_string();
-    cluster.kubectl(&[
-        "patch",
-        "configmap",
-        "machineavatars-loki",
-        "-n",
-        STACK_NAMESPACE,
-        "--type",
-        "merge",
-        "-p",
-        &edit,
-    ])?;
+    cluster.edit_config_map_by_hand(STACK_NAMESPACE, "machineavatars-loki", "loki.yaml")?;
     let drifted = wait_for("the stack Drifted", Duration::from_secs(90), || {
         let stack = stack(cluster)?;
         Ok((condition(&stack, "Drifted") == Some("True")).then_some(stack))
