@@ -211,18 +211,30 @@ fn collect_patterns(schema: &Value, patterns: &mut BTreeMap<String, Regex>) {
 }
 
 fn check_metadata(metadata: &Value, errors: &mut Vec<FieldError>) {
-    let name_pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$";
     let Some(fields) = metadata.as_object() else {
         errors.push(FieldError { path: "metadata".to_owned(), message: "must be an object".to_owned() });
         return;
     };
+    for (key, value) in fields.get("labels").and_then(Value::as_object).into_iter().flatten() {
+        if !crate::validate::is_label_key(key) {
+            errors.push(FieldError {
+                path: "metadata.labels".to_owned(),
+                message: format!("{key:?} is not a label key"),
+            });
+        }
+        if !value.as_str().is_some_and(crate::validate::is_label_value) {
+            errors.push(FieldError {
+                path: format!("metadata.labels.{key}"),
+                message: format!("invalid value {value}: a label value is at most 63 alphanumerics, '-', '_', '.'"),
+            });
+        }
+    }
     for key in ["name", "namespace"] {
         match fields.get(key) {
             None if key == "name" => errors
                 .push(FieldError { path: "metadata.name".to_owned(), message: "required field is missing".to_owned() }),
             None => {}
-            Some(Value::String(text))
-                if text.len() <= 63 && Regex::new(name_pattern).is_ok_and(|regex| regex.is_match(text)) => {}
+            Some(Value::String(text)) if crate::validate::is_dns_label(text) => {}
             Some(other) => errors.push(FieldError {
                 path: format!("metadata.{key}"),
                 message: format!(

@@ -2,6 +2,7 @@
 //! PromQL matchers that must parse, thresholds that must be ordered). Runs after the schema
 //! check in the CLI and in the controller, so both refuse the same input with the same words.
 
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use regex::Regex;
 
 use crate::api::{
@@ -55,6 +56,22 @@ pub fn monitor(spec: &ServiceMonitorSpec) -> Vec<FieldError> {
                 "spec.alerts.latencyWarning",
                 format!("{warning} must be below latencyCritical {critical}"),
             ));
+        }
+    }
+    label_selector(&spec.selector, "spec.selector", &mut errors);
+    if let Some(selector) = &spec.namespace_selector {
+        namespace_names(&selector.match_names, "spec.namespaceSelector.matchNames", &mut errors);
+    }
+    if let Some(job_label) = &spec.job_label
+        && !is_label_key(job_label)
+    {
+        errors.push(error("spec.jobLabel", format!("{job_label:?} is not a Kubernetes label key")));
+    }
+    for (list, keys) in [("targetLabels", &spec.target_labels), ("podTargetLabels", &spec.pod_target_labels)] {
+        for (index, key) in keys.iter().enumerate() {
+            if !is_label_key(key) {
+                errors.push(error(format!("spec.{list}[{index}]"), format!("{key:?} is not a Kubernetes label key")));
+            }
         }
     }
     if let Some(slo) = &spec.slo
@@ -143,13 +160,26 @@ pub fn stack(spec: &ObservabilityStackSpec) -> Vec<FieldError> {
             ));
         }
     }
-    for key in spec.metrics.prometheus.external_labels.keys() {
+    for (key, value) in &spec.metrics.prometheus.external_labels {
         if !is_label_name(key) {
             errors.push(error(
                 format!("spec.metrics.prometheus.externalLabels.{key}"),
                 "not a valid Prometheus label name",
             ));
         }
+        // Carried by every series and alert leaving Prometheus, and written into its config.
+        if value.len() > MAX_EXTERNAL_LABEL_VALUE {
+            errors.push(error(
+                format!("spec.metrics.prometheus.externalLabels.{key}"),
+                format!("{} bytes: at most {MAX_EXTERNAL_LABEL_VALUE}", value.len()),
+            ));
+        }
+    }
+    if let Some(selector) = &spec.monitor_selector {
+        label_selector(selector, "spec.monitorSelector", &mut errors);
+    }
+    if let Some(selector) = &spec.monitor_namespace_selector {
+        namespace_names(&selector.match_names, "spec.monitorNamespaceSelector.matchNames", &mut errors);
     }
     for (path, resources) in [
         ("spec.logging.loki.resources", &spec.logging.loki.resources),
@@ -408,6 +438,89 @@ fn go_regexp_problem(pattern: &str) -> Option<String> {
         index += 1;
     }
     None
+}
+
+/// Longest external label value accepted.
+const MAX_EXTERNAL_LABEL_VALUE: usize = 1024;
+
+/// A label selector as the API server reads one: known operators, values only where they
+/// belong, keys and values of label syntax. An unknown operator would otherwise select nothing
+/// and silently drop every monitor.
+fn label_selector(selector: &LabelSelector, path: &str, errors: &mut Vec<FieldError>) {
+    for (key, value) in selector.match_labels.iter().flatten() {
+        if !is_label_key(key) {
+            errors.push(error(format!("{path}.matchLabels"), format!("{key:?} is not a Kubernetes label key")));
+        }
+        if !is_label_value(value) {
+            errors.push(error(format!("{path}.matchLabels.{key}"), format!("{value:?} is not a label value")));
+        }
+    }
+    for (index, expression) in selector.match_expressions.iter().flatten().enumerate() {
+        let here = format!("{path}.matchExpressions[{index}]");
+        if !is_label_key(&expression.key) {
+            errors.push(error(format!("{here}.key"), format!("{:?} is not a Kubernetes label key", expression.key)));
+        }
+        let values = expression.values.as_deref().unwrap_or_default();
+        match expression.operator.as_str() {
+            "In" | "NotIn" if values.is_empty() => {
+                errors.push(error(format!("{here}.values"), "must be non-empty for In and NotIn"));
+            }
+            "Exists" | "DoesNotExist" if !values.is_empty() => {
+                errors.push(error(format!("{here}.values"), "must be empty for Exists and DoesNotExist"));
+            }
+            "In" | "NotIn" | "Exists" | "DoesNotExist" => {}
+            other => errors.push(error(
+                format!("{here}.operator"),
+                format!("unsupported operator {other:?}: one of In, NotIn, Exists, DoesNotExist"),
+            )),
+        }
+        for (position, value) in values.iter().enumerate() {
+            if !is_label_value(value) {
+                errors.push(error(format!("{here}.values[{position}]"), format!("{value:?} is not a label value")));
+            }
+        }
+    }
+}
+
+fn namespace_names(names: &[String], path: &str, errors: &mut Vec<FieldError>) {
+    for (index, name) in names.iter().enumerate() {
+        if !is_dns_label(name) {
+            errors.push(error(format!("{path}[{index}]"), format!("{name:?} is not a namespace name")));
+        }
+    }
+}
+
+fn matches(cell: &'static std::sync::OnceLock<Option<Regex>>, pattern: &str, text: &str) -> bool {
+    // Constant patterns, compiled in the tests; `None` would refuse rather than accept.
+    cell.get_or_init(|| Regex::new(pattern).ok()).as_ref().is_some_and(|regex| regex.is_match(text))
+}
+
+/// Whether `text` is a DNS-1123 label: a namespace or object name.
+pub fn is_dns_label(text: &str) -> bool {
+    static DNS_LABEL: std::sync::OnceLock<Option<Regex>> = std::sync::OnceLock::new();
+    text.len() <= 63 && matches(&DNS_LABEL, r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", text)
+}
+
+/// Whether `text` is a Kubernetes label key: an optional DNS subdomain prefix and `/`, then a
+/// name of at most 63 characters.
+pub fn is_label_key(text: &str) -> bool {
+    static PREFIX: std::sync::OnceLock<Option<Regex>> = std::sync::OnceLock::new();
+    let (prefix, name) = match text.split_once('/') {
+        Some((prefix, name)) => (Some(prefix), name),
+        None => (None, text),
+    };
+    let prefix_ok = prefix.is_none_or(|prefix| {
+        prefix.len() <= 253
+            && matches(&PREFIX, r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$", prefix)
+    });
+    prefix_ok && !name.is_empty() && is_label_value(name)
+}
+
+/// Whether `text` is a Kubernetes label value (empty, or at most 63 alphanumerics, `-`, `_`,
+/// `.`, beginning and ending alphanumeric).
+pub fn is_label_value(text: &str) -> bool {
+    static VALUE: std::sync::OnceLock<Option<Regex>> = std::sync::OnceLock::new();
+    text.len() <= 63 && matches(&VALUE, r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$", text)
 }
 
 fn error(path: impl Into<String>, message: impl Into<String>) -> FieldError {
