@@ -68,7 +68,13 @@ pub struct Context {
     pub recorder: Recorder,
     /// prometheus-operator's ServiceMonitors, watched once a stack selects them.
     pub foreign: foreign::ForeignMonitors,
+    /// One render cache per stack (`namespace/name`), so a reconcile after one monitor changed
+    /// renders that monitor only.
+    pub render_caches: RenderCaches,
 }
+
+/// Render caches by stack; a stack's cache is dropped with the stack.
+pub type RenderCaches = std::sync::Mutex<BTreeMap<String, crate::render::cache::RenderCache>>;
 
 /// Why a reconcile failed. Each variant names the stage.
 #[derive(Debug, thiserror::Error)]
@@ -183,8 +189,9 @@ async fn apply_stack(stack: &ObservabilityStack, context: &Context) -> Result<Ac
     } else {
         Vec::new()
     };
+    let cache = Some((format!("{namespace}/{}", stack.name_any()), &context.render_caches));
     let resolution =
-        resolve_and_render(&context.client, &context.validator, stack, &monitors, &foreign, &services).await?;
+        resolve_and_render(&context.client, &context.validator, stack, &monitors, &foreign, &services, cache).await?;
     outcome.accepted = resolution.selection.accepted_refs();
     outcome.rejected = resolution.selection.rejected.clone();
     let result = match resolution.rendered {
@@ -226,12 +233,26 @@ pub async fn resolve_and_render(
     monitors: &[ServiceMonitor],
     foreign: &[dereference::ForeignMonitor],
     services: &[Arc<Service>],
+    cache: Option<(String, &RenderCaches)>,
 ) -> Result<Resolution, DereferenceError> {
     let selection = dereference::select(client, validator, stack, monitors, foreign, services).await?;
     let problems = stack_problems(validator, stack);
     let rendered = if problems.is_empty() {
         let resolved = ResolvedStack::new(stack, &selection.accepted);
-        render_stack(&resolved)
+        let render = |resolved: &ResolvedStack| match cache {
+            // A poisoned lock only means another reconcile panicked mid-render: start afresh.
+            Some((key, caches)) => {
+                let mut caches = caches.lock().unwrap_or_else(|poisoned| {
+                    caches.clear_poison();
+                    let mut guard = poisoned.into_inner();
+                    guard.clear();
+                    guard
+                });
+                caches.entry(key).or_default().render(resolved)
+            }
+            None => render_stack(resolved),
+        };
+        render(&resolved)
             .map(|rendered| (resolved, rendered))
             .map_err(|error| ReconcileError::Render(error.to_string()))
     } else {
@@ -474,6 +495,9 @@ async fn cleanup(stack: &ObservabilityStack, context: &Context) -> Result<Action
     let writes = apply::delete_cluster_scoped(&context.client, &stack.name_any(), &namespace).await?;
     context.metrics.writes.inc_by(u64::from(writes));
     tracing::info!(writes, "cleaned up cluster-scoped objects");
+    if let Ok(mut caches) = context.render_caches.lock() {
+        caches.remove(&format!("{namespace}/{}", stack.name_any()));
+    }
     Ok(Action::await_change())
 }
 
@@ -600,7 +624,12 @@ pub async fn run_with(
     let controller = Controller::new(stacks, watcher::Config::default());
     let stack_store = controller.store();
     let (foreign_trigger, foreign_changes) = futures::channel::mpsc::unbounded();
-    let foreign = foreign::ForeignMonitors::new(client.clone(), read_namespace.map(str::to_owned), stack_store.clone(), foreign_trigger);
+    let foreign = foreign::ForeignMonitors::new(
+        client.clone(),
+        read_namespace.map(str::to_owned),
+        stack_store.clone(),
+        foreign_trigger,
+    );
 
     let reporter = Reporter {
         controller: MANAGER.to_owned(),
@@ -614,6 +643,7 @@ pub async fn run_with(
         validator: SchemaValidator::new(),
         recorder: Recorder::new(client.clone(), reporter),
         foreign: foreign.clone(),
+        render_caches: RenderCaches::default(),
     });
     let mappers = Mappers {
         stacks: stack_store.clone(),
