@@ -248,6 +248,18 @@ impl RulesLayout {
     }
 }
 
+/// Serialization of the pieces as compact JSON, for the shard files.
+mod erased {
+    pub trait Json {
+        fn json(&self) -> Result<String, String>;
+    }
+    impl<T: serde::Serialize> Json for T {
+        fn json(&self) -> Result<String, String> {
+            serde_json::to_string(self).map_err(|error| error.to_string())
+        }
+    }
+}
+
 /// Renders and lays out the rule files.
 pub fn layout(stack: &ResolvedStack) -> Result<RulesLayout, RenderError> {
     let mut files = rule_files(stack)?;
@@ -263,28 +275,53 @@ pub fn layout(stack: &ResolvedStack) -> Result<RulesLayout, RenderError> {
         return Ok(RulesLayout { files: texts, slo_shards: Vec::new() });
     };
     texts.remove(SLO_FILE);
-    let pieces: Vec<Piece> = slo
-        .groups
-        .iter()
-        .map(|group| {
-            serde_json::to_string(group).map(|text| Piece::new(&group.name, text)).map_err(|error| {
-                RenderError::Serialize {
-                    component: Component::Rules,
-                    what: group.name.clone(),
-                    message: error.to_string(),
-                }
-            })
+    let serialize = |what: &str, value: &dyn erased::Json| {
+        value.json().map_err(|message| RenderError::Serialize {
+            component: Component::Rules,
+            what: what.to_owned(),
+            message,
         })
-        .collect::<Result<_, _>>()?;
-    let pieces: Vec<&Piece> = pieces.iter().collect();
+    };
+    let mut slo_pieces = Vec::with_capacity(slo.groups.len());
+    for group in &slo.groups {
+        slo_pieces.push(Piece::new(&group.name, serialize(&group.name, group)?));
+    }
+    // With thousands of alert overrides the application rules outgrow one object too: their
+    // rules (independent alerts) go into the same buckets, as one group per bucket.
+    let remaining: usize = texts.values().map(String::len).sum();
+    let mut application_pieces = Vec::new();
+    if remaining > shard::UNSHARDED_LIMIT
+        && let Some(application) = files.remove(APPLICATION_FILE)
+    {
+        texts.remove(APPLICATION_FILE);
+        for rule in application.groups.iter().flat_map(|group| &group.rules) {
+            let identity = match rule {
+                Rule::Alert(alert) => {
+                    format!("{}/{}", alert.alert, alert.labels.get("service").map_or("", String::as_str))
+                }
+                Rule::Record(record) => record.record.clone(),
+            };
+            application_pieces.push(Piece::new(&identity, serialize(&identity, rule)?));
+        }
+    }
     const HEAD: &str = "{\"groups\":[\n";
     const TAIL: &str = "\n]}\n";
-    let buckets = shard::bucket_count(&pieces, shard::SHARD_BUDGET, HEAD.len() + TAIL.len());
-    let slo_shards = shard::distribute(&pieces, buckets)
+    const APPLICATION_OVERHEAD: usize = 64;
+    let all: Vec<&Piece> = slo_pieces.iter().chain(&application_pieces).collect();
+    let buckets = shard::bucket_count(&all, shard::SHARD_BUDGET, HEAD.len() + TAIL.len() + APPLICATION_OVERHEAD);
+    let slo_buckets = shard::distribute(&slo_pieces.iter().collect::<Vec<_>>(), buckets);
+    let application_buckets = shard::distribute(&application_pieces.iter().collect::<Vec<_>>(), buckets);
+    let slo_shards = slo_buckets
         .into_iter()
-        .map(|members| {
-            let texts: Vec<&str> = members.iter().map(|piece| piece.text.as_str()).collect();
-            format!("{HEAD}{}{TAIL}", texts.join(",\n"))
+        .zip(application_buckets)
+        .enumerate()
+        .map(|(bucket, (groups, rules))| {
+            let mut entries: Vec<String> = groups.iter().map(|piece| piece.text.clone()).collect();
+            if !rules.is_empty() {
+                let rules: Vec<&str> = rules.iter().map(|piece| piece.text.as_str()).collect();
+                entries.push(format!("{{\"name\":\"application-{bucket:04}\",\"rules\":[\n{}\n]}}", rules.join(",\n")));
+            }
+            format!("{HEAD}{}{TAIL}", entries.join(",\n"))
         })
         .collect();
     Ok(RulesLayout { files: texts, slo_shards })
