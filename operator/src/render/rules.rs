@@ -263,18 +263,6 @@ mod erased {
 /// Renders and lays out the rule files.
 pub fn layout(stack: &ResolvedStack) -> Result<RulesLayout, RenderError> {
     let mut files = rule_files(stack)?;
-    let mut texts = BTreeMap::new();
-    for (file, rules) in &files {
-        texts.insert(file.clone(), to_yaml(Component::Rules, file, rules)?);
-    }
-    let total: usize = texts.values().map(String::len).sum();
-    if total <= shard::UNSHARDED_LIMIT {
-        return Ok(RulesLayout { files: texts, slo_shards: Vec::new() });
-    }
-    let Some(slo) = files.remove(SLO_FILE) else {
-        return Ok(RulesLayout { files: texts, slo_shards: Vec::new() });
-    };
-    texts.remove(SLO_FILE);
     let serialize = |what: &str, value: &dyn erased::Json| {
         value.json().map_err(|message| RenderError::Serialize {
             component: Component::Rules,
@@ -282,9 +270,29 @@ pub fn layout(stack: &ResolvedStack) -> Result<RulesLayout, RenderError> {
             message,
         })
     };
-    let mut slo_pieces = Vec::with_capacity(slo.groups.len());
-    for group in &slo.groups {
+    // The SLO groups, the part that grows with the monitors, as compact JSON pieces first: block
+    // YAML is about half as large again, which tells whether they fit without writing it.
+    let slo = files.remove(SLO_FILE);
+    let mut slo_pieces = Vec::new();
+    for group in slo.iter().flat_map(|slo| &slo.groups) {
         slo_pieces.push(Piece::new(&group.name, serialize(&group.name, group)?));
+    }
+    let mut texts = BTreeMap::new();
+    for (file, rules) in &files {
+        texts.insert(file.clone(), to_yaml(Component::Rules, file, rules)?);
+    }
+    let estimated: usize = texts.values().map(String::len).sum::<usize>()
+        + slo_pieces.iter().map(|piece| piece.text.len()).sum::<usize>() * 3 / 2;
+    let Some(slo) = slo else {
+        return Ok(RulesLayout { files: texts, slo_shards: Vec::new() });
+    };
+    if estimated <= shard::UNSHARDED_LIMIT {
+        let text = to_yaml(Component::Rules, SLO_FILE, &slo)?;
+        let total = text.len() + texts.values().map(String::len).sum::<usize>();
+        if total <= shard::UNSHARDED_LIMIT {
+            texts.insert(SLO_FILE.to_owned(), text);
+            return Ok(RulesLayout { files: texts, slo_shards: Vec::new() });
+        }
     }
     // With thousands of alert overrides the application rules outgrow one object too: their
     // rules (independent alerts) go into the same buckets, as one group per bucket.
