@@ -110,7 +110,7 @@ pub async fn report(client: &Client, namespace: Option<&str>) -> Result<Vec<Stac
             stack: format!("{}/{}", stack.namespace().unwrap_or_default(), stack.name_any()),
             ..StackReport::default()
         };
-        let resolution = resolve_and_render(client, &validator, stack, &monitors, &foreign, &services).await?;
+        let resolution = resolve_and_render(client, &validator, stack, &monitors, &foreign, &services, None).await?;
         report.rejected_monitors = resolution
             .selection
             .rejected
