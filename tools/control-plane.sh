@@ -5,12 +5,14 @@
 # 127.0.0.1 with ports picked free at start. No kubelet/scheduler: pods are
 # created but never run.
 #
-# Usage: tools/control-plane.sh start|stop|status|env
+# Usage: tools/control-plane.sh start|stop|status|env|crash COMPONENT
 #   start   start (or reuse, if already healthy) and wait for /readyz; prints
 #           `export KUBECONFIG=...` lines on stdout (eval-able), logs on stderr
 #   stop    stop the processes (pid files) and delete the state except logs/
 #   status  show each component; exit 0 only if all are running and healthy
 #   env     print the export lines of the running control plane
+#   crash C kill -KILL component C (etcd, kube-apiserver, kube-controller-manager) and start
+#           it again as it was (same data, port, flags); for fault-injection tests
 #
 # Environment:
 #   STACKSCOPE_STATE              state dir (default $HOME/.cache/stackscope/control-plane)
@@ -28,7 +30,8 @@
 # Flags follow controller-runtime envtest's (pkg/internal/testing/controlplane),
 # plus: default admission plugins (PodSecurity, ServiceAccount, ...), since the
 # controller manager creates the default service accounts; the endpoint
-# reconciler is off (the advertised address is loopback).
+# reconciler is off (the advertised address is loopback); SO_REUSEADDR, so that a restarted
+# API server binds its port again at once despite connections in TIME_WAIT.
 set -euo pipefail
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -144,6 +147,8 @@ launch() {
   setsid "$bin" "$@" >>"$LOGS/$name.log" 2>&1 </dev/null 9>&- &
   pid=$!
   echo "$pid" >"$STATE/$name.pid"
+  # The command line, so that `crash` can start it again exactly so.
+  printf '%s\0' "$bin" "$@" >"$STATE/$name.cmdline"
   for ((i = 0; i < 50; i++)); do
     alive "$name" && { log "started $name (pid $pid)"; return 0; }
     kill -0 "$pid" 2>/dev/null || break
@@ -341,6 +346,7 @@ do_start() {
     --service-account-signing-key-file="$PKI/sa.key" \
     --allow-privileged=true \
     --endpoint-reconciler-type=none \
+    --permit-address-sharing=true \
     --profiling=false \
     ${STACKSCOPE_APISERVER_ARGS:-} || fail_start
   wait_ready kube-apiserver || fail_start
@@ -377,6 +383,49 @@ EOF
   print_env
 }
 
+# exited PID: the process is gone, or every one of its threads is a zombie: only then has it
+# closed its sockets (the main thread turns zombie while the others still exit).
+exited() {
+  local task
+  [[ -e "/proc/$1" ]] || return 0
+  for task in /proc/"$1"/task/*; do
+    [[ -e "$task" ]] || continue
+    grep -q '^State:[[:space:]]*Z' "$task/status" 2>/dev/null || return 1
+  done
+}
+
+# do_crash NAME: kill -KILL one component (a crash, no shutdown) and start it again with the
+# same command line, data and port; waits until it is healthy again. For fault-injection tests.
+do_crash() {
+  local name="$1" pid i cmd=()
+  [[ " ${COMPONENTS[*]} " == *" $name "* ]] || die "unknown component '$name' (${COMPONENTS[*]})"
+  alive "$name" || die "$name is not running"
+  [[ -f "$STATE/$name.cmdline" ]] || die "no recorded command line for $name: restart the control plane"
+  mapfile -d '' -t cmd <"$STATE/$name.cmdline"
+  pid="$(pid_of "$name")"
+  kill -KILL "$pid" 2>/dev/null || true
+  # Gone means reaped or a zombie: only then are its sockets closed (its command line empties
+  # earlier, while it still holds its ports).
+  for ((i = 0; i < 200; i++)); do exited "$pid" && break; sleep 0.1; done
+  exited "$pid" || die "$name (pid $pid) survived SIGKILL"
+  log "crashed $name (pid $pid)"
+  launch "$name" "${cmd[@]}" || die "$name did not start again"
+  wait_ready "$name" || die "$name not healthy after the restart"
+  log "$name is back"
+  # What the kubelet does for static pods: a component that exited meanwhile (the controller
+  # manager exits on the 403s a restarting API server answers before its RBAC is loaded) is
+  # started again.
+  local other
+  for other in "${COMPONENTS[@]}"; do
+    if ! alive "$other" && [[ -f "$STATE/$other.cmdline" ]]; then
+      mapfile -d '' -t cmd <"$STATE/$other.cmdline"
+      log "$other exited meanwhile; starting it again"
+      launch "$other" "${cmd[@]}" || die "$other did not start again"
+      wait_ready "$other" || die "$other not healthy after the restart"
+    fi
+  done
+}
+
 do_status() {
   local c ok=0 state
   for c in "${COMPONENTS[@]}"; do
@@ -396,12 +445,13 @@ main() {
   local cmd="${1:-}"
   case "$cmd" in
     start | stop | status | env) ;;
+    crash) [[ -n "${2:-}" ]] || die "usage: $0 crash etcd|kube-apiserver|kube-controller-manager" ;;
     -h | --help | help) sed -n '2,/^set -euo/p' "$0" | sed -e '/^set -euo/d' -e 's/^# \{0,1\}//'; return 0 ;;
-    *) die "usage: $0 start|stop|status|env" ;;
+    *) die "usage: $0 start|stop|status|env|crash COMPONENT" ;;
   esac
   mkdir -p "$STATE"
   # serialize start/stop on the same state dir
-  if [[ "$cmd" == start || "$cmd" == stop ]] && command -v flock >/dev/null 2>&1; then
+  if [[ "$cmd" == start || "$cmd" == stop || "$cmd" == crash ]] && command -v flock >/dev/null 2>&1; then
     exec 9>"$STATE/.lock"
     flock 9
   fi
@@ -410,6 +460,7 @@ main() {
     stop) do_stop; log "stopped (logs kept in $LOGS)" ;;
     status) do_status ;;
     env) all_healthy || die "not running or not healthy (see: $0 status)"; print_env ;;
+    crash) do_crash "$2" ;;
   esac
 }
 
