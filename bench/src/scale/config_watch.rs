@@ -7,8 +7,8 @@ use std::io::Read;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use k8s_openapi::ByteString;
+use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::runtime::watcher::{self, Event};
 use kube::{Api, Client, ResourceExt};
 use tokio::sync::watch;
@@ -84,7 +84,8 @@ impl ConfigWatch {
     /// component (one, or its shards).
     pub fn stackscope(client: &Client, namespace: &str, stack: &str) -> Self {
         let api: Api<ConfigMap> = Api::namespaced(client.clone(), namespace);
-        let selector = format!("{}={stack},app.kubernetes.io/component=prometheus", stackscope::render::common::STACK_LABEL);
+        let selector =
+            format!("{}={stack},app.kubernetes.io/component=prometheus", stackscope::render::common::STACK_LABEL);
         Self::spawn(api, watcher::Config::default().labels(&selector), config_map_text)
     }
 

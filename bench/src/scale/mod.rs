@@ -160,7 +160,7 @@ async fn run_size(options: &Options, plane: &Plane, size: usize) -> Result<SizeR
     }
     plane::install_crds(&admin, &crds).await?;
     log(format!("{size} monitors: creating monitors of both kinds, Services and EndpointSlices"));
-    let created = objects::create_monitor_set(&admin, size).await?;
+    let created = objects::create_monitor_set(&admin, size, options.prometheus_operator_binary.is_some()).await?;
     log(format!("{size} monitors: created in {} ms", created.setup_ms));
     let mut run = SizeRun {
         monitors: created.monitors,
@@ -210,10 +210,7 @@ fn start(options: &Options, plane: &Plane, tool: Tool, size: usize) -> Result<Op
         Tool::Stackscope => Operator::spawn(
             &options.stackscope_binary,
             &["run".to_owned(), "--listen".to_owned(), metrics.to_string()],
-            &[
-                ("KUBECONFIG", plane.kubeconfig_of(tool.user()).display().to_string()),
-                ("RUST_LOG", "info".to_owned()),
-            ],
+            &[("KUBECONFIG", plane.kubeconfig_of(tool.user()).display().to_string()), ("RUST_LOG", "info".to_owned())],
             &log,
             metrics,
         ),

@@ -156,9 +156,10 @@ async fn create_namespaces(client: &Client, names: &[String]) -> Result<(), Stri
     Ok(())
 }
 
-/// Creates `count` monitors of both kinds with their Services and EndpointSlices (not the stack
-/// nor the Prometheus resource: each operator's cold start begins with its own).
-pub async fn create_monitor_set(client: &Client, count: usize) -> Result<Created, String> {
+/// Creates `count` monitors (of both kinds with `prometheus_operator`) with their Services and
+/// EndpointSlices (not the stack nor the Prometheus resource: each operator's cold start begins
+/// with its own).
+pub async fn create_monitor_set(client: &Client, count: usize, prometheus_operator: bool) -> Result<Created, String> {
     let started = Instant::now();
     let mut namespaces = fixtures::namespaces(count);
     namespaces.push(STACK_NAMESPACE.to_owned());
@@ -182,6 +183,9 @@ pub async fn create_monitor_set(client: &Client, count: usize) -> Result<Created
                 slices.create(&post, &endpoint_slice(index)).await.map_err(context("EndpointSlice"))?;
                 let monitors: Api<ServiceMonitor> = Api::namespaced(client.clone(), &namespace);
                 monitors.create(&post, &stackscope_monitor(index)).await.map_err(context("ServiceMonitor"))?;
+                if !prometheus_operator {
+                    return Ok(());
+                }
                 let theirs: Api<DynamicObject> = Api::namespaced_with(client.clone(), &namespace, &foreign);
                 let object: DynamicObject = serde_json::from_value(prometheus_operator_monitor(index)?)
                     .map_err(|error| format!("monitor {index}: {error}"))?;

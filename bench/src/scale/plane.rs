@@ -137,8 +137,8 @@ pub fn prometheus_operator_crds(version: &str) -> Result<Vec<CustomResourceDefin
         .env("GOTOOLCHAIN", "local")
         .output()
         .map_err(|error| format!("cannot run go (needed for prometheus-operator's CRDs): {error}"))?;
-    let info: serde_json::Value = serde_json::from_slice(&output.stdout)
-        .map_err(|error| format!("go mod download printed no JSON ({error})"))?;
+    let info: serde_json::Value =
+        serde_json::from_slice(&output.stdout).map_err(|error| format!("go mod download printed no JSON ({error})"))?;
     let dir = info
         .get("Dir")
         .and_then(serde_json::Value::as_str)

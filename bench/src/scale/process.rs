@@ -102,9 +102,7 @@ impl Operator {
         Ok(text
             .lines()
             .filter(|line| !line.starts_with('#'))
-            .filter(|line| {
-                line.strip_prefix(name).is_some_and(|rest| rest.starts_with('{') || rest.starts_with(' '))
-            })
+            .filter(|line| line.strip_prefix(name).is_some_and(|rest| rest.starts_with('{') || rest.starts_with(' ')))
             .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
             .sum())
     }

@@ -29,7 +29,8 @@ fn command_output(program: &str, args: &[&str], directory: &Path) -> Option<Stri
 pub fn commit(repo: &Path) -> Commit {
     let commit = command_output("git", &["rev-parse", "HEAD"], repo).unwrap_or_else(|| "unknown".to_owned());
     let short = command_output("git", &["rev-parse", "--short", "HEAD"], repo).unwrap_or_else(|| "unknown".to_owned());
-    let status = command_output("git", &["status", "--porcelain", "--", ".", ":!bench/results", ":!bench/README.md"], repo);
+    let status =
+        command_output("git", &["status", "--porcelain", "--", ".", ":!bench/results", ":!bench/README.md"], repo);
     Commit { commit, short, dirty: status.is_none_or(|status| !status.is_empty()) }
 }
 
@@ -169,10 +170,7 @@ pub fn table(document: &Value, file_name: &str) -> String {
                 "API requests, cold start",
                 ours["cold_start_requests"]["total"].as_u64().map(|v| v.to_string()),
                 theirs["cold_start_requests"]["total"].as_u64().map(|v| v.to_string()),
-                ratio(
-                    theirs["cold_start_requests"]["total"].as_f64(),
-                    ours["cold_start_requests"]["total"].as_f64(),
-                ),
+                ratio(theirs["cold_start_requests"]["total"].as_f64(), ours["cold_start_requests"]["total"].as_f64()),
             ),
             (
                 "API requests per change",
