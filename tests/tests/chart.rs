@@ -173,7 +173,11 @@ fn rbac_grants_exactly_what_the_operator_calls_in_both_scopes() {
         (vec!["rbac.scope=namespace", "watchNamespace=team-a"], "team-a", false),
         (vec!["rbac.scope=namespace"], RELEASE_NAMESPACE, false),
         (vec!["rbac.scope=namespace", "watchNamespace=team-a", "leaderElection.enabled=true"], "team-a", true),
-        (vec!["rbac.scope=namespace", "watchNamespace=team-a", "rbac.prometheusOperatorMonitors=true"], "team-a", false),
+        (
+            vec!["rbac.scope=namespace", "watchNamespace=team-a", "rbac.prometheusOperatorMonitors=true"],
+            "team-a",
+            false,
+        ),
     ] {
         let objects = template(&sets);
         let granted = granted(&objects);
