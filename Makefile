@@ -12,7 +12,7 @@ E2E_STATE ?= $(HOME)/.cache/stackscope/control-plane-e2e
 # Generated from the Rust types, the same files in both.
 CRD_DIRS := crds charts/stackscope/crds
 
-.PHONY: run stop render test build fmt fmt-check clippy crds crds-check unit e2e tools toolchain scale
+.PHONY: run stop render test build fmt fmt-check clippy crds crds-check unit e2e tools toolchain scale bench
 
 ## run: local control plane, CRDs, the example stack, the operator reconciling it, status and drift.
 run: toolchain build
@@ -94,3 +94,9 @@ unit:
 	echo "== test summary =="; \
 	grep -E '^test result:' target/test-output.txt | awk '{p+=$$4; f+=$$6; i+=$$8} END {printf "%d passed, %d failed, %d ignored\n", p, f, i}'; \
 	exit $$status
+
+## bench: criterion benchmarks of resolve+render (100 … 50k monitors), the incremental re-render
+## and serialization; writes bench/results/render-<short commit>.json (a few minutes).
+bench: toolchain
+	$(CARGO) bench -p stackscope-bench --bench render
+	$(CARGO) run --release -p stackscope-bench --bin bench-report -- target/criterion bench/results

@@ -29,6 +29,9 @@ pub struct ResolvedMonitor {
     pub name: String,
     /// The monitor's spec.
     pub spec: ServiceMonitorSpec,
+    /// `uid/generation` when the monitor came from the API server: the render cache's key of
+    /// this spec (the generation moves with every spec change, not with status writes).
+    pub revision: Option<String>,
 }
 
 impl ResolvedStack {
@@ -41,6 +44,10 @@ impl ResolvedStack {
                 namespace: monitor.metadata.namespace.clone().unwrap_or_else(|| namespace.clone()),
                 name: monitor.metadata.name.clone().unwrap_or_default(),
                 spec: monitor.spec.clone(),
+                revision: match (&monitor.metadata.uid, monitor.metadata.generation) {
+                    (Some(uid), Some(generation)) => Some(format!("{uid}/{generation}")),
+                    _ => None,
+                },
             })
             .collect();
         resolved.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));

@@ -72,7 +72,13 @@ pub struct Context {
     pub owned: OwnedCache,
     /// Monitors already validated, by uid and generation.
     pub checked: dereference::StaticProblems,
+    /// One render cache per stack (`namespace/name`), so a reconcile after one monitor changed
+    /// renders that monitor only.
+    pub render_caches: RenderCaches,
 }
+
+/// Render caches by stack; a stack's cache is dropped with the stack.
+pub type RenderCaches = std::sync::Mutex<BTreeMap<String, crate::render::cache::RenderCache>>;
 
 /// Why a reconcile failed. Each variant names the stage.
 #[derive(Debug, thiserror::Error)]
@@ -192,6 +198,7 @@ async fn apply_stack(stack: &ObservabilityStack, context: &Context) -> Result<Ac
     } else {
         Vec::new()
     };
+    let cache = Some((format!("{namespace}/{}", stack.name_any()), &context.render_caches));
     let resolution = resolve_and_render(
         &context.client,
         &context.validator,
@@ -200,6 +207,7 @@ async fn apply_stack(stack: &ObservabilityStack, context: &Context) -> Result<Ac
         &monitors,
         &foreign,
         &services,
+        cache,
     )
     .await?;
     outcome.accepted = resolution.selection.accepted_refs();
@@ -236,6 +244,7 @@ pub struct Resolution {
 }
 
 /// Resolve, validate and render one stack (reads Secrets only to check that they exist).
+#[allow(clippy::too_many_arguments)] // the stack, what it reads, and the caches the controller keeps
 pub async fn resolve_and_render(
     client: &Client,
     validator: &SchemaValidator,
@@ -244,12 +253,26 @@ pub async fn resolve_and_render(
     monitors: &[ServiceMonitor],
     foreign: &[dereference::ForeignMonitor],
     services: &[Arc<Service>],
+    cache: Option<(String, &RenderCaches)>,
 ) -> Result<Resolution, DereferenceError> {
     let selection = dereference::select(client, validator, checked, stack, monitors, foreign, services).await?;
     let problems = stack_problems(validator, stack);
     let rendered = if problems.is_empty() {
         let resolved = ResolvedStack::new(stack, &selection.accepted);
-        render_stack(&resolved)
+        let render = |resolved: &ResolvedStack| match cache {
+            // A poisoned lock only means another reconcile panicked mid-render: start afresh.
+            Some((key, caches)) => {
+                let mut caches = caches.lock().unwrap_or_else(|poisoned| {
+                    caches.clear_poison();
+                    let mut guard = poisoned.into_inner();
+                    guard.clear();
+                    guard
+                });
+                caches.entry(key).or_default().render(resolved)
+            }
+            None => render_stack(resolved),
+        };
+        render(&resolved)
             .map(|rendered| (resolved, rendered))
             .map_err(|error| ReconcileError::Render(error.to_string()))
     } else {
@@ -493,6 +516,9 @@ async fn cleanup(stack: &ObservabilityStack, context: &Context) -> Result<Action
     let writes = apply::delete_cluster_scoped(&context.client, &stack.name_any(), &namespace).await?;
     context.metrics.writes.inc_by(u64::from(writes));
     tracing::info!(writes, "cleaned up cluster-scoped objects");
+    if let Ok(mut caches) = context.render_caches.lock() {
+        caches.remove(&format!("{namespace}/{}", stack.name_any()));
+    }
     Ok(Action::await_change())
 }
 
@@ -659,6 +685,7 @@ pub async fn run_with(
         foreign: foreign.clone(),
         owned: OwnedCache::new(owned_stores),
         checked: dereference::StaticProblems::default(),
+        render_caches: RenderCaches::default(),
     });
     let mappers = Mappers {
         stacks: stack_store.clone(),

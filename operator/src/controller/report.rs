@@ -112,7 +112,7 @@ pub async fn report(client: &Client, namespace: Option<&str>) -> Result<Vec<Stac
             ..StackReport::default()
         };
         let resolution =
-            resolve_and_render(client, &validator, &checked, stack, &monitors, &foreign, &services).await?;
+            resolve_and_render(client, &validator, &checked, stack, &monitors, &foreign, &services, None).await?;
         report.rejected_monitors = resolution
             .selection
             .rejected

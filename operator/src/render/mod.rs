@@ -13,6 +13,9 @@ pub mod probes;
 pub mod prometheus;
 pub mod promtail;
 pub mod rules;
+pub mod shard;
+
+pub mod cache;
 
 use kube::api::DynamicObject;
 
@@ -121,14 +124,54 @@ pub enum RenderError {
 
 /// Renders every enabled component of the stack.
 pub fn render_stack(stack: &ResolvedStack) -> Result<Vec<RenderedObject>, RenderError> {
+    let mut pieces = MonitorPieces::default();
+    for monitor in &stack.monitors {
+        pieces.scrape.push(prometheus::monitor_piece(stack, monitor)?);
+        pieces.probes.push(probes::monitor_piece(stack, monitor)?);
+    }
+    let rules_layout = if Component::Rules.enabled(stack) { Some(rules::layout(stack)?) } else { None };
+    render_from(
+        stack,
+        &pieces.scrape.iter().collect::<Vec<_>>(),
+        &pieces.probes.iter().collect::<Vec<_>>(),
+        rules_layout,
+    )
+}
+
+/// The per-monitor pieces of the sharded outputs, in monitor order.
+#[derive(Default)]
+struct MonitorPieces {
+    scrape: Vec<shard::Piece>,
+    probes: Vec<shard::Piece>,
+}
+
+/// Renders every enabled component from the monitors' pieces and the rules layout, fresh or
+/// from the render cache: the same input gives the same objects either way.
+fn render_from(
+    stack: &ResolvedStack,
+    scrape: &[&shard::Piece],
+    probe_pieces: &[&shard::Piece],
+    mut rules_layout: Option<rules::RulesLayout>,
+) -> Result<Vec<RenderedObject>, RenderError> {
     let mut rendered = Vec::new();
     for component in Component::ALL {
         if !component.enabled(stack) {
             continue;
         }
-        for object in component.render(stack)? {
-            rendered.push(RenderedObject { component, object });
-        }
+        let objects = match component {
+            // Prometheus mounts every rule ConfigMap, so the rules are laid out first, once.
+            Component::Prometheus => match &rules_layout {
+                Some(layout) => prometheus::render_with(stack, scrape, &layout.config_map_names(stack))?,
+                None => component.render(stack)?,
+            },
+            Component::Rules => match rules_layout.take() {
+                Some(layout) => rules::render_layout(stack, layout)?,
+                None => component.render(stack)?,
+            },
+            Component::Probes => probes::render_with(stack, probe_pieces)?,
+            _ => component.render(stack)?,
+        };
+        rendered.extend(objects.into_iter().map(|object| RenderedObject { component, object }));
     }
     Ok(rendered)
 }

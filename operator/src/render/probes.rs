@@ -10,9 +10,10 @@ use kube::api::DynamicObject;
 use serde::Serialize;
 
 use super::common::{ProbeTiming, config_map, http_get_probe, into_object, object_name, to_json};
+use super::shard::{self, Piece};
 use super::{Component, RenderError};
 use crate::api::HttpProbe;
-use crate::resolve::ResolvedStack;
+use crate::resolve::{ResolvedMonitor, ResolvedStack};
 
 /// The probes one monitor's workloads must carry.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -34,21 +35,32 @@ pub struct ExpectedProbes {
 
 /// Every monitor's expected probes: the monitor's own, else the stack's defaults.
 pub fn expected_probes(stack: &ResolvedStack) -> Vec<ExpectedProbes> {
-    stack
-        .monitors
-        .iter()
-        .map(|monitor| {
-            let own = monitor.spec.probes.as_ref();
-            ExpectedProbes {
-                monitor: monitor.key(),
-                namespaces: monitor.service_namespaces(),
-                selector: monitor.spec.selector.clone(),
-                container: own.and_then(|probes| probes.container.clone()),
-                liveness: own.and_then(|p| p.liveness.clone()).unwrap_or_else(|| stack.spec.probes.liveness.clone()),
-                readiness: own.and_then(|p| p.readiness.clone()).unwrap_or_else(|| stack.spec.probes.readiness.clone()),
-            }
-        })
-        .collect()
+    stack.monitors.iter().map(|monitor| expected(stack, monitor)).collect()
+}
+
+/// One monitor's expected probes.
+fn expected(stack: &ResolvedStack, monitor: &ResolvedMonitor) -> ExpectedProbes {
+    let own = monitor.spec.probes.as_ref();
+    ExpectedProbes {
+        monitor: monitor.key(),
+        namespaces: monitor.service_namespaces(),
+        selector: monitor.spec.selector.clone(),
+        container: own.and_then(|probes| probes.container.clone()),
+        liveness: own.and_then(|p| p.liveness.clone()).unwrap_or_else(|| stack.spec.probes.liveness.clone()),
+        readiness: own.and_then(|p| p.readiness.clone()).unwrap_or_else(|| stack.spec.probes.readiness.clone()),
+    }
+}
+
+/// One monitor's expectations as a shard piece: one compact JSON line.
+pub fn monitor_piece(stack: &ResolvedStack, monitor: &ResolvedMonitor) -> Result<Piece, RenderError> {
+    let expected = expected(stack, monitor);
+    serde_json::to_string(&expected).map(|text| Piece::new(&expected.monitor, text)).map_err(|error| {
+        RenderError::Serialize {
+            component: Component::Probes,
+            what: expected.monitor.clone(),
+            message: error.to_string(),
+        }
+    })
 }
 
 /// The Kubernetes probe for an expected HTTP probe.
@@ -106,6 +118,14 @@ pub fn compare(expected: &HttpProbe, actual: Option<&Probe>) -> Option<String> {
 
 /// The probe expectations and the seed's health-response shapes, in one ConfigMap.
 pub fn render(stack: &ResolvedStack) -> Result<Vec<DynamicObject>, RenderError> {
+    let pieces: Vec<Piece> =
+        stack.monitors.iter().map(|monitor| monitor_piece(stack, monitor)).collect::<Result<_, _>>()?;
+    render_with(stack, &pieces.iter().collect::<Vec<_>>())
+}
+
+/// Renders from the monitors' expectation pieces (fresh or from the render cache): one
+/// ConfigMap with pretty `expectations.json` while small, else compact shards.
+pub fn render_with(stack: &ResolvedStack, pieces: &[&Piece]) -> Result<Vec<DynamicObject>, RenderError> {
     let health = serde_json::json!({
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": "liveness response (/health)",
@@ -128,14 +148,33 @@ pub fn render(stack: &ResolvedStack) -> Result<Vec<DynamicObject>, RenderError> 
             "dependencies": {"type": "object", "additionalProperties": {"type": "string"}}
         }
     });
-    let files = BTreeMap::from([
-        ("expectations.json".to_owned(), to_json(Component::Probes, "expectations.json", &expected_probes(stack))?),
+    let mut files = BTreeMap::from([
         ("health-response.schema.json".to_owned(), to_json(Component::Probes, "health schema", &health)?),
         ("ready-response.schema.json".to_owned(), to_json(Component::Probes, "ready schema", &ready)?),
     ]);
-    let map = config_map(stack, Component::Probes, object_name(stack, Component::Probes), files);
-    Ok(vec![into_object(Component::Probes, map)?])
+    let name = object_name(stack, Component::Probes);
+    // Pretty JSON is about two and a half times the compact pieces.
+    let estimated: usize = pieces.iter().map(|piece| piece.text.len()).sum::<usize>() * 5 / 2;
+    if estimated <= shard::UNSHARDED_LIMIT {
+        let text = to_json(Component::Probes, "expectations.json", &expected_probes(stack))?;
+        files.insert("expectations.json".to_owned(), text);
+        return Ok(vec![into_object(Component::Probes, config_map(stack, Component::Probes, name, files))?]);
+    }
+    // Thousands of monitors: one compact line per monitor, in `<stack>-probes-expectations-NNNN`.
+    let buckets = shard::bucket_count(pieces, shard::SHARD_BUDGET, 4);
+    let mut objects = vec![shard::config_map_object(stack, Component::Probes, name.clone(), files)?];
+    for (bucket, members) in shard::distribute(pieces, buckets).into_iter().enumerate() {
+        let texts: Vec<&str> = members.iter().map(|piece| piece.text.as_str()).collect();
+        let file = shard::shard_file(EXPECTATIONS_STEM, bucket, "json");
+        let files = BTreeMap::from([(file, format!("[\n{}\n]\n", texts.join(",\n")))]);
+        let object_name = shard::shard_object(&name, EXPECTATIONS_STEM, bucket);
+        objects.push(shard::config_map_object(stack, Component::Probes, object_name, files)?);
+    }
+    Ok(objects)
 }
+
+/// Stem of the expectation shards of large stacks: `expectations-0000.json` …
+pub const EXPECTATIONS_STEM: &str = "expectations";
 
 #[cfg(test)]
 mod tests {

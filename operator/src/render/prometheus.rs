@@ -20,16 +20,19 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::common::{
-    ConfigReloader, ProbeTiming, cluster_metadata, cluster_object_name, config_map, config_map_volume, config_reloader,
+    ConfigReloader, ProbeTiming, cluster_metadata, cluster_object_name, config_map_volume, config_reloader,
     container_ports, field_env, headless_service, http_probe, into_object, labels, metadata, object_name,
     object_name_with, pod_selector, pod_template, regex_literal, resource_requirements, restricted_container_security,
     restricted_pod_spec, secret_volume, selector_labels, service, service_account, strings, to_yaml,
     volume_claim_template, volume_mount,
 };
+use super::shard::{self, Piece};
 use super::{Component, RenderError, ports};
 use crate::api::{ConfigMapKeyRef, Endpoint, RelabelConfig, SecretKeyRef, SecretOrConfigMap};
 use crate::resolve::{ResolvedMonitor, ResolvedStack};
 
+/// Stem of the shard files of the monitors' jobs: `scrape-0000.json` …
+pub const SCRAPE_SHARD_STEM: &str = "scrape";
 /// The configuration file name inside the ConfigMap and the container.
 pub const CONFIG_FILE: &str = "prometheus.yml";
 /// Where the `<stack>-prometheus` ConfigMap is mounted.
@@ -85,6 +88,9 @@ pub struct PrometheusConfig<'a> {
     pub rule_files: Vec<Text<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub alerting: Option<Alerting<'a>>,
+    /// Globs of the shard files holding the monitors' jobs, when the configuration is sharded.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub scrape_config_files: Vec<Text<'a>>,
     pub scrape_configs: Vec<ScrapeConfig<'a>>,
 }
 
@@ -389,6 +395,81 @@ fn invalid(field: String, message: String) -> RenderError {
 
 /// Builds the Prometheus configuration and the Secrets/ConfigMaps its jobs read.
 pub fn config(stack: &ResolvedStack) -> Result<(PrometheusConfig<'_>, Mounts<'_>), RenderError> {
+    let mut mounts = Mounts::default();
+    let endpoint_count: usize = stack.monitors.iter().map(|monitor| monitor.spec.endpoints.len()).sum();
+    let mut scrape_configs = Vec::with_capacity(endpoint_count + 12);
+    for monitor in &stack.monitors {
+        scrape_configs.extend(monitor_jobs(stack, monitor, &mut mounts)?);
+    }
+    let mut config = base_config(stack, scrape_configs);
+    config.scrape_configs.extend(component_jobs(stack));
+    config.scrape_configs.extend(kubelet_jobs());
+    Ok((config, mounts))
+}
+
+/// The scrape jobs of one monitor, one per endpoint, with the files they read recorded.
+pub fn monitor_jobs<'a>(
+    stack: &'a ResolvedStack,
+    monitor: &'a ResolvedMonitor,
+    mounts: &mut Mounts<'a>,
+) -> Result<Vec<ScrapeConfig<'a>>, RenderError> {
+    monitor.endpoints().map(|(index, endpoint)| monitor_job(stack, monitor, index, endpoint, mounts)).collect()
+}
+
+/// One monitor's jobs as a shard piece: compact JSON (which is YAML), one job a line, so a
+/// shard of thousands of jobs is written at serde_json's speed and stays readable line by line.
+pub fn monitor_piece(stack: &ResolvedStack, monitor: &ResolvedMonitor) -> Result<Piece, RenderError> {
+    let mut mounts = Mounts::default();
+    let jobs = monitor_jobs(stack, monitor, &mut mounts)?;
+    let mut text = String::with_capacity(jobs.len() * 3072);
+    for (position, job) in jobs.iter().enumerate() {
+        if position > 0 {
+            text.push_str(",\n");
+        }
+        text.push_str(&to_json_line(&job.job_name, job)?);
+    }
+    Ok(Piece::new(&monitor.key(), text))
+}
+
+fn to_json_line<T: Serialize>(what: &str, value: &T) -> Result<String, RenderError> {
+    serde_json::to_string(value).map_err(|error| RenderError::Serialize {
+        component: Component::Prometheus,
+        what: what.to_owned(),
+        message: error.to_string(),
+    })
+}
+
+/// Records the Secret and ConfigMap keys a monitor's jobs read, as [`monitor_jobs`] does, for
+/// monitors whose jobs come from the render cache.
+pub fn record_mounts<'a>(monitor: &'a ResolvedMonitor, mounts: &mut Mounts<'a>) {
+    let secret_or_config_map = |reference: &'a SecretOrConfigMap, mounts: &mut Mounts<'a>| {
+        if let Some(secret) = &reference.secret {
+            mounts.secret(secret);
+        } else if let Some(config_map) = &reference.config_map {
+            mounts.config_map(config_map);
+        }
+    };
+    for endpoint in &monitor.spec.endpoints {
+        if let Some(tls) = &endpoint.tls_config {
+            for reference in [&tls.ca, &tls.cert].into_iter().flatten() {
+                secret_or_config_map(reference, mounts);
+            }
+            if let Some(key) = &tls.key_secret {
+                mounts.secret(key);
+            }
+        }
+        if let Some(token) = &endpoint.bearer_token_secret {
+            mounts.secret(token);
+        }
+        if let Some(basic) = &endpoint.basic_auth {
+            mounts.secret(&basic.username);
+            mounts.secret(&basic.password);
+        }
+    }
+}
+
+/// The configuration around the given scrape jobs: global settings, rule files, alerting.
+fn base_config<'a>(stack: &'a ResolvedStack, scrape_configs: Vec<ScrapeConfig<'a>>) -> PrometheusConfig<'a> {
     let prometheus = &stack.spec.metrics.prometheus;
     let mut external_labels: BTreeMap<Text<'_>, Text<'_>> = prometheus
         .external_labels
@@ -401,17 +482,6 @@ pub fn config(stack: &ResolvedStack) -> Result<(PrometheusConfig<'_>, Mounts<'_>
         })
         .collect();
     external_labels.entry(Cow::Borrowed(REPLICA_LABEL)).or_insert(Cow::Borrowed("${POD_NAME}"));
-
-    let mut mounts = Mounts::default();
-    let endpoint_count: usize = stack.monitors.iter().map(|monitor| monitor.spec.endpoints.len()).sum();
-    let mut scrape_configs = Vec::with_capacity(endpoint_count + 12);
-    for monitor in &stack.monitors {
-        for (index, endpoint) in monitor.endpoints() {
-            scrape_configs.push(monitor_job(stack, monitor, index, endpoint, &mut mounts)?);
-        }
-    }
-    scrape_configs.extend(component_jobs(stack));
-    scrape_configs.extend(kubelet_jobs());
 
     let alerting = Component::Alertmanager.enabled(stack).then(|| Alerting {
         alert_relabel_configs: vec![Relabel {
@@ -440,7 +510,7 @@ pub fn config(stack: &ResolvedStack) -> Result<(PrometheusConfig<'_>, Mounts<'_>
         }],
     });
 
-    let config = PrometheusConfig {
+    PrometheusConfig {
         global: Global {
             scrape_interval: Cow::Borrowed(prometheus.scrape_interval.as_str()),
             scrape_timeout: Cow::Borrowed(prometheus.scrape_timeout.as_str()),
@@ -449,9 +519,9 @@ pub fn config(stack: &ResolvedStack) -> Result<(PrometheusConfig<'_>, Mounts<'_>
         },
         rule_files: vec![Cow::Owned(format!("{RULES_DIR}/*.yml"))],
         alerting,
+        scrape_config_files: Vec::new(),
         scrape_configs,
-    };
-    Ok((config, mounts))
+    }
 }
 
 /// The scrape job of one ServiceMonitor endpoint, as prometheus-operator generates it
@@ -967,47 +1037,99 @@ fn compactor(stack: &ResolvedStack) -> (Service, StatefulSet) {
     (svc, statefulset)
 }
 
-/// The `<stack>-prometheus` ConfigMap. With thousands of monitors the file is megabytes, so it
-/// is moved into the object rather than copied through serde twice.
-fn config_map_object(stack: &ResolvedStack, name: String, text: String) -> Result<DynamicObject, RenderError> {
-    let mut object =
-        into_object(Component::Prometheus, config_map(stack, Component::Prometheus, name, BTreeMap::new()))?;
-    let mut files = serde_json::Map::with_capacity(1);
-    files.insert(CONFIG_FILE.to_owned(), serde_json::Value::String(text));
-    match object.data.as_object_mut() {
-        Some(data) => {
-            data.insert("data".to_owned(), serde_json::Value::Object(files));
-            Ok(object)
-        }
-        None => Err(RenderError::Serialize {
-            component: Component::Prometheus,
-            what: format!("ConfigMap/{}", object.metadata.name.unwrap_or_default()),
-            message: "not an object".to_owned(),
-        }),
-    }
-}
-
 /// Renders the RBAC, the ConfigMap, the Services and the StatefulSet of Prometheus, and the
 /// Thanos compactor when downsampling is enabled.
 pub fn render(stack: &ResolvedStack) -> Result<Vec<DynamicObject>, RenderError> {
     if !Component::Prometheus.enabled(stack) {
         return Ok(Vec::new());
     }
+    let pieces: Vec<Piece> =
+        stack.monitors.iter().map(|monitor| monitor_piece(stack, monitor)).collect::<Result<_, _>>()?;
+    let pieces: Vec<&Piece> = pieces.iter().collect();
+    let rule_config_maps = super::rules::layout(stack)?.config_map_names(stack);
+    render_with(stack, &pieces, &rule_config_maps)
+}
+
+/// The configuration file(s) and the ConfigMaps holding them: `prometheus.yml` alone while it is
+/// small, else `prometheus.yml` reading the monitors' jobs from `scrape-NNNN.json` shards.
+struct ConfigLayout<'a> {
+    /// `(ConfigMap name, files)`, the main ConfigMap first.
+    config_maps: Vec<(String, BTreeMap<String, String>)>,
+    mounts: Mounts<'a>,
+}
+
+fn config_layout<'a>(stack: &'a ResolvedStack, pieces: &[&Piece]) -> Result<ConfigLayout<'a>, RenderError> {
+    let name = object_name(stack, Component::Prometheus);
+    // JSON pieces are about two thirds the size of the same jobs in block YAML.
+    let estimated: usize = pieces.iter().map(|piece| piece.text.len()).sum::<usize>() * 3 / 2;
+    if estimated <= shard::UNSHARDED_LIMIT {
+        let (config, mounts) = config(stack)?;
+        let text = to_yaml(Component::Prometheus, CONFIG_FILE, &config)?;
+        if text.len() <= shard::UNSHARDED_LIMIT {
+            return Ok(ConfigLayout {
+                config_maps: vec![(name, BTreeMap::from([(CONFIG_FILE.to_owned(), text)]))],
+                mounts,
+            });
+        }
+    }
+    let mut mounts = Mounts::default();
+    for monitor in &stack.monitors {
+        record_mounts(monitor, &mut mounts);
+    }
+    let mut jobs = component_jobs(stack);
+    jobs.extend(kubelet_jobs());
+    let mut main = base_config(stack, jobs);
+    main.scrape_config_files = vec![Cow::Owned(format!("{CONFIG_DIR}/{SCRAPE_SHARD_STEM}-*.json"))];
+    let main_text = to_yaml(Component::Prometheus, CONFIG_FILE, &main)?;
+    const HEAD: &str = "{\"scrape_configs\":[\n";
+    const TAIL: &str = "\n]}\n";
+    let buckets = shard::bucket_count(pieces, shard::SHARD_BUDGET, HEAD.len() + TAIL.len());
+    let mut config_maps = vec![(name.clone(), BTreeMap::from([(CONFIG_FILE.to_owned(), main_text)]))];
+    for (bucket, members) in shard::distribute(pieces, buckets).into_iter().enumerate() {
+        let size: usize = members.iter().map(|piece| piece.text.len() + 2).sum();
+        let mut text = String::with_capacity(HEAD.len() + size + TAIL.len());
+        text.push_str(HEAD);
+        for (position, piece) in members.iter().enumerate() {
+            if position > 0 {
+                text.push_str(",\n");
+            }
+            text.push_str(&piece.text);
+        }
+        text.push_str(TAIL);
+        config_maps.push((
+            shard::shard_object(&name, SCRAPE_SHARD_STEM, bucket),
+            BTreeMap::from([(shard::shard_file(SCRAPE_SHARD_STEM, bucket, "json"), text)]),
+        ));
+    }
+    Ok(ConfigLayout { config_maps, mounts })
+}
+
+/// Renders Prometheus from the monitors' job pieces (fresh or from the render cache) and the
+/// names of the rule ConfigMaps it mounts.
+pub fn render_with(
+    stack: &ResolvedStack,
+    pieces: &[&Piece],
+    rule_config_maps: &[String],
+) -> Result<Vec<DynamicObject>, RenderError> {
+    if !Component::Prometheus.enabled(stack) {
+        return Ok(Vec::new());
+    }
     let prometheus = &stack.spec.metrics.prometheus;
     let downsampling = stack.spec.metrics.downsampling.enabled;
     let name = object_name(stack, Component::Prometheus);
-    let (config, mounts) = config(stack)?;
-    let text = to_yaml(Component::Prometheus, CONFIG_FILE, &config)?;
-    drop(config);
-    let (secret_volumes, secret_mounts) = mounts.volumes();
+    let layout = config_layout(stack, pieces)?;
+    let (secret_volumes, secret_mounts) = layout.mounts.volumes();
+    let config_map_names: Vec<String> = layout.config_maps.iter().map(|(name, _)| name.clone()).collect();
 
     let (role, binding) = rbac(stack);
     let mut objects = vec![
         into_object(Component::Prometheus, service_account(stack, Component::Prometheus))?,
         into_object(Component::Prometheus, role)?,
         into_object(Component::Prometheus, binding)?,
-        config_map_object(stack, name.clone(), text)?,
     ];
+    for (config_map_name, files) in layout.config_maps {
+        objects.push(shard::config_map_object(stack, Component::Prometheus, config_map_name, files)?);
+    }
 
     let mut service_ports = vec![("http", ports::PROMETHEUS_HTTP)];
     if downsampling {
@@ -1023,7 +1145,7 @@ pub fn render(stack: &ResolvedStack) -> Result<Vec<DynamicObject>, RenderError> 
 
     let mut containers = vec![prometheus_container(stack, secret_mounts), reloader_container()];
     let mut volumes =
-        vec![config_map_volume("config", &name), config_map_volume("rules", &object_name(stack, Component::Rules))];
+        vec![shard::files_volume("config", &config_map_names), shard::files_volume("rules", rule_config_maps)];
     if downsampling {
         let (objstore, objstore_flag) = objstore_volume(stack);
         containers.push(thanos_sidecar_container(stack, objstore_flag));
@@ -1086,7 +1208,8 @@ mod tests {
     fn with_monitor(namespace: &str, name: &str, spec: Value) -> ResolvedStack {
         let mut stack = minimal(Environment::Production);
         let spec: ServiceMonitorSpec = serde_json::from_value(spec).unwrap();
-        stack.monitors = vec![ResolvedMonitor { namespace: namespace.to_owned(), name: name.to_owned(), spec }];
+        stack.monitors =
+            vec![ResolvedMonitor { namespace: namespace.to_owned(), name: name.to_owned(), spec, revision: None }];
         stack
     }
 

@@ -33,6 +33,7 @@ use kube::api::DynamicObject;
 use serde::Serialize;
 
 use super::common::{config_map, into_object, object_name, regex_literal, to_yaml};
+use super::shard::{self, Piece};
 use super::{Component, RenderError};
 use crate::api::{AlertOverrides, AlertThreshold, ApplicationAlerts, BurnRateWindow, IncidentLevel, Severity};
 use crate::resolve::{ResolvedMonitor, ResolvedStack};
@@ -224,15 +225,89 @@ pub fn rule_files(stack: &ResolvedStack) -> Result<BTreeMap<String, RuleFile>, R
     Ok(files)
 }
 
-/// Renders the `<stack>-rules` ConfigMap.
-pub fn render(stack: &ResolvedStack) -> Result<Vec<DynamicObject>, RenderError> {
-    let mut data = BTreeMap::new();
-    for (file, rules) in rule_files(stack)? {
-        let text = to_yaml(Component::Rules, &file, &rules)?;
-        data.insert(file, text);
+/// Stem of the shard files of the SLO groups: `slo-0000.yml` …
+pub const SLO_SHARD_STEM: &str = "slo";
+
+/// The rule files as they are laid out in ConfigMaps: all in `<stack>-rules` while they are
+/// small, else the SLO groups (one per service, the part that grows with the monitors) in
+/// `<stack>-rules-slo-NNNN` shards, each file `slo-NNNN.yml` (compact JSON, which is YAML).
+#[derive(Clone, Debug, PartialEq)]
+pub struct RulesLayout {
+    /// Files of `<stack>-rules`.
+    pub files: BTreeMap<String, String>,
+    /// The SLO shard files, by bucket; empty when not sharded.
+    pub slo_shards: Vec<String>,
+}
+
+impl RulesLayout {
+    /// Names of the ConfigMaps the rule files are in, `<stack>-rules` first.
+    pub fn config_map_names(&self, stack: &ResolvedStack) -> Vec<String> {
+        let name = object_name(stack, Component::Rules);
+        let shards = (0..self.slo_shards.len()).map(|bucket| shard::shard_object(&name, SLO_SHARD_STEM, bucket));
+        std::iter::once(name.clone()).chain(shards).collect()
     }
+}
+
+/// Renders and lays out the rule files.
+pub fn layout(stack: &ResolvedStack) -> Result<RulesLayout, RenderError> {
+    let mut files = rule_files(stack)?;
+    let mut texts = BTreeMap::new();
+    for (file, rules) in &files {
+        texts.insert(file.clone(), to_yaml(Component::Rules, file, rules)?);
+    }
+    let total: usize = texts.values().map(String::len).sum();
+    if total <= shard::UNSHARDED_LIMIT {
+        return Ok(RulesLayout { files: texts, slo_shards: Vec::new() });
+    }
+    let Some(slo) = files.remove(SLO_FILE) else {
+        return Ok(RulesLayout { files: texts, slo_shards: Vec::new() });
+    };
+    texts.remove(SLO_FILE);
+    let pieces: Vec<Piece> = slo
+        .groups
+        .iter()
+        .map(|group| {
+            serde_json::to_string(group).map(|text| Piece::new(&group.name, text)).map_err(|error| {
+                RenderError::Serialize {
+                    component: Component::Rules,
+                    what: group.name.clone(),
+                    message: error.to_string(),
+                }
+            })
+        })
+        .collect::<Result<_, _>>()?;
+    let pieces: Vec<&Piece> = pieces.iter().collect();
+    const HEAD: &str = "{\"groups\":[\n";
+    const TAIL: &str = "\n]}\n";
+    let buckets = shard::bucket_count(&pieces, shard::SHARD_BUDGET, HEAD.len() + TAIL.len());
+    let slo_shards = shard::distribute(&pieces, buckets)
+        .into_iter()
+        .map(|members| {
+            let texts: Vec<&str> = members.iter().map(|piece| piece.text.as_str()).collect();
+            format!("{HEAD}{}{TAIL}", texts.join(",\n"))
+        })
+        .collect();
+    Ok(RulesLayout { files: texts, slo_shards })
+}
+
+/// Renders the `<stack>-rules` ConfigMap (and its SLO shards when the rules are large).
+pub fn render(stack: &ResolvedStack) -> Result<Vec<DynamicObject>, RenderError> {
+    render_layout(stack, layout(stack)?)
+}
+
+/// The ConfigMaps of a rules layout.
+pub fn render_layout(stack: &ResolvedStack, layout: RulesLayout) -> Result<Vec<DynamicObject>, RenderError> {
+    let names = layout.config_map_names(stack);
     let name = object_name(stack, Component::Rules);
-    Ok(vec![into_object(Component::Rules, config_map(stack, Component::Rules, name, data))?])
+    if layout.slo_shards.is_empty() {
+        return Ok(vec![into_object(Component::Rules, config_map(stack, Component::Rules, name, layout.files))?]);
+    }
+    let mut objects = vec![shard::config_map_object(stack, Component::Rules, name, layout.files)?];
+    for (bucket, (text, object_name)) in layout.slo_shards.into_iter().zip(names.into_iter().skip(1)).enumerate() {
+        let files = BTreeMap::from([(shard::shard_file(SLO_SHARD_STEM, bucket, "yml"), text)]);
+        objects.push(shard::config_map_object(stack, Component::Rules, object_name, files)?);
+    }
+    Ok(objects)
 }
 
 /// Seed: Infrastructure Alerts, on cAdvisor, kubelet and kube-state-metrics series, in percent.
@@ -1077,7 +1152,7 @@ mod tests {
             full[key] = value.clone();
         }
         let spec: ServiceMonitorSpec = serde_json::from_value(full).unwrap();
-        ResolvedMonitor { namespace: "apps".to_owned(), name: name.to_owned(), spec }
+        ResolvedMonitor { namespace: "apps".to_owned(), name: name.to_owned(), spec, revision: None }
     }
 
     fn with_monitors(monitors: Vec<ResolvedMonitor>) -> ResolvedStack {
