@@ -20,12 +20,6 @@ pub struct Requests {
     pub by_resource: BTreeMap<String, u64>,
 }
 
-impl Requests {
-    pub fn reads(&self) -> u64 {
-        self.total - self.writes
-    }
-}
-
 const WRITE_VERBS: [&str; 5] = ["create", "update", "patch", "delete", "deletecollection"];
 
 /// The audit log of a control plane.

@@ -29,9 +29,12 @@ impl Snapshot {
         self.texts.values().any(|text| text.contains(needle))
     }
 
-    /// Scrape jobs in the configuration.
+    /// Scrape jobs in the configuration, written as YAML (`- job_name:`) or JSON (`"job_name":`).
     pub fn jobs(&self) -> usize {
-        self.texts.values().map(|text| text.matches("job_name:").count()).sum()
+        self.texts
+            .values()
+            .map(|text| text.matches("- job_name:").count() + text.matches("\"job_name\":").count())
+            .sum()
     }
 }
 
@@ -154,10 +157,6 @@ impl ConfigWatch {
                 Ok(Err(_)) | Err(_) => return Err(self.snapshot.borrow().clone()),
             }
         }
-    }
-
-    pub fn current(&self) -> Snapshot {
-        self.snapshot.borrow().clone()
     }
 }
 

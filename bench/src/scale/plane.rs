@@ -14,13 +14,15 @@ use kube::{Client, Config};
 pub const STACKSCOPE_USER: &str = "scale-stackscope";
 /// The identity prometheus-operator runs as.
 pub const PROMETHEUS_OPERATOR_USER: &str = "scale-prometheus-operator";
+/// Service IP range of the scale run: room for 10k Services (the first address, the API
+/// server's, stays in the one the script's certificate names).
+const SERVICE_CIDR: &str = "10.0.0.0/16";
 /// Field manager of what the harness applies.
 pub const HARNESS_MANAGER: &str = "stackscope-scale";
 
 /// A running control plane.
 #[derive(Clone, Debug)]
 pub struct Plane {
-    pub repo: PathBuf,
     pub state: PathBuf,
     /// The admin's kubeconfig (not audited): the harness's own requests.
     pub kubeconfig: PathBuf,
@@ -50,10 +52,16 @@ impl Plane {
 
 fn script(repo: &Path, state: &Path, command: &str) -> std::process::Command {
     let mut script = std::process::Command::new(repo.join("tools/control-plane.sh"));
+    // 10k Services need more cluster IPs than the script's /24 (the later flag wins).
+    let apiserver_args = format!(
+        "{} --service-cluster-ip-range={SERVICE_CIDR}",
+        std::env::var("STACKSCOPE_APISERVER_ARGS").unwrap_or_default()
+    );
     script
         .arg(command)
         .env("STACKSCOPE_STATE", state)
-        .env("STACKSCOPE_AUDITED_USERS", format!("{STACKSCOPE_USER} {PROMETHEUS_OPERATOR_USER}"));
+        .env("STACKSCOPE_AUDITED_USERS", format!("{STACKSCOPE_USER} {PROMETHEUS_OPERATOR_USER}"))
+        .env("STACKSCOPE_APISERVER_ARGS", apiserver_args.trim());
     script
 }
 
@@ -74,7 +82,6 @@ pub fn start_fresh(repo: &Path, state: &Path) -> Result<Plane, String> {
             .ok_or(format!("control-plane.sh printed no {name}"))
     };
     Ok(Plane {
-        repo: repo.to_owned(),
         state: state.to_owned(),
         kubeconfig: PathBuf::from(value("KUBECONFIG")?),
         apiserver_url: value("STACKSCOPE_APISERVER_URL")?,

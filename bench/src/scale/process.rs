@@ -14,8 +14,6 @@ pub struct Usage {
     pub cpu_seconds: f64,
     /// Peak resident set size (`VmHWM`).
     pub peak_rss_bytes: u64,
-    /// Resident set size now (`VmRSS`).
-    pub rss_bytes: u64,
 }
 
 /// A running operator.
@@ -88,7 +86,7 @@ impl Operator {
                 .unwrap_or(0)
                 * 1024
         };
-        Ok(Usage { cpu_seconds, peak_rss_bytes: kib("VmHWM:"), rss_bytes: kib("VmRSS:") })
+        Ok(Usage { cpu_seconds, peak_rss_bytes: kib("VmHWM:") })
     }
 
     /// Whether the process is still running.
