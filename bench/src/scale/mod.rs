@@ -369,3 +369,40 @@ async fn phases(
     run.change_to_config_max_ms = sorted.last().copied();
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_are_nearest_rank() {
+        let sorted: Vec<u64> = (1..=100).collect();
+        assert_eq!(percentile(&sorted, 50.0), Some(50));
+        assert_eq!(percentile(&sorted, 99.0), Some(99));
+        assert_eq!(percentile(&[7], 99.0), Some(7));
+        assert_eq!(percentile(&[], 50.0), None);
+    }
+
+    #[test]
+    fn scrape_jobs_are_counted_in_yaml_and_json() {
+        let mut snapshot = config_watch::Snapshot::default();
+        snapshot.texts.insert("yaml".to_owned(), "scrape_configs:\n- job_name: a\n  x: 1\n- job_name: b\n".to_owned());
+        snapshot.texts.insert("json".to_owned(), r#"{"scrape_configs":[{"job_name":"c"}]}"#.to_owned());
+        assert_eq!(snapshot.jobs(), 3);
+        assert!(snapshot.contains("job_name\":\"c"));
+    }
+
+    #[test]
+    fn the_table_replaces_only_its_section() {
+        let directory = std::env::temp_dir().join(format!("stackscope-scale-test-{}", std::process::id()));
+        std::fs::create_dir_all(&directory).unwrap();
+        let readme = directory.join("README.md");
+        let text = format!("# Bench\n\nabove\n\n{}\nold\n{}\n\nbelow\n", report::TABLE_BEGIN, report::TABLE_END);
+        std::fs::write(&readme, text).unwrap();
+        report::update_readme(&readme, "new table\n").unwrap();
+        let updated = std::fs::read_to_string(&readme).unwrap();
+        assert!(updated.contains("above") && updated.contains("below") && updated.contains("new table"));
+        assert!(!updated.contains("old"));
+        std::fs::remove_dir_all(&directory).unwrap();
+    }
+}
