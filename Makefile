@@ -12,7 +12,7 @@ E2E_STATE ?= $(HOME)/.cache/stackscope/control-plane-e2e
 # Generated from the Rust types, the same files in both.
 CRD_DIRS := crds charts/stackscope/crds
 
-.PHONY: run stop render test build fmt fmt-check clippy crds crds-check unit e2e tools toolchain bench
+.PHONY: run stop render test build fmt fmt-check clippy crds crds-check unit e2e tools toolchain scale bench
 
 ## run: local control plane, CRDs, the example stack, the operator reconciling it, status and drift.
 run: toolchain build
@@ -30,6 +30,18 @@ render: toolchain build
 	rm -rf $(OUT)
 	$(STACKSCOPE) render -f examples/machineavatars -o $(OUT)
 	@for dir in $(OUT)/*/*/; do printf '  %-28s %s\n' "$${dir#$(OUT)/}" "$$(ls "$$dir" | wc -l)"; done
+
+## scale: stackscope and prometheus-operator (built pinned from its Go module) side by side against
+## a local control plane of their own with 1k and 10k ServiceMonitors: cold start, change → config
+## latency, API requests, CPU and peak RSS. Slow (tens of minutes), so not part of `test`. Writes
+## bench/results/scale-<commit>.json and the table in bench/README.md; SCALE_ARGS passes options
+## (e.g. SCALE_ARGS="--sizes 1000 --changes 20").
+SCALE_STATE ?= $(HOME)/.cache/stackscope/control-plane-scale
+scale: toolchain
+	$(CARGO) build --release -p stackscope -p stackscope-bench --bins
+	tools/build-tools.sh control-plane prometheus-operator >/dev/null
+	STACKSCOPE_SCALE_STATE="$(SCALE_STATE)" target/release/scale \
+		--prometheus-operator "$$(tools/build-tools.sh --print-path prometheus-operator)/operator" $(SCALE_ARGS)
 
 ## tools: build the pinned control plane, the engines the tests judge the output with and helm, once.
 tools:

@@ -23,7 +23,8 @@
 #        grafana-schema, alloy-syntax, argocd-health (stackscope's own checkers,
 #        tools/checkers/<name>/), checkers (= all three),
 #        helm (the chart's lint, template and the e2e tests),
-#        all (= control-plane + engines + checkers + helm).
+#        all (= control-plane + engines + checkers + helm),
+#        prometheus-operator (the side by side of `make scale` only; not part of `all`).
 #
 # Measured on the 2-core dev machine (Go 1.26.8, empty Go module and build
 # caches, run under `nice -n 10` while other compiles were running):
@@ -54,6 +55,9 @@ JAEGER_VERSION="v1.74.0"            # jaeger (cmd/jaeger)
 # Helm 4, the maintained major line (Helm 3 receives security fixes only); the chart's
 # apiVersion v2 installs with Helm 3 as well.
 HELM_VERSION="v4.3.1"
+# prometheus-operator, for the side-by-side scale run only (`make scale`; not part of `all`). The
+# same release whose ServiceMonitor CRD the import tests read (tests/src/prometheus_operator.rs).
+PROMETHEUS_OPERATOR_VERSION="v0.85.0"
 
 TOOLS_DIR="${STACKSCOPE_TOOLS:-$HOME/.cache/stackscope/tools}"
 # Wrapper modules live next to the binaries (outside the repo); Go's default
@@ -424,7 +428,21 @@ build_helm() {
   build_module_tool helm "$HELM_VERSION" helm.sh/helm/v4 "helm.sh/helm/v4/cmd/helm" "$stamp" "" "helm $HELM_VERSION"
 }
 
+# prometheus-operator: cmd/operator, built as `operator` and stamped as upstream's Makefile does.
+# Upstream replaces its two sub-modules (pkg/apis/monitoring, pkg/client) by relative path; the
+# wrapper pins them to the published modules of the same release.
+prometheus_operator_dir() { bin_dir prometheus-operator "$PROMETHEUS_OPERATOR_VERSION"; }
+build_prometheus_operator() {
+  local module=github.com/prometheus-operator/prometheus-operator v="$PROMETHEUS_OPERATOR_VERSION"
+  local stamp="-X github.com/prometheus/common/version.Version=${v#v}"
+  stamp+=" -X github.com/prometheus/common/version.Branch=HEAD"
+  build_module_tool prometheus-operator "$v" "$module" "$module/cmd/operator" "$stamp" \
+    "$module/pkg/apis/monitoring => $module/pkg/apis/monitoring $v
+$module/pkg/client => $module/pkg/client $v" "operator prometheus-operator, version ${v#v}"
+}
+
 ENABLED_TOOLS=(etcd kubernetes control-plane prometheus alertmanager jaeger engines "${CHECKERS[@]}" checkers helm)
+ENABLED_TOOLS+=(prometheus-operator)  # the scale run's side by side (issue 7); not part of `all`
 
 # print_dirs NAME -> bin dir(s) of a tool
 print_dirs() {
@@ -440,6 +458,7 @@ print_dirs() {
     engines) prometheus_dir; alertmanager_dir; jaeger_dir ;;
     checkers) for checker in "${CHECKERS[@]}"; do checker_dir "$checker"; done ;;
     helm) helm_dir ;;
+    prometheus-operator) prometheus_operator_dir ;;
     *) die "no bin dir for $1" ;;
   esac
 }
@@ -456,6 +475,7 @@ build_one() {
     engines) build_prometheus; build_alertmanager; build_jaeger ;;
     checkers) build_checkers ;;
     helm) build_helm ;;
+    prometheus-operator) build_prometheus_operator ;;
     *) die "unknown tool '$1' (known: ${ENABLED_TOOLS[*]})" ;;
   esac
 }

@@ -22,10 +22,16 @@
 #   STACKSCOPE_START_TIMEOUT      seconds to wait for each component (default 120)
 #   STACKSCOPE_APISERVER_ARGS     extra kube-apiserver flags (space separated)
 #   STACKSCOPE_CONTROLLER_MANAGER_ARGS  extra kube-controller-manager flags
+#   STACKSCOPE_AUDITED_USERS      space-separated extra identities (each in system:masters, with
+#                                 kubeconfig-<user> in the state dir) whose requests the API server
+#                                 writes to logs/audit.log (metadata only); the admin's and the
+#                                 control plane's own requests are not audited. Default: none, no
+#                                 audit log. `make scale` counts each operator's requests with it.
 #
 # Files in the state dir: kubeconfig (admin, user stackscope-admin in group
 # system:masters, client certificate), pki/, etcd/, logs/<component>.log,
-# <component>.pid, env.
+# <component>.pid, env; with STACKSCOPE_AUDITED_USERS also kubeconfig-<user>,
+# audit-policy.yaml and logs/audit.log.
 #
 # Flags follow controller-runtime envtest's (pkg/internal/testing/controlplane),
 # plus: default admission plugins (PodSecurity, ServiceAccount, ...), since the
@@ -41,6 +47,7 @@ HOST=127.0.0.1
 SERVICE_CIDR=10.0.0.0/24
 SERVICE_FIRST_IP=10.0.0.1
 ADMIN_USER=stackscope-admin
+read -r -a AUDITED_USERS <<<"${STACKSCOPE_AUDITED_USERS:-}"
 COMPONENTS=(etcd kube-apiserver kube-controller-manager)
 
 PKI="$STATE/pki"
@@ -211,6 +218,11 @@ extendedKeyUsage=clientAuth"
   sign admin "/O=system:masters/CN=$ADMIN_USER" "$client"
   sign controller-manager "/CN=system:kube-controller-manager" "$client"
   sign front-proxy-client "/CN=front-proxy-client" "$client" front-proxy-ca
+  local user
+  for user in "${AUDITED_USERS[@]}"; do
+    [[ "$user" =~ ^[a-z0-9][a-z0-9-]*$ ]] || die "audited user '$user': lowercase letters, digits and dashes only"
+    sign "user-$user" "/O=system:masters/CN=$user" "$client"
+  done
   # service-account token signing key pair
   openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$PKI/sa.key" 2>/dev/null
   openssl pkey -in "$PKI/sa.key" -pubout -out "$PKI/sa.pub" 2>/dev/null
@@ -276,7 +288,29 @@ do_stop() {
   done
   # clean up everything but the logs (and the lock)
   rm -rf "$PKI" "$STATE/etcd" "$STATE/kubeconfig" "$STATE/controller-manager.kubeconfig" \
-    "$STATE/env" "$STATE/kube-apiserver-certs" "$STATE/kube-controller-manager-certs"
+    "$STATE/env" "$STATE/kube-apiserver-certs" "$STATE/kube-controller-manager-certs" \
+    "$STATE"/kubeconfig-* "$STATE/audit-policy.yaml"
+}
+
+# audit_args: kube-apiserver flags that log the requests of the audited users (none: no flags).
+# Metadata level (who, verb, resource, response code), one JSON line per request once its
+# response is complete, or once a watch starts.
+audit_args() {
+  ((${#AUDITED_USERS[@]})) || return 0
+  local user users=""
+  for user in "${AUDITED_USERS[@]}"; do users+="\"$user\", "; done
+  cat >"$STATE/audit-policy.yaml" <<EOF
+apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived]
+rules:
+- level: Metadata
+  users: [${users%, }]
+- level: None
+EOF
+  : >"$LOGS/audit.log"
+  echo "--audit-policy-file=$STATE/audit-policy.yaml --audit-log-path=$LOGS/audit.log --audit-log-format=json"
+  echo "--audit-log-maxsize=0 --audit-log-mode=blocking"
 }
 
 fail_start() {
@@ -348,11 +382,14 @@ do_start() {
     --endpoint-reconciler-type=none \
     --permit-address-sharing=true \
     --profiling=false \
+    $(audit_args) \
     ${STACKSCOPE_APISERVER_ARGS:-} || fail_start
   wait_ready kube-apiserver || fail_start
 
   write_kubeconfig "$KUBECONFIG_FILE" admin "$ADMIN_USER"
   write_kubeconfig "$STATE/controller-manager.kubeconfig" controller-manager system:kube-controller-manager
+  local user
+  for user in "${AUDITED_USERS[@]}"; do write_kubeconfig "$STATE/kubeconfig-$user" "user-$user" "$user"; done
 
   # shellcheck disable=SC2086
   launch kube-controller-manager "$bin/kube-controller-manager" \

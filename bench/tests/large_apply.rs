@@ -34,7 +34,7 @@ async fn the_render_of_50k_monitors_applies() {
 
     let rendered = render_stack(&ResolvedStack::new(&stack, &fixtures::service_monitors(50_000))).unwrap();
     let declared = apply::declare(&stack, &rendered).unwrap();
-    let report = apply::apply(&client, &declared, DriftPolicy::Correct, false).await.unwrap();
+    let report = apply::apply(&client, apply::Live::Api, &declared, DriftPolicy::Correct, false).await.unwrap();
     assert_eq!(report.created.len(), declared.len(), "every object created");
 
     let config_maps: Api<k8s_openapi::api::core::v1::ConfigMap> = Api::namespaced(client.clone(), namespace);
@@ -49,7 +49,7 @@ async fn the_render_of_50k_monitors_applies() {
     assert!(expected.is_subset(&live), "missing: {:?}", expected.difference(&live).collect::<Vec<_>>());
 
     // Applying the same render again writes nothing.
-    let again = apply::apply(&client, &declared, DriftPolicy::Correct, true).await.unwrap();
+    let again = apply::apply(&client, apply::Live::Api, &declared, DriftPolicy::Correct, true).await.unwrap();
     assert_eq!(again.writes, 0);
 
     apply::delete_cluster_scoped(&client, &stack.name_any(), namespace).await.unwrap();

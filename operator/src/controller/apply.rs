@@ -6,9 +6,11 @@
 //! the declaration changed: that is an update. Nothing is written when neither happened.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PropagationPolicy};
+use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Client, Resource, ResourceExt};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -141,10 +143,69 @@ fn api_for(client: &Client, kind: &OwnedKind, namespace: Option<&str>) -> Api<Dy
     }
 }
 
+/// The owned objects as the controller's watches last saw them, one reflector store per owned
+/// kind, so that a reconcile with nothing to change reads nothing from the API server.
+#[derive(Clone, Default)]
+pub struct OwnedCache {
+    stores: Vec<(OwnedKind, Store<DynamicObject>)>,
+}
+
+impl OwnedCache {
+    pub fn new(stores: Vec<(OwnedKind, Store<DynamicObject>)>) -> Self {
+        Self { stores }
+    }
+
+    fn store(&self, kind: &OwnedKind) -> Option<&Store<DynamicObject>> {
+        self.stores.iter().find(|(owned, _)| owned.resource == kind.resource).map(|(_, store)| store)
+    }
+
+    /// Waits until every store holds its first full list.
+    pub async fn wait_until_ready(&self) {
+        for (_, store) in &self.stores {
+            // An error means the writer is gone (shutdown): reads then fall back to the API.
+            let _ = store.wait_until_ready().await;
+        }
+    }
+
+    /// The cached object of a declaration; `None` when not cached (absent, or not yet seen).
+    fn get(&self, item: &Declared) -> Option<Arc<DynamicObject>> {
+        let store = self.store(&item.kind)?;
+        let mut reference = ObjectRef::new_with(&item.name, item.kind.resource.clone());
+        if item.kind.namespaced {
+            reference = reference.within(item.namespace.as_deref().unwrap_or_default());
+        }
+        store.get(&reference)
+    }
+
+    /// The cached objects of a kind labelled as the stack's, in its namespace when namespaced;
+    /// `None` when the kind is not cached.
+    fn labelled(&self, kind: &OwnedKind, stack_name: &str, namespace: &str) -> Option<Vec<Arc<DynamicObject>>> {
+        let store = self.store(kind)?;
+        Some(
+            store
+                .state()
+                .into_iter()
+                .filter(|object| object.labels().get(STACK_LABEL).map(String::as_str) == Some(stack_name))
+                .filter(|object| !kind.namespaced || object.metadata.namespace.as_deref() == Some(namespace))
+                .collect(),
+        )
+    }
+}
+
+/// Where apply and prune read the live objects: the API server, or the controller's cache
+/// (every finding other than "in sync" is confirmed with the API server before it counts, since a
+/// cache can lag behind a write the previous reconcile made).
+#[derive(Clone, Copy)]
+pub enum Live<'a> {
+    Api,
+    Cache(&'a OwnedCache),
+}
+
 /// Applies the declarations. `previously_applied` says whether this exact render was applied
 /// before: only then is a missing object a deletion by someone else (drift) rather than new.
 pub async fn apply(
     client: &Client,
+    live: Live<'_>,
     declared: &[Declared],
     policy: DriftPolicy,
     previously_applied: bool,
@@ -153,7 +214,14 @@ pub async fn apply(
     let params = PatchParams::apply(MANAGER).force();
     for item in declared {
         let key = item.key();
-        let write = match inspect(client, item).await? {
+        let state = match live {
+            Live::Cache(cache) => match cache.get(item).map(|cached| compare_live(item, &cached)).transpose()? {
+                Some(LiveState::InSync) => LiveState::InSync,
+                _ => inspect(client, item).await?,
+            },
+            Live::Api => inspect(client, item).await?,
+        };
+        let write = match state {
             LiveState::Absent if previously_applied => {
                 let corrected = policy == DriftPolicy::Correct;
                 report.drift.push(ObjectDrift { object: key.clone(), fields: vec![deleted_field()], corrected });
@@ -214,11 +282,16 @@ pub async fn inspect(client: &Client, item: &Declared) -> Result<LiveState, Appl
         source,
     })?;
     let Some(live) = live else { return Ok(LiveState::Absent) };
+    compare_live(item, &live)
+}
+
+/// Compares a live object with its declaration.
+fn compare_live(item: &Declared, live: &DynamicObject) -> Result<LiveState, ApplyError> {
     if live.annotations().get(APPLIED_HASH_ANNOTATION) != Some(&item.hash) {
         return Ok(LiveState::Outdated);
     }
     let live_value =
-        serde_json::to_value(&live).map_err(|source| ApplyError::Serialize { object: item.key(), source })?;
+        serde_json::to_value(live).map_err(|source| ApplyError::Serialize { object: item.key(), source })?;
     let fields = compare(&item.body, &live_value);
     Ok(if fields.is_empty() { LiveState::InSync } else { LiveState::Drifted(fields) })
 }
@@ -226,6 +299,7 @@ pub async fn inspect(client: &Client, item: &Declared) -> Result<LiveState, Appl
 /// Deletes objects labelled as the stack's that the render no longer produces.
 pub async fn prune(
     client: &Client,
+    live: Live<'_>,
     stack_name: &str,
     namespace: &str,
     declared: &[Declared],
@@ -236,30 +310,45 @@ pub async fn prune(
     let cluster_prefix = cluster_scoped_prefix(namespace, stack_name);
     for kind in kinds::owned_kinds() {
         let api = api_for(client, &kind, Some(namespace));
-        let list = api.list_metadata(&selector).await.map_err(|source| ApplyError::Api {
-            action: "list",
-            object: format!("{} labelled {STACK_LABEL}={stack_name}", kind.resource.kind),
-            source,
-        })?;
-        for object in list.items {
-            let name = object.metadata.name.clone().unwrap_or_default();
+        let cached = match live {
+            Live::Cache(cache) => cache.labelled(&kind, stack_name, namespace),
+            Live::Api => None,
+        };
+        let labelled: Vec<(String, bool)> = match cached {
+            Some(objects) => {
+                objects.iter().map(|object| (object.name_any(), object.metadata.deletion_timestamp.is_some())).collect()
+            }
+            None => api
+                .list_metadata(&selector)
+                .await
+                .map_err(|source| ApplyError::Api {
+                    action: "list",
+                    object: format!("{} labelled {STACK_LABEL}={stack_name}", kind.resource.kind),
+                    source,
+                })?
+                .items
+                .iter()
+                .map(|object| (object.name_any(), object.metadata.deletion_timestamp.is_some()))
+                .collect(),
+        };
+        for (name, deleting) in labelled {
             // Cluster-scoped objects of a same-named stack in another namespace are not ours.
             if !kind.namespaced && !name.starts_with(&cluster_prefix) {
                 continue;
             }
             let object_namespace = kind.namespaced.then_some(namespace);
             let key = object_key(&kind.resource.kind, object_namespace, &name);
-            if keep.contains(&key) || object.metadata.deletion_timestamp.is_some() {
+            if keep.contains(&key) || deleting {
                 continue;
             }
             let params = DeleteParams { propagation_policy: Some(PropagationPolicy::Background), ..Default::default() };
+            report.writes += 1;
             match api.delete(&name, &params).await {
-                Ok(_) => {}
+                Ok(_) => report.pruned.push(key),
+                // Gone already (a cache that had not seen the deletion yet).
                 Err(kube::Error::Api(status)) if status.code == 404 => {}
                 Err(source) => return Err(ApplyError::Api { action: "delete", object: key, source }),
             }
-            report.writes += 1;
-            report.pruned.push(key);
         }
     }
     Ok(())
@@ -268,7 +357,7 @@ pub async fn prune(
 /// Deletes the stack's cluster-scoped objects; namespaced ones go with their owner.
 pub async fn delete_cluster_scoped(client: &Client, stack_name: &str, namespace: &str) -> Result<u32, ApplyError> {
     let mut report = ApplyReport::default();
-    prune(client, stack_name, namespace, &[], &mut report).await?;
+    prune(client, Live::Api, stack_name, namespace, &[], &mut report).await?;
     Ok(report.writes)
 }
 

@@ -17,23 +17,22 @@ pub mod report;
 pub mod server;
 pub mod status;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use futures::channel::mpsc::UnboundedReceiver;
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::ObjectReference;
-use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Secret, Service, ServiceAccount};
-use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding};
+use k8s_openapi::api::core::v1::{Secret, Service};
 use k8s_openapi::jiff::Timestamp;
-use kube::api::{Api, Patch, PatchParams};
+use kube::api::{Api, DynamicObject, Patch, PatchParams};
 use kube::core::PartialObjectMeta;
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::events::{Event as KubeEvent, EventType, Recorder, Reporter};
 use kube::runtime::finalizer::{Event as FinalizerEvent, finalizer};
-use kube::runtime::reflector::{ObjectRef, Store};
+use kube::runtime::reflector::{self, ObjectRef, Store, reflector};
 use kube::runtime::watcher;
 use kube::runtime::{PredicateConfig, WatchStreamExt, predicates};
 use kube::{Client, Resource, ResourceExt};
@@ -46,7 +45,7 @@ use crate::render::common::{MANAGER, STACK_LABEL, cluster_scoped_prefix};
 use crate::render::render_stack;
 use crate::resolve::{ResolvedStack, monitor_selects_service, service_namespaces, stack_selects};
 use crate::schema::SchemaValidator;
-use apply::{ApplyError, ApplyReport, Declared};
+use apply::{ApplyError, ApplyReport, Declared, Live, OwnedCache};
 use dereference::DereferenceError;
 use metrics::Metrics;
 use status::Outcome;
@@ -69,6 +68,10 @@ pub struct Context {
     pub recorder: Recorder,
     /// prometheus-operator's ServiceMonitors, watched once a stack selects them.
     pub foreign: foreign::ForeignMonitors,
+    /// The objects the stacks own, as their watches last saw them.
+    pub owned: OwnedCache,
+    /// Monitors already validated, by uid and generation.
+    pub checked: dereference::StaticProblems,
     /// One render cache per stack (`namespace/name`), so a reconcile after one monitor changed
     /// renders that monitor only.
     pub render_caches: RenderCaches,
@@ -176,6 +179,11 @@ async fn apply_stack(stack: &ObservabilityStack, context: &Context) -> Result<Ac
     let namespace = stack.namespace().ok_or(ReconcileError::NoNamespace)?;
     let previous = stack.status.clone();
     let mut outcome = Outcome { generation: stack.metadata.generation, ..Outcome::default() };
+    // The caches fill through the controller's own watches: the first reconciles wait for them
+    // (an error means their watch ended at shutdown; the reconcile then reads what there is).
+    let _ = context.monitors.wait_until_ready().await;
+    let _ = context.services.wait_until_ready().await;
+    context.owned.wait_until_ready().await;
 
     let monitors: Vec<ServiceMonitor> = context.monitors.state().iter().map(|m| (**m).clone()).collect();
     let services = context.services.state();
@@ -191,8 +199,17 @@ async fn apply_stack(stack: &ObservabilityStack, context: &Context) -> Result<Ac
         Vec::new()
     };
     let cache = Some((format!("{namespace}/{}", stack.name_any()), &context.render_caches));
-    let resolution =
-        resolve_and_render(&context.client, &context.validator, stack, &monitors, &foreign, &services, cache).await?;
+    let resolution = resolve_and_render(
+        &context.client,
+        &context.validator,
+        &context.checked,
+        stack,
+        &monitors,
+        &foreign,
+        &services,
+        cache,
+    )
+    .await?;
     outcome.accepted = resolution.selection.accepted_refs();
     outcome.rejected = resolution.selection.rejected.clone();
     let result = match resolution.rendered {
@@ -227,16 +244,18 @@ pub struct Resolution {
 }
 
 /// Resolve, validate and render one stack (reads Secrets only to check that they exist).
+#[allow(clippy::too_many_arguments)] // the stack, what it reads, and the caches the controller keeps
 pub async fn resolve_and_render(
     client: &Client,
     validator: &SchemaValidator,
+    checked: &dereference::StaticProblems,
     stack: &ObservabilityStack,
     monitors: &[ServiceMonitor],
     foreign: &[dereference::ForeignMonitor],
     services: &[Arc<Service>],
     cache: Option<(String, &RenderCaches)>,
 ) -> Result<Resolution, DereferenceError> {
-    let selection = dereference::select(client, validator, stack, monitors, foreign, services).await?;
+    let selection = dereference::select(client, validator, checked, stack, monitors, foreign, services).await?;
     let problems = stack_problems(validator, stack);
     let rendered = if problems.is_empty() {
         let resolved = ResolvedStack::new(stack, &selection.accepted);
@@ -296,9 +315,10 @@ async fn apply_rendered(
     let declared = apply::declare(stack, rendered)?;
     let hash = render_hash(&declared);
     let previously_applied = previous.and_then(|status| status.last_applied_hash.as_deref()) == Some(hash.as_str());
+    let live = Live::Cache(&context.owned);
     let mut report: ApplyReport =
-        apply::apply(&context.client, &declared, stack.spec.drift_policy, previously_applied).await?;
-    apply::prune(&context.client, &stack.name_any(), namespace, &declared, &mut report).await?;
+        apply::apply(&context.client, live, &declared, stack.spec.drift_policy, previously_applied).await?;
+    apply::prune(&context.client, live, &stack.name_any(), namespace, &declared, &mut report).await?;
     let fields: usize = report.drift.iter().map(|drift| drift.fields.len()).sum();
     context.metrics.drift_detected.inc_by(u64::try_from(fields).unwrap_or(u64::MAX));
     context.metrics.drift_corrected.inc_by(report.drift.iter().filter(|d| d.corrected).count() as u64);
@@ -606,22 +626,40 @@ pub async fn run_with(
         tracing::info!(identity = elector.identity(), "leading");
     }
 
-    // Monitors and Services are cached before the first reconcile, which would otherwise render
-    // no monitor and check no port.
-    let (monitor_store, monitor_changes, monitor_reflector) =
-        spawn_reflector(namespaced_or_all::<ServiceMonitor>(&client, read_namespace));
-    let (service_store, service_changes, service_reflector) =
-        spawn_reflector(namespaced_or_all::<Service>(&client, read_namespace));
-    for (what, ready) in [
-        ("ServiceMonitor", monitor_store.wait_until_ready().await),
-        ("Service", service_store.wait_until_ready().await),
-    ] {
-        if ready.is_err() {
-            tracing::warn!(cache = what, "the cache did not sync");
-        }
+    // Monitors, Services and the owned objects: one watch each, which fills the cache the
+    // reconciles read and triggers them, so a trigger never arrives before the cache has the
+    // change. Reconciles wait until the caches hold their first full list.
+    let (monitor_store, monitor_writer) = reflector::store();
+    let monitor_changes = relevant_changes(
+        reflector(
+            monitor_writer,
+            watcher(namespaced_or_all::<ServiceMonitor>(&client, read_namespace), watcher::Config::default())
+                .default_backoff(),
+        ),
+        monitor_fingerprint,
+    );
+    let (service_store, service_writer) = reflector::store();
+    let service_changes = relevant_changes(
+        reflector(
+            service_writer,
+            watcher(namespaced_or_all::<Service>(&client, read_namespace), watcher::Config::default())
+                .default_backoff(),
+        ),
+        service_fingerprint,
+    );
+    let namespace = config.namespace.as_deref();
+    let mut owned_stores = Vec::new();
+    let mut owned_changes = Vec::new();
+    for kind in kinds::owned_kinds() {
+        let api: Api<DynamicObject> = match (kind.namespaced, namespace) {
+            (true, Some(namespace)) => Api::namespaced_with(client.clone(), namespace, &kind.resource),
+            _ => Api::all_with(client.clone(), &kind.resource),
+        };
+        let writer = reflector::store::Writer::new(kind.resource.clone());
+        owned_stores.push((kind.clone(), writer.as_reader()));
+        owned_changes.push((kind, reflector(writer, watcher(api, owned_watch()).default_backoff()).touched_objects()));
     }
 
-    let namespace = config.namespace.as_deref();
     let stacks: Api<ObservabilityStack> = namespaced_or_all(&client, namespace);
     let controller = Controller::new(stacks, watcher::Config::default());
     let stack_store = controller.store();
@@ -645,6 +683,8 @@ pub async fn run_with(
         validator: SchemaValidator::new(),
         recorder: Recorder::new(client.clone(), reporter),
         foreign: foreign.clone(),
+        owned: OwnedCache::new(owned_stores),
+        checked: dereference::StaticProblems::default(),
         render_caches: RenderCaches::default(),
     });
     let mappers = Mappers {
@@ -653,26 +693,25 @@ pub async fn run_with(
         foreign: foreign.clone(),
         validator: Arc::new(SchemaValidator::new()),
     };
-    let (for_monitors, for_services, for_roles, for_bindings, for_secrets) =
-        (mappers.clone(), mappers.clone(), mappers.clone(), mappers.clone(), mappers.clone());
-    let (for_deployments, for_statefulsets, for_daemonsets) = (mappers.clone(), mappers.clone(), mappers);
+    let (for_monitors, for_services, for_secrets) = (mappers.clone(), mappers.clone(), mappers.clone());
+    let (for_deployments, for_statefulsets, for_daemonsets) = (mappers.clone(), mappers.clone(), mappers.clone());
+    let mut controller = controller;
+    for (kind, changes) in owned_changes {
+        controller = if kind.namespaced {
+            controller.owns_stream_with(changes, kind.resource.clone())
+        } else {
+            // Cluster-scoped objects carry no owner reference: found by their name prefix.
+            let for_cluster_objects = mappers.clone();
+            controller.watches_stream_with(
+                changes,
+                move |object: DynamicObject| for_cluster_objects.stacks_owning_cluster_object(&object.name_any()),
+                kind.resource.clone(),
+            )
+        };
+    }
     let controller = controller
-        .owns(namespaced_or_all::<ConfigMap>(&client, namespace), owned_watch())
-        .owns(namespaced_or_all::<Service>(&client, namespace), owned_watch())
-        .owns(namespaced_or_all::<ServiceAccount>(&client, namespace), owned_watch())
-        .owns(namespaced_or_all::<PersistentVolumeClaim>(&client, namespace), owned_watch())
-        .owns(namespaced_or_all::<StatefulSet>(&client, namespace), owned_watch())
-        .owns(namespaced_or_all::<Deployment>(&client, namespace), owned_watch())
-        .owns(namespaced_or_all::<DaemonSet>(&client, namespace), owned_watch())
-        // Triggered by the caches' own watches, after the cache holds the change.
-        .watches_stream(monitor_changes.map(Ok), move |monitor| for_monitors.stacks_selecting(&monitor))
-        .watches_stream(service_changes.map(Ok), move |service| for_services.stacks_monitoring_service(&service))
-        .watches(Api::<ClusterRole>::all(client.clone()), owned_watch(), move |role| {
-            for_roles.stacks_owning_cluster_object(&role.name_any())
-        })
-        .watches(Api::<ClusterRoleBinding>::all(client.clone()), owned_watch(), move |binding| {
-            for_bindings.stacks_owning_cluster_object(&binding.name_any())
-        })
+        .watches_stream(monitor_changes, move |monitor| for_monitors.stacks_selecting(&monitor))
+        .watches_stream(service_changes, move |service| for_services.stacks_monitoring_service(&service))
         // Only names matter here: metadata-only watches keep Secret values out of memory.
         .watches_stream(metadata_changes::<Secret>(&client, read_namespace, false), move |secret| {
             for_secrets.stacks_reading_secret(&secret)
@@ -718,8 +757,6 @@ pub async fn run_with(
         }
         None => controller.await,
     }
-    monitor_reflector.abort();
-    service_reflector.abort();
     foreign.stop();
     if let Some(server) = server {
         server.abort();
@@ -727,30 +764,57 @@ pub async fn run_with(
     Ok(())
 }
 
-/// A reflector of every object of a kind, running until aborted.
-/// A cache of every object of a kind, kept by a task of its own, and the objects it changed —
-/// sent only once the cache holds the change, so that a reconcile they trigger reads it (a
-/// second, independent watch could trigger the reconcile before the cache has the object).
-fn spawn_reflector<K>(api: Api<K>) -> (Store<K>, UnboundedReceiver<K>, tokio::task::JoinHandle<()>)
+/// The objects whose fingerprint (what the stacks depend on) changed, or that were deleted. The
+/// first full list passes nothing: it fills the caches before the first reconciles, which every
+/// stack gets anyway. So at start 10k Services are not mapped to stacks one by one, and a status
+/// write (stackscope's own, one per monitor) does not cause another reconcile.
+fn relevant_changes<K>(
+    events: impl futures::Stream<Item = Result<watcher::Event<K>, watcher::Error>> + Send + 'static,
+    fingerprint: fn(&K) -> u64,
+) -> futures::stream::BoxStream<'static, Result<K, watcher::Error>>
 where
-    K: Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug + Send + Sync + 'static,
+    K: Resource<DynamicType = ()> + Send + 'static,
 {
-    let (store, writer) = kube::runtime::reflector::store();
-    let (changes, changed) = futures::channel::mpsc::unbounded();
-    // With backoff: a watch the API server refuses (403) is retried without spinning.
-    let stream = kube::runtime::reflector(writer, watcher(api, watcher::Config::default()).default_backoff());
-    let stream = stream.for_each(move |event| {
-        match event {
-            Ok(watcher::Event::Apply(object) | watcher::Event::InitApply(object) | watcher::Event::Delete(object)) => {
-                // Fails only once the controller is gone (shutdown): nothing is left to trigger.
-                let _ = changes.unbounded_send(object);
-            }
-            Ok(watcher::Event::Init | watcher::Event::InitDone) => {}
-            Err(error) => tracing::debug!(error = %error, "watch error; retrying"),
-        }
-        futures::future::ready(())
-    });
-    (store, changed, tokio::spawn(stream))
+    let mut seen: HashMap<ObjectRef<K>, u64> = HashMap::new();
+    let mut listed = false;
+    events
+        .flat_map(move |event| {
+            let changed = match event {
+                Err(error) => Some(Err(error)),
+                Ok(watcher::Event::Apply(object) | watcher::Event::InitApply(object)) => {
+                    let fingerprint = fingerprint(&object);
+                    let changed = seen.insert(ObjectRef::from_obj(&object), fingerprint) != Some(fingerprint);
+                    (changed && listed).then_some(Ok(object))
+                }
+                Ok(watcher::Event::Delete(object)) => {
+                    seen.remove(&ObjectRef::from_obj(&object));
+                    Some(Ok(object))
+                }
+                Ok(watcher::Event::InitDone) => {
+                    listed = true;
+                    None
+                }
+                Ok(watcher::Event::Init) => None,
+            };
+            futures::stream::iter(changed)
+        })
+        .boxed()
+}
+
+/// What a render reads of a monitor: its spec (the generation) and labels, not its status.
+fn monitor_fingerprint(monitor: &ServiceMonitor) -> u64 {
+    let mut hasher = DefaultHasher::new();
+    monitor.metadata.generation.hash(&mut hasher);
+    monitor.metadata.labels.hash(&mut hasher);
+    hasher.finish()
+}
+
+/// What a render reads of a Service: labels and spec (ports, selector), not its status.
+fn service_fingerprint(service: &Service) -> u64 {
+    let mut hasher = DefaultHasher::new();
+    service.metadata.labels.hash(&mut hasher);
+    serde_json::to_string(&service.spec).unwrap_or_default().hash(&mut hasher);
+    hasher.finish()
 }
 
 /// Metadata-only changes of every object of a kind (of one namespace, if given), with backoff;

@@ -11,6 +11,7 @@ use k8s_openapi::api::core::v1::{PodTemplateSpec, Service};
 use kube::api::{Api, ApiResource, DynamicObject, ListParams, Patch, PatchParams};
 use kube::{Client, Resource};
 
+use super::dereference::ServiceIndex;
 use crate::api::{ProbeFinding, ProbePolicy};
 use crate::render::probes::{ExpectedProbes, compare, to_k8s_probe};
 use crate::resolve::selector_matches;
@@ -186,12 +187,19 @@ pub async fn check(
     policy: ProbePolicy,
 ) -> Result<ProbeCheck, ProbeError> {
     let mut result = ProbeCheck::default();
+    let services = ServiceIndex::new(services);
     let mut workloads_by_namespace: BTreeMap<String, Vec<Workload>> = BTreeMap::new();
     // A workload behind several monitors is enforced once, by the first monitor in order.
     let mut enforced: BTreeSet<String> = BTreeSet::new();
     for expected in expectations {
         let mut checked: BTreeSet<String> = BTreeSet::new();
-        for service in selected_services(services, expected) {
+        let candidates = services.in_namespaces(expected.namespaces.as_deref());
+        for service in selected_services(&candidates, expected) {
+            // A Service without a pod selector picks no workload (its endpoints are managed by
+            // hand): no need to list the namespace's workloads for it.
+            if service.spec.as_ref().and_then(|spec| spec.selector.as_ref()).is_none_or(BTreeMap::is_empty) {
+                continue;
+            }
             let namespace = service.metadata.namespace.clone().unwrap_or_default();
             if !workloads_by_namespace.contains_key(&namespace) {
                 let listed = list_workloads(client, &namespace).await?;

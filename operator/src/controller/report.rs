@@ -104,13 +104,15 @@ pub async fn report(client: &Client, namespace: Option<&str>) -> Result<Vec<Stac
             Vec::new()
         };
     let validator = SchemaValidator::new();
+    let checked = super::dereference::StaticProblems::default();
     let mut reports = Vec::new();
     for stack in &stacks.items {
         let mut report = StackReport {
             stack: format!("{}/{}", stack.namespace().unwrap_or_default(), stack.name_any()),
             ..StackReport::default()
         };
-        let resolution = resolve_and_render(client, &validator, stack, &monitors, &foreign, &services, None).await?;
+        let resolution =
+            resolve_and_render(client, &validator, &checked, stack, &monitors, &foreign, &services, None).await?;
         report.rejected_monitors = resolution
             .selection
             .rejected
