@@ -64,9 +64,9 @@ pub fn load(files: &[(String, String)]) -> Result<Inputs, Vec<String>> {
             }
         };
         for (index, mut value) in values.into_iter().enumerate() {
-            drop_nulls(&mut value);
             let origin = Origin { file: file.clone(), document: index + 1 };
             let kind = value.get("kind").and_then(|kind| kind.as_str()).unwrap_or_default().to_owned();
+            validator.prune_nulls(&kind, &mut value);
             let object = object_name(&value);
             let manifest = match typed(&origin, value.clone()) {
                 Ok(manifest) => manifest,
@@ -100,20 +100,6 @@ pub fn load(files: &[(String, String)]) -> Result<Inputs, Vec<String>> {
         }
     }
     if problems.is_empty() { Ok(inputs) } else { Err(problems) }
-}
-
-/// A field written as `null` is a field not set: `kubectl apply` drops it client-side, and
-/// server-side apply reads it as "remove". The API server then validates (and its CEL rules see)
-/// the object without it, so the CLI does too.
-fn drop_nulls(value: &mut serde_json::Value) {
-    match value {
-        serde_json::Value::Object(fields) => {
-            fields.retain(|_, field| !field.is_null());
-            fields.values_mut().for_each(drop_nulls);
-        }
-        serde_json::Value::Array(items) => items.iter_mut().for_each(drop_nulls),
-        _ => {}
-    }
 }
 
 fn object_name(value: &serde_json::Value) -> String {

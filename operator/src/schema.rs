@@ -81,6 +81,15 @@ impl SchemaValidator {
         errors
     }
 
+    /// Drops what the API server drops before it validates: a field written as `null` where the
+    /// schema does not allow null (it then takes its default, if any). Nullable fields keep their
+    /// null, which the schema and the CEL rules then judge.
+    pub fn prune_nulls(&self, kind: &str, object: &mut Value) {
+        if let Some(schema) = self.kinds.get(kind) {
+            prune_nulls(&schema.openapi, object);
+        }
+    }
+
     fn walk(&self, schema: &Value, value: &Value, path: &str, errors: &mut Vec<FieldError>) {
         let error = |errors: &mut Vec<FieldError>, message: String| {
             errors.push(FieldError { path: path.to_owned(), message });
@@ -206,6 +215,32 @@ fn collect_patterns(schema: &Value, patterns: &mut BTreeMap<String, Regex>) {
             map.values().for_each(|child| collect_patterns(child, patterns));
         }
         Value::Array(items) => items.iter().for_each(|child| collect_patterns(child, patterns)),
+        _ => {}
+    }
+}
+
+fn prune_nulls(schema: &Value, value: &mut Value) {
+    match value {
+        Value::Object(fields) => {
+            let properties = schema.get("properties").and_then(Value::as_object);
+            let additional = schema.get("additionalProperties").filter(|additional| additional.is_object());
+            let child_schema = |name: &str| properties.and_then(|properties| properties.get(name)).or(additional);
+            fields.retain(|name, field| {
+                !field.is_null()
+                    || child_schema(name)
+                        .is_some_and(|child| child.get("nullable").and_then(Value::as_bool).unwrap_or(false))
+            });
+            for (name, field) in fields.iter_mut() {
+                if let Some(child) = child_schema(name) {
+                    prune_nulls(child, field);
+                }
+            }
+        }
+        Value::Array(items) => {
+            if let Some(item_schema) = schema.get("items") {
+                items.iter_mut().for_each(|item| prune_nulls(item_schema, item));
+            }
+        }
         _ => {}
     }
 }

@@ -240,12 +240,17 @@ fn cases() -> Vec<Case> {
         stack("environment prod", "/spec/environment", json!("prod"), &["spec.environment"]),
         stack("spec as a string", "/spec", json!("everything"), &["spec"]),
         stack("metrics off, alerting on", "/spec/metrics/enabled", json!(false), &["alerting needs metrics"]),
-        stack(
-            "email without smarthost",
-            "/spec/alerting/routing/email/smarthost",
-            json!(null),
-            &["email recipients need smarthost and from"],
-        ),
+        Case {
+            name: "email without smarthost",
+            target: Target::Stack,
+            edit: Box::new(|document| {
+                if let Some(email) = document.pointer_mut("/spec/alerting/routing/email").and_then(Value::as_object_mut)
+                {
+                    email.remove("smarthost");
+                }
+            }),
+            expected: vec!["email recipients need smarthost and from"],
+        },
         stack(
             "log retention forever",
             "/spec/logging/loki/retentionPeriod",
