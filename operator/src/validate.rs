@@ -530,17 +530,13 @@ fn error(path: impl Into<String>, message: impl Into<String>) -> FieldError {
 /// Whether `text` is a valid Prometheus label name.
 fn is_label_name(text: &str) -> bool {
     static LABEL_NAME: std::sync::OnceLock<Option<Regex>> = std::sync::OnceLock::new();
-    // A constant pattern, compiled in the tests; `None` would refuse rather than accept.
-    LABEL_NAME.get_or_init(|| Regex::new(LABEL_NAME_PATTERN).ok()).as_ref().is_some_and(|regex| regex.is_match(text))
+    matches(&LABEL_NAME, LABEL_NAME_PATTERN, text)
 }
 
 /// Whether `text` is a Kubernetes resource quantity (`500m`, `1Gi`).
 fn is_quantity(text: &str) -> bool {
     static QUANTITY: std::sync::OnceLock<Option<Regex>> = std::sync::OnceLock::new();
-    QUANTITY
-        .get_or_init(|| Regex::new(r"^[+]?[0-9]+(\.[0-9]+)?(m|k|Ki|M|Mi|G|Gi|T|Ti|P|Pi|E|Ei)?$").ok())
-        .as_ref()
-        .is_some_and(|regex| regex.is_match(text))
+    matches(&QUANTITY, r"^[+]?[0-9]+(\.[0-9]+)?(m|k|Ki|M|Mi|G|Gi|T|Ti|P|Pi|E|Ei)?$", text)
 }
 
 #[cfg(test)]

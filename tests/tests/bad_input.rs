@@ -61,20 +61,21 @@ fn put(document: &mut Value, path: &str, value: Value) {
     *current = value;
 }
 
-fn case(name: &'static str, target: Target, path: &'static str, value: Value, expected: &[&'static str]) -> Case {
+fn case(name: &'static str, target: Target, path: impl Into<String>, value: Value, expected: &[&'static str]) -> Case {
+    let path = path.into();
     Case {
         name,
         target,
-        edit: Box::new(move |document| put(document, path, value.clone())),
+        edit: Box::new(move |document| put(document, &path, value.clone())),
         expected: expected.to_vec(),
     }
 }
 
-fn monitor(name: &'static str, path: &'static str, value: Value, expected: &[&'static str]) -> Case {
+fn monitor(name: &'static str, path: impl Into<String>, value: Value, expected: &[&'static str]) -> Case {
     case(name, Target::Monitor, path, value, expected)
 }
 
-fn stack(name: &'static str, path: &'static str, value: Value, expected: &[&'static str]) -> Case {
+fn stack(name: &'static str, path: impl Into<String>, value: Value, expected: &[&'static str]) -> Case {
     case(name, Target::Stack, path, value, expected)
 }
 
@@ -84,96 +85,71 @@ fn cases() -> Vec<Case> {
     let injection = "app\"}\n- job_name: injected\n  static_configs: [{targets: ['evil:80']}]\n#";
     vec![
         // ServiceMonitor: types, patterns, enums, bounds.
-        monitor(
-            "interval is no duration",
-            Box::leak(endpoint("interval").into_boxed_str()),
-            json!("soon"),
-            &["spec.endpoints[0].interval"],
-        ),
-        monitor(
-            "interval as a number",
-            Box::leak(endpoint("interval").into_boxed_str()),
-            json!(15),
-            &["spec.endpoints[0].interval"],
-        ),
+        monitor("interval is no duration", endpoint("interval"), json!("soon"), &["spec.endpoints[0].interval"]),
+        monitor("interval as a number", endpoint("interval"), json!(15), &["spec.endpoints[0].interval"]),
         monitor(
             "scrapeTimeout over interval",
-            Box::leak(endpoint("scrapeTimeout").into_boxed_str()),
+            endpoint("scrapeTimeout"),
             json!("1m"),
             &["scrapeTimeout must not exceed interval"],
         ),
-        monitor(
-            "port and targetPort",
-            Box::leak(endpoint("targetPort").into_boxed_str()),
-            json!(8080),
-            &["exactly one of port"],
-        ),
+        monitor("port and targetPort", endpoint("targetPort"), json!(8080), &["exactly one of port"]),
         monitor("no endpoints", "/spec/endpoints", json!([]), &["spec.endpoints"]),
         monitor("endpoints as a string", "/spec/endpoints", json!("http"), &["spec.endpoints"]),
         monitor("endpoint as a number", "/spec/endpoints/0", json!(42), &["spec.endpoints[0]"]),
-        monitor(
-            "honorLabels as a string",
-            Box::leak(endpoint("honorLabels").into_boxed_str()),
-            json!("yes"),
-            &["spec.endpoints[0].honorLabels"],
-        ),
-        monitor(
-            "scheme ftp",
-            Box::leak(endpoint("scheme").into_boxed_str()),
-            json!("ftp"),
-            &["spec.endpoints[0].scheme"],
-        ),
+        monitor("honorLabels as a string", endpoint("honorLabels"), json!("yes"), &["spec.endpoints[0].honorLabels"]),
+        monitor("scheme ftp", endpoint("scheme"), json!("ftp"), &["spec.endpoints[0].scheme"]),
         monitor(
             "unknown relabel action",
-            Box::leak(endpoint("relabelings").into_boxed_str()),
+            endpoint("relabelings"),
             json!([{"action": "explode"}]),
             &["spec.endpoints[0].relabelings[0].action"],
         ),
         monitor(
             "replace without targetLabel",
-            Box::leak(endpoint("relabelings").into_boxed_str()),
+            endpoint("relabelings"),
             json!([{"action": "replace", "sourceLabels": ["pod"]}]),
             &["spec.endpoints[0].relabelings[0]", "targetLabel"],
         ),
         monitor(
             "hashmod without modulus",
-            Box::leak(endpoint("relabelings").into_boxed_str()),
+            endpoint("relabelings"),
             json!([{"action": "hashmod", "sourceLabels": ["pod"], "targetLabel": "shard"}]),
             &["spec.endpoints[0].relabelings[0]", "modulus"],
         ),
         monitor(
             "unclosed regex",
-            Box::leak(endpoint("relabelings").into_boxed_str()),
+            endpoint("relabelings"),
             json!([{"sourceLabels": ["pod"], "regex": "(unclosed", "targetLabel": "pod"}]),
             &["spec.endpoints[0].relabelings[0].regex"],
         ),
         monitor(
             "reversed character class in a metric relabeling",
-            Box::leak(endpoint("metricRelabelings").into_boxed_str()),
+            endpoint("metricRelabelings"),
             json!([{"sourceLabels": ["__name__"], "regex": "[z-a]+", "action": "drop"}]),
             &["spec.endpoints[0].metricRelabelings[0].regex"],
         ),
         monitor(
             "label injection through targetLabel",
-            Box::leak(endpoint("relabelings").into_boxed_str()),
+            endpoint("relabelings"),
             json!([{"sourceLabels": ["pod"], "targetLabel": injection}]),
             &["spec.endpoints[0].relabelings[0].targetLabel"],
         ),
         monitor(
             "label injection through sourceLabels",
-            Box::leak(endpoint("relabelings").into_boxed_str()),
+            endpoint("relabelings"),
             json!([{"sourceLabels": [injection], "targetLabel": "pod"}]),
             &["spec.endpoints[0].relabelings[0].sourceLabels[0]"],
         ),
         monitor(
             "a 1 MiB replacement",
-            Box::leak(endpoint("relabelings").into_boxed_str()),
+            endpoint("relabelings"),
             json!([{"sourceLabels": ["pod"], "targetLabel": "pod", "replacement": huge}]),
             &["spec.endpoints[0].relabelings[0].replacement"],
         ),
         monitor(
             "a 1 MiB path",
-            Box::leak(endpoint("path").into_boxed_str()),
+            endpoint("path"),
             json!(format!("/{}", "p".repeat(1 << 20))),
             &["spec.endpoints[0].path"],
         ),
@@ -185,19 +161,19 @@ fn cases() -> Vec<Case> {
         ),
         monitor(
             "Secret name that is no name",
-            Box::leak(endpoint("bearerTokenSecret").into_boxed_str()),
+            endpoint("bearerTokenSecret"),
             json!({"name": "Not_A_Name", "key": "token"}),
             &["spec.endpoints[0].bearerTokenSecret.name"],
         ),
         monitor(
             "Secret of the monitor's namespace, not the stack's",
-            Box::leak(endpoint("bearerTokenSecret").into_boxed_str()),
+            endpoint("bearerTokenSecret"),
             json!({"name": "scrape-token", "key": "token"}),
             &["spec.endpoints[0].bearerTokenSecret"],
         ),
         monitor(
             "basic auth from another namespace's Secret",
-            Box::leak(endpoint("basicAuth").into_boxed_str()),
+            endpoint("basicAuth"),
             json!({"username": {"name": "creds", "key": "user"}, "password": {"name": "creds", "key": "password"}}),
             &["spec.endpoints[0].basicAuth"],
         ),
@@ -360,15 +336,11 @@ fn cli_verdict(documents: &[&Value]) -> Option<String> {
     }
 }
 
-fn resource(document: &Value) -> ApiResource {
-    let kind = document["kind"].as_str().unwrap_or_default();
-    let plural = if kind == "ObservabilityStack" { "observabilitystacks" } else { "servicemonitors" };
-    ApiResource {
-        group: "stackscope.dev".into(),
-        version: "v1alpha1".into(),
-        api_version: "stackscope.dev/v1alpha1".into(),
-        kind: kind.into(),
-        plural: plural.into(),
+fn resource(kind: &str) -> ApiResource {
+    if kind == "ObservabilityStack" {
+        ApiResource::erase::<ObservabilityStack>(&())
+    } else {
+        ApiResource::erase::<ServiceMonitor>(&())
     }
 }
 
@@ -377,7 +349,8 @@ fn resource(document: &Value) -> ApiResource {
 async fn apply(client: &Client, document: &Value) -> Result<(), String> {
     let namespace = document["metadata"]["namespace"].as_str().unwrap_or_default();
     let name = document["metadata"]["name"].as_str().unwrap_or_default();
-    let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), namespace, &resource(document));
+    let api: Api<DynamicObject> =
+        Api::namespaced_with(client.clone(), namespace, &resource(document["kind"].as_str().unwrap_or_default()));
     let mut params = PatchParams::apply(MANAGER).force();
     params.field_validation = Some(ValidationDirective::Strict);
     match api.patch(name, &params, &Patch::Apply(document)).await {
@@ -405,32 +378,23 @@ async fn stack_ready_for_current_generation(client: &Client) -> Result<Option<Ob
     Ok((current && ready).then_some(stack))
 }
 
-/// The operator's refusal of an admitted case.
+/// The operator's refusal of an admitted case: the hostile monitor's `Accepted=False`, or the
+/// stack's `Ready=False`, for its current generation.
 async fn operator_verdict(client: &Client, target: Target) -> Result<String, String> {
-    match target {
-        Target::Monitor => {
-            let api: Api<ServiceMonitor> = Api::namespaced(client.clone(), APPS_NAMESPACE);
-            wait_for("the hostile monitor's verdict", TIMEOUT, || async {
-                let monitor = api.get("hostile").await.ok()?;
-                let status = monitor.status.as_ref()?;
-                let condition = status.conditions.iter().find(|condition| condition.condition_type == "Accepted")?;
-                let current = status.observed_generation == monitor.metadata.generation;
-                (current && condition.status == "False").then(|| condition.message.clone())
-            })
-            .await
-        }
-        Target::Stack => {
-            let api: Api<ObservabilityStack> = Api::namespaced(client.clone(), STACK_NAMESPACE);
-            wait_for("the stack's verdict", TIMEOUT, || async {
-                let stack = api.get("machineavatars").await.ok()?;
-                let status = stack.status.as_ref()?;
-                let condition = status.conditions.iter().find(|condition| condition.condition_type == "Ready")?;
-                let current = status.observed_generation == stack.metadata.generation;
-                (current && condition.status == "False").then(|| condition.message.clone())
-            })
-            .await
-        }
-    }
+    let (kind, namespace, name, condition_type, what) = match target {
+        Target::Monitor => ("ServiceMonitor", APPS_NAMESPACE, "hostile", "Accepted", "the hostile monitor's verdict"),
+        Target::Stack => ("ObservabilityStack", STACK_NAMESPACE, "machineavatars", "Ready", "the stack's verdict"),
+    };
+    let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), namespace, &resource(kind));
+    wait_for(what, TIMEOUT, || async {
+        let object = api.get(name).await.ok()?;
+        let status = &object.data["status"];
+        let current = status["observedGeneration"].as_i64() == object.metadata.generation;
+        let condition = status["conditions"].as_array()?.iter().find(|c| c["type"] == condition_type)?;
+        (current && condition["status"] == "False")
+            .then(|| condition["message"].as_str().unwrap_or_default().to_owned())
+    })
+    .await
 }
 
 #[tokio::test]

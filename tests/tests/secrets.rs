@@ -8,35 +8,20 @@
 //! missing key is quarantined with a message that names the key, not a value.
 
 use std::io::Read;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::PathBuf;
+use std::process::{Child, Command};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine;
 use serde_json::Value;
+use stackscope_e2e::{free_port, run, stackscope_binary, wait_for};
 use stackscope_tests::cluster::{ControlPlane, control_plane};
 
 const STACK_NAMESPACE: &str = "secrets-obs";
 const APPS_NAMESPACE: &str = "secrets-apps";
 
 fn kubectl(plane: &ControlPlane, args: &[&str], stdin: Option<&str>) -> Result<String, String> {
-    let mut child = Command::new(plane.bin_dir.join("kubectl"))
-        .args(args)
-        .env("KUBECONFIG", &plane.kubeconfig)
-        .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|error| format!("kubectl: {error}"))?;
-    if let (Some(text), Some(mut input)) = (stdin, child.stdin.take()) {
-        std::io::Write::write_all(&mut input, text.as_bytes()).map_err(|error| error.to_string())?;
-    }
-    let output = child.wait_with_output().map_err(|error| error.to_string())?;
-    if output.status.success() {
-        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
-    } else {
-        Err(format!("kubectl {}: {}", args.join(" "), String::from_utf8_lossy(&output.stderr)))
-    }
+    run(&plane.bin_dir.join("kubectl"), args, &[("KUBECONFIG", &plane.kubeconfig)], stdin)
 }
 
 fn get_json(plane: &ControlPlane, args: &[&str]) -> Value {
@@ -47,38 +32,12 @@ fn get_json(plane: &ControlPlane, args: &[&str]) -> Value {
     serde_json::from_str(&text).unwrap_or_else(|error| panic!("kubectl get: {error}"))
 }
 
-/// Polls every 250 ms until `probe` yields, or panics after `timeout`.
-fn wait<T>(what: &str, timeout: Duration, mut probe: impl FnMut() -> Option<T>) -> T {
-    let deadline = std::time::Instant::now() + timeout;
-    loop {
-        if let Some(value) = probe() {
-            return value;
-        }
-        assert!(std::time::Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
-        std::thread::sleep(Duration::from_millis(250));
-    }
-}
-
 fn condition(object: &Value, kind: &str) -> Option<String> {
     object["status"]["conditions"]
         .as_array()?
         .iter()
         .find(|condition| condition["type"] == kind)
         .and_then(|condition| condition["status"].as_str().map(str::to_owned))
-}
-
-/// `target/debug/stackscope`, built as `make build` builds it.
-fn operator_binary() -> PathBuf {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let manifest = root.join("Cargo.toml");
-    let status = Command::new(cargo)
-        .args(["build", "--quiet", "-p", "stackscope", "--manifest-path"])
-        .arg(&manifest)
-        .status()
-        .unwrap_or_else(|error| panic!("cargo build: {error}"));
-    assert!(status.success(), "cargo build -p stackscope failed");
-    root.join("target/debug/stackscope")
 }
 
 struct OperatorProcess {
@@ -89,9 +48,9 @@ struct OperatorProcess {
 
 impl OperatorProcess {
     fn start(plane: &ControlPlane, log: PathBuf) -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|socket| socket.local_addr()).unwrap().port();
+        let port = free_port().unwrap_or_else(|error| panic!("{error}"));
         let file = std::fs::File::create(&log).unwrap();
-        let child = Command::new(operator_binary())
+        let child = Command::new(stackscope_binary().unwrap_or_else(|error| panic!("{error}")))
             .args(["run", &format!("--listen=127.0.0.1:{port}"), &format!("--namespace={STACK_NAMESPACE}")])
             .env_clear()
             .env("KUBECONFIG", &plane.kubeconfig)
@@ -212,14 +171,15 @@ fn no_secret_value_reaches_a_config_map_an_object_a_status_an_event_a_log_line_o
 
     let log = std::env::temp_dir().join(format!("stackscope-secrets-{nonce}.log"));
     let operator = OperatorProcess::start(&plane, log.clone());
-    let stack = wait("the stack Ready with the billing monitor accepted", Duration::from_secs(120), || {
+    let stack = wait_for("the stack Ready with the billing monitor accepted", Duration::from_secs(120), || {
         let stack = get_json(&plane, &["observabilitystack", "machineavatars", "-n", STACK_NAMESPACE]);
         let accepted = stack["status"]["acceptedMonitors"]
             .as_array()
             .is_some_and(|monitors| monitors.iter().any(|monitor| monitor["name"] == "billing"));
         let rejected = stack["status"]["rejectedMonitors"].as_array().is_some_and(|monitors| !monitors.is_empty());
-        (condition(&stack, "Ready").as_deref() == Some("True") && accepted && rejected).then_some(stack)
-    });
+        Ok((condition(&stack, "Ready").as_deref() == Some("True") && accepted && rejected).then_some(stack))
+    })
+    .unwrap_or_else(|error| panic!("{error}"));
 
     // The missing key is named, and no value is.
     let rejection = stack["status"]["rejectedMonitors"].to_string();
