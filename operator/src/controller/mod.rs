@@ -75,7 +75,15 @@ pub struct Context {
     /// One render cache per stack (`namespace/name`), so a reconcile after one monitor changed
     /// renders that monitor only.
     pub render_caches: RenderCaches,
+    /// The status this replica last wrote for each stack (`namespace/name`, with the stack's
+    /// uid). The leader is the only writer of status, so this is never older than the cached
+    /// stack's, which can lag behind: a reconcile triggered by an owned object's watch event may
+    /// run before the stack's own status update reaches the cache, and must not undo it.
+    pub written_statuses: WrittenStatuses,
 }
+
+/// Statuses written by this replica, by stack.
+pub type WrittenStatuses = std::sync::Mutex<BTreeMap<String, (String, ObservabilityStackStatus)>>;
 
 /// Render caches by stack; a stack's cache is dropped with the stack.
 pub type RenderCaches = std::sync::Mutex<BTreeMap<String, crate::render::cache::RenderCache>>;
@@ -177,7 +185,12 @@ pub fn render_hash(declared: &[Declared]) -> String {
 
 async fn apply_stack(stack: &ObservabilityStack, context: &Context) -> Result<Action, ReconcileError> {
     let namespace = stack.namespace().ok_or(ReconcileError::NoNamespace)?;
-    let previous = stack.status.clone();
+    let stack_key = format!("{namespace}/{}", stack.name_any());
+    let uid = stack.uid().unwrap_or_default();
+    let written = context.written_statuses.lock().ok().and_then(|written| {
+        written.get(&stack_key).filter(|(written_uid, _)| *written_uid == uid).map(|(_, status)| status.clone())
+    });
+    let previous = written.or_else(|| stack.status.clone());
     let mut outcome = Outcome { generation: stack.metadata.generation, ..Outcome::default() };
     // The caches fill through the controller's own watches: the first reconciles wait for them
     // (an error means their watch ended at shutdown; the reconcile then reads what there is).
@@ -232,6 +245,9 @@ async fn apply_stack(stack: &ObservabilityStack, context: &Context) -> Result<Ac
     let new_status = status::build(&outcome, previous.as_ref(), &now());
     publish_events(stack, previous.as_ref(), &new_status, context).await;
     write_status(stack, &namespace, previous.as_ref(), &new_status, context).await?;
+    if let Ok(mut written) = context.written_statuses.lock() {
+        written.insert(stack_key, (uid, new_status));
+    }
     write_monitor_statuses(stack, &monitors, &outcome.rejected, context).await?;
     result.map(|()| Action::requeue(RESYNC))
 }
@@ -516,8 +532,12 @@ async fn cleanup(stack: &ObservabilityStack, context: &Context) -> Result<Action
     let writes = apply::delete_cluster_scoped(&context.client, &stack.name_any(), &namespace).await?;
     context.metrics.writes.inc_by(u64::from(writes));
     tracing::info!(writes, "cleaned up cluster-scoped objects");
+    let stack_key = format!("{namespace}/{}", stack.name_any());
     if let Ok(mut caches) = context.render_caches.lock() {
-        caches.remove(&format!("{namespace}/{}", stack.name_any()));
+        caches.remove(&stack_key);
+    }
+    if let Ok(mut written) = context.written_statuses.lock() {
+        written.remove(&stack_key);
     }
     Ok(Action::await_change())
 }
@@ -686,6 +706,7 @@ pub async fn run_with(
         owned: OwnedCache::new(owned_stores),
         checked: dereference::StaticProblems::default(),
         render_caches: RenderCaches::default(),
+        written_statuses: WrittenStatuses::default(),
     });
     let mappers = Mappers {
         stacks: stack_store.clone(),
