@@ -33,7 +33,7 @@ async fn the_render_of_50k_monitors_applies() {
     let stack = stacks.create(&PostParams::default(), &fixtures::stack(namespace)).await.unwrap();
 
     let rendered = render_stack(&ResolvedStack::new(&stack, &fixtures::service_monitors(50_000))).unwrap();
-    let declared = apply::declare(&stack, &rendered).unwrap();
+    let declared = apply::declare(&stack, rendered.clone()).unwrap();
     let report = apply::apply(&client, apply::Live::Api, &declared, DriftPolicy::Correct, false).await.unwrap();
     assert_eq!(report.created.len(), declared.len(), "every object created");
 

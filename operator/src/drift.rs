@@ -26,17 +26,22 @@ const IGNORED_METADATA: [&str; 7] =
 
 /// Every field of `declared` whose value differs in `live`, in a stable order.
 pub fn compare(declared: &Value, live: &Value) -> Vec<FieldDrift> {
+    let Some(live_map) = live.as_object() else { return Vec::new() };
+    compare_fields(declared, |field| live_map.get(field))
+}
+
+/// [`compare`] against a live object whose top-level fields `live_field` looks up, so that a
+/// typed object need not be converted to a JSON value as a whole first.
+pub fn compare_fields<'live>(declared: &Value, live_field: impl Fn(&str) -> Option<&'live Value>) -> Vec<FieldDrift> {
     let mut drifts = Vec::new();
-    let (Some(declared), Some(live_map)) = (declared.as_object(), live.as_object()) else {
-        return drifts;
-    };
+    let Some(declared) = declared.as_object() else { return drifts };
     let mut keys: Vec<&String> = declared.keys().collect();
     keys.sort();
     for key in keys {
         if IGNORED_TOP_LEVEL.contains(&key.as_str()) {
             continue;
         }
-        let (Some(expected), actual) = (declared.get(key), live_map.get(key)) else { continue };
+        let (Some(expected), actual) = (declared.get(key), live_field(key)) else { continue };
         if key == "metadata" {
             compare_metadata(expected, actual, &mut drifts);
         } else {

@@ -27,6 +27,7 @@ fn run(criterion: &Path, results: &Path) -> Result<(), String> {
         ("resolve_render", "resolve_render"),
         ("resolve", "resolve"),
         ("incremental_render", "incremental_render"),
+        ("declare", "declare"),
         ("serialize", "serialize_json"),
     ] {
         let directory = criterion.join(group);

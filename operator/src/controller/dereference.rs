@@ -18,7 +18,7 @@ use crate::validate;
 #[derive(Clone, Debug, Default)]
 pub struct Selection {
     /// Every accepted monitor, prometheus-operator's converted ones included.
-    pub accepted: Vec<ServiceMonitor>,
+    pub accepted: Vec<Arc<ServiceMonitor>>,
     /// `(namespace, name)` of the accepted monitors that are prometheus-operator's.
     pub accepted_foreign: BTreeSet<(String, String)>,
     pub rejected: Vec<RejectedMonitor>,
@@ -278,7 +278,7 @@ pub async fn select(
     validator: &SchemaValidator,
     checked: &StaticProblems,
     stack: &ObservabilityStack,
-    monitors: &[ServiceMonitor],
+    monitors: &[Arc<ServiceMonitor>],
     foreign: &[ForeignMonitor],
     services: &[Arc<Service>],
 ) -> Result<Selection, DereferenceError> {
@@ -286,7 +286,7 @@ pub async fn select(
     let mut selection = Selection::default();
     let services = &ServiceIndex::new(services);
     checked.forget_others(&monitors.iter().filter_map(|monitor| monitor.metadata.uid.as_deref()).collect());
-    let mut candidates: Vec<&ServiceMonitor> =
+    let mut candidates: Vec<&Arc<ServiceMonitor>> =
         monitors.iter().filter(|monitor| stack_selects(stack, monitor)).collect();
     candidates.sort_by_key(|monitor| (monitor.namespace(), monitor.name_any()));
     let own: BTreeSet<(String, String)> =
@@ -301,7 +301,7 @@ pub async fn select(
                 reason,
                 api_version: None,
             }),
-            None => selection.accepted.push(monitor.clone()),
+            None => selection.accepted.push(Arc::clone(monitor)),
         }
     }
 
@@ -330,7 +330,7 @@ pub async fn select(
                     problem(client, &monitor, &candidate.namespace, &stack_namespace, validator, checked, services)
                         .await?;
                 if found.is_none() {
-                    selection.accepted.push(monitor);
+                    selection.accepted.push(Arc::new(monitor));
                     selection.accepted_foreign.insert(key.clone());
                 }
                 found

@@ -198,7 +198,7 @@ async fn apply_stack(stack: &ObservabilityStack, context: &Context) -> Result<Ac
     let _ = context.services.wait_until_ready().await;
     context.owned.wait_until_ready().await;
 
-    let monitors: Vec<ServiceMonitor> = context.monitors.state().iter().map(|m| (**m).clone()).collect();
+    let monitors = context.monitors.state();
     let services = context.services.state();
     let foreign = if stack.spec.prometheus_operator_monitors.enabled {
         match context.foreign.snapshot().await {
@@ -228,7 +228,7 @@ async fn apply_stack(stack: &ObservabilityStack, context: &Context) -> Result<Ac
     let result = match resolution.rendered {
         Ok((resolved, rendered)) => {
             outcome.rendered = Outcome::rendered_from(&rendered);
-            match apply_rendered(stack, &namespace, &rendered, previous.as_ref(), context, &mut outcome).await {
+            match apply_rendered(stack, &namespace, rendered, previous.as_ref(), context, &mut outcome).await {
                 Ok(()) => check_probes(&resolved, &services, context, &mut outcome).await,
                 Err(error) => Err(error),
             }
@@ -266,7 +266,7 @@ pub async fn resolve_and_render(
     validator: &SchemaValidator,
     checked: &dereference::StaticProblems,
     stack: &ObservabilityStack,
-    monitors: &[ServiceMonitor],
+    monitors: &[Arc<ServiceMonitor>],
     foreign: &[dereference::ForeignMonitor],
     services: &[Arc<Service>],
     cache: Option<(String, &RenderCaches)>,
@@ -323,7 +323,7 @@ fn stack_problems(validator: &SchemaValidator, stack: &ObservabilityStack) -> St
 async fn apply_rendered(
     stack: &ObservabilityStack,
     namespace: &str,
-    rendered: &[crate::render::RenderedObject],
+    rendered: Vec<crate::render::RenderedObject>,
     previous: Option<&ObservabilityStackStatus>,
     context: &Context,
     outcome: &mut Outcome,
@@ -474,7 +474,7 @@ async fn write_status(
 /// Sets each selected monitor's `Accepted` condition, writing only what changed.
 async fn write_monitor_statuses(
     stack: &ObservabilityStack,
-    monitors: &[ServiceMonitor],
+    monitors: &[Arc<ServiceMonitor>],
     rejected: &[RejectedMonitor],
     context: &Context,
 ) -> Result<(), ReconcileError> {
@@ -669,7 +669,7 @@ pub async fn run_with(
     );
     let namespace = config.namespace.as_deref();
     let mut owned_stores = Vec::new();
-    let mut owned_changes = Vec::new();
+    let mut owned_watches = Vec::new();
     for kind in kinds::owned_kinds() {
         let api: Api<DynamicObject> = match (kind.namespaced, namespace) {
             (true, Some(namespace)) => Api::namespaced_with(client.clone(), namespace, &kind.resource),
@@ -677,8 +677,22 @@ pub async fn run_with(
         };
         let writer = reflector::store::Writer::new(kind.resource.clone());
         owned_stores.push((kind.clone(), writer.as_reader()));
-        owned_changes.push((kind, reflector(writer, watcher(api, owned_watch()).default_backoff()).touched_objects()));
+        owned_watches.push((kind, reflector(writer, watcher(api, owned_watch()).default_backoff()).touched_objects()));
     }
+    let owned = OwnedCache::new(owned_stores);
+    // The stores above see every event; only the events that are not echoes of the operator's
+    // own writes trigger a reconcile.
+    let owned_changes: Vec<_> = owned_watches
+        .into_iter()
+        .map(|(kind, changes)| {
+            let (own_writes, echo_kind) = (owned.own_writes(), kind.clone());
+            let changes = changes.filter(move |change| {
+                let echo = change.as_ref().is_ok_and(|object| own_writes.is_echo(&echo_kind, object));
+                futures::future::ready(!echo)
+            });
+            (kind, changes)
+        })
+        .collect();
 
     let stacks: Api<ObservabilityStack> = namespaced_or_all(&client, namespace);
     let controller = Controller::new(stacks, watcher::Config::default());
@@ -703,7 +717,7 @@ pub async fn run_with(
         validator: SchemaValidator::new(),
         recorder: Recorder::new(client.clone(), reporter),
         foreign: foreign.clone(),
-        owned: OwnedCache::new(owned_stores),
+        owned,
         checked: dereference::StaticProblems::default(),
         render_caches: RenderCaches::default(),
         written_statuses: WrittenStatuses::default(),

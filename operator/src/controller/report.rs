@@ -78,11 +78,14 @@ pub async fn report(client: &Client, namespace: Option<&str>) -> Result<Vec<Stac
     };
     let stacks =
         stacks_api.list(&params).await.map_err(|source| ReportError::List { what: "ObservabilityStacks", source })?;
-    let monitors: Vec<ServiceMonitor> = Api::<ServiceMonitor>::all(client.clone())
+    let monitors: Vec<Arc<ServiceMonitor>> = Api::<ServiceMonitor>::all(client.clone())
         .list(&params)
         .await
         .map_err(|source| ReportError::List { what: "ServiceMonitors", source })?
-        .items;
+        .items
+        .into_iter()
+        .map(Arc::new)
+        .collect();
     let services: Vec<Arc<Service>> = Api::<Service>::all(client.clone())
         .list(&params)
         .await
@@ -121,7 +124,7 @@ pub async fn report(client: &Client, namespace: Option<&str>) -> Result<Vec<Stac
             .collect();
         match resolution.rendered {
             Ok((_, rendered)) => {
-                let declared = apply::declare(stack, &rendered)?;
+                let declared = apply::declare(stack, rendered)?;
                 let applied_hash = stack.status.as_ref().and_then(|status| status.last_applied_hash.as_deref());
                 let previously_applied = applied_hash == Some(super::render_hash(&declared).as_str());
                 for item in &declared {

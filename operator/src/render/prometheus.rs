@@ -1208,8 +1208,12 @@ mod tests {
     fn with_monitor(namespace: &str, name: &str, spec: Value) -> ResolvedStack {
         let mut stack = minimal(Environment::Production);
         let spec: ServiceMonitorSpec = serde_json::from_value(spec).unwrap();
-        stack.monitors =
-            vec![ResolvedMonitor { namespace: namespace.to_owned(), name: name.to_owned(), spec, revision: None }];
+        stack.monitors = vec![ResolvedMonitor {
+            namespace: namespace.to_owned(),
+            name: name.to_owned(),
+            spec: spec.into(),
+            revision: None,
+        }];
         stack
     }
 

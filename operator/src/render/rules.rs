@@ -1197,7 +1197,7 @@ mod tests {
             full[key] = value.clone();
         }
         let spec: ServiceMonitorSpec = serde_json::from_value(full).unwrap();
-        ResolvedMonitor { namespace: "apps".to_owned(), name: name.to_owned(), spec, revision: None }
+        ResolvedMonitor { namespace: "apps".to_owned(), name: name.to_owned(), spec: spec.into(), revision: None }
     }
 
     fn with_monitors(monitors: Vec<ResolvedMonitor>) -> ResolvedStack {
