@@ -83,11 +83,6 @@ async fn converged(client: &Client, stack: &str, needle: &str) -> Option<()> {
     text.contains(needle).then_some(())
 }
 
-// Known failure, so opt-in (`cargo test -p stackscope-tests --test faults -- --ignored`): after
-// a crash some of the operator's watches keep failing at once with the same "Connect: connection
-// reset" error on every retry, without a new connection attempt, and the operator stops seeing
-// monitor changes until it restarts. The API server answers the same requests from curl.
-#[ignore = "known bug: some watches do not reconnect after an API server or etcd crash (issue 8)"]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_operator_converges_through_api_server_and_etcd_crashes_without_losing_or_duplicating_objects() {
     let plane = control_plane().unwrap_or_else(|error| panic!("{error}"));

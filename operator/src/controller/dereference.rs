@@ -1,16 +1,17 @@
 //! Dereference: the monitors a stack selects, each either accepted or quarantined with the
 //! field that stops it, so one bad ServiceMonitor never blocks the others.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use k8s_openapi::api::core::v1::{Secret, Service};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use kube::api::Api;
 use kube::{Client, ResourceExt};
 
 use crate::api::{MonitorRef, ObservabilityStack, RejectedMonitor, SecretKeyRef, ServiceMonitor, UnsupportedFields};
 use crate::import::{Conversion, PROMETHEUS_OPERATOR_API_VERSION};
-use crate::resolve::{monitor_selects_service, service_namespaces, stack_selects, stack_selects_object};
+use crate::resolve::{selector_matches, service_namespaces, stack_selects, stack_selects_object};
 use crate::schema::{FieldError, SchemaValidator};
 use crate::validate;
 
@@ -207,44 +208,74 @@ pub fn foreign_reference(monitor: &ServiceMonitor, stack_namespace: &str) -> Opt
     })
 }
 
-/// The cached Services grouped by namespace, built once per reconcile: a monitor is matched only
-/// against the Services of its namespaces, not against every Service of the cluster (10k
-/// monitors × 10k Services would be 10^8 selector matches per reconcile).
-pub struct ServiceIndex {
-    all: Vec<Arc<Service>>,
-    by_namespace: HashMap<String, Vec<Arc<Service>>>,
+/// The Services of one reconcile, indexed so that finding a monitor's Services does not scan them
+/// all: at 10k monitors and 10k Services the scans (each monitor against every Service of its
+/// namespace, twice: ports and probes) were most of a reconcile.
+pub struct ServiceIndex<'a> {
+    by_namespace: HashMap<&'a str, Vec<&'a Service>>,
+    /// Services by each of their label pairs: a selector with `matchLabels` looks only at the
+    /// Services carrying its first pair.
+    by_label: HashMap<(&'a str, &'a str), Vec<&'a Service>>,
+    all: Vec<&'a Service>,
 }
 
-impl ServiceIndex {
-    pub fn new(services: &[Arc<Service>]) -> Self {
-        let mut by_namespace: HashMap<String, Vec<Arc<Service>>> = HashMap::new();
+impl<'a> ServiceIndex<'a> {
+    pub fn new(services: &'a [Arc<Service>]) -> Self {
+        let mut by_namespace: HashMap<&str, Vec<&Service>> = HashMap::new();
+        let mut by_label: HashMap<(&str, &str), Vec<&Service>> = HashMap::new();
         for service in services {
-            let namespace = service.metadata.namespace.clone().unwrap_or_default();
-            by_namespace.entry(namespace).or_default().push(service.clone());
+            let service: &Service = service;
+            by_namespace.entry(service.metadata.namespace.as_deref().unwrap_or_default()).or_default().push(service);
+            for (key, value) in service.metadata.labels.iter().flatten() {
+                by_label.entry((key.as_str(), value.as_str())).or_default().push(service);
+            }
         }
-        Self { all: services.to_vec(), by_namespace }
+        Self { by_namespace, by_label, all: services.iter().map(|service| &**service).collect() }
     }
 
-    /// The Services of these namespaces (`None`: of every namespace).
-    pub fn in_namespaces(&self, namespaces: Option<&[String]>) -> Vec<Arc<Service>> {
-        match namespaces {
-            None => self.all.clone(),
-            Some(names) => names.iter().filter_map(|name| self.by_namespace.get(name)).flatten().cloned().collect(),
-        }
+    /// The Services in these namespaces (`None`: in every namespace) that the label selector
+    /// picks, by namespace and name.
+    pub fn selected(&self, namespaces: Option<&[String]>, selector: &LabelSelector) -> Vec<&'a Service> {
+        let in_namespaces = |service: &&Service| {
+            let namespace = service.metadata.namespace.as_deref().unwrap_or_default();
+            namespaces.is_none_or(|names| names.iter().any(|name| name == namespace))
+        };
+        let candidates: Vec<&'a Service> = match selector.match_labels.iter().flatten().next() {
+            Some((key, value)) => self
+                .by_label
+                .get(&(key.as_str(), value.as_str()))
+                .map(|services| services.iter().copied().filter(in_namespaces).collect())
+                .unwrap_or_default(),
+            None => match namespaces {
+                Some(names) => {
+                    names.iter().filter_map(|name| self.by_namespace.get(name.as_str())).flatten().copied().collect()
+                }
+                None => self.all.clone(),
+            },
+        };
+        let empty = BTreeMap::new();
+        let mut selected: Vec<&'a Service> = candidates
+            .into_iter()
+            .filter(|service| selector_matches(selector, service.metadata.labels.as_ref().unwrap_or(&empty)))
+            .collect();
+        selected.sort_by(|a, b| {
+            (a.metadata.namespace.as_deref(), a.metadata.name.as_deref())
+                .cmp(&(b.metadata.namespace.as_deref(), b.metadata.name.as_deref()))
+        });
+        selected.dedup_by(|a, b| std::ptr::eq(*a, *b));
+        selected
     }
 
-    /// The Services a monitor could select: those of its namespaces.
-    pub fn for_monitor(&self, monitor: &ServiceMonitor) -> Vec<Arc<Service>> {
+    /// The Services a monitor selects: in its namespaces, by its label selector.
+    pub fn for_monitor(&self, monitor: &ServiceMonitor) -> Vec<&'a Service> {
         let namespace = monitor.metadata.namespace.as_deref().unwrap_or_default();
-        self.in_namespaces(service_namespaces(&monitor.spec, namespace).as_deref())
+        self.selected(service_namespaces(&monitor.spec, namespace).as_deref(), &monitor.spec.selector)
     }
 }
 
-/// An endpoint whose `port` names no port of any Service the monitor selects. With no Service
-/// selected yet nothing is known to be wrong (Prometheus simply has no target).
-pub fn unknown_port(monitor: &ServiceMonitor, services: &[Arc<Service>]) -> Option<(String, String)> {
-    let selected: Vec<&Service> =
-        services.iter().map(|service| &**service).filter(|service| monitor_selects_service(monitor, service)).collect();
+/// An endpoint whose `port` names no port of any Service the monitor selects (`selected`). With
+/// no Service selected yet nothing is known to be wrong (Prometheus simply has no target).
+pub fn unknown_port(monitor: &ServiceMonitor, selected: &[&Service]) -> Option<(String, String)> {
     if selected.is_empty() {
         return None;
     }
@@ -358,7 +389,7 @@ async fn problem(
     stack_namespace: &str,
     validator: &SchemaValidator,
     checked: &StaticProblems,
-    services: &ServiceIndex,
+    services: &ServiceIndex<'_>,
 ) -> Result<Option<(String, String)>, DereferenceError> {
     if let Some(problem) = checked.check(validator, monitor) {
         return Ok(Some((problem.path, problem.message)));
@@ -434,19 +465,70 @@ mod tests {
     }
 
     #[test]
+    fn the_index_selects_what_a_scan_of_every_service_selects() {
+        let mut services = Vec::new();
+        for (index, namespace) in ["apps", "apps", "shop", "other"].iter().enumerate() {
+            for (app, tier) in [("x", "web"), ("x", "db"), ("y", "web")] {
+                let mut service = service(namespace, serde_json::json!({"app": app, "tier": tier}), &["http"]);
+                Arc::make_mut(&mut service).metadata.name = Some(format!("svc-{index}-{app}-{tier}"));
+                services.push(service);
+            }
+        }
+        let index = ServiceIndex::new(&services);
+        let selectors = [
+            serde_json::json!({"matchLabels": {"app": "x"}}),
+            serde_json::json!({"matchLabels": {"app": "x", "tier": "web"}}),
+            serde_json::json!({"matchLabels": {"app": "absent"}}),
+            serde_json::json!({"matchExpressions": [{"key": "tier", "operator": "In", "values": ["db"]}]}),
+            serde_json::json!({"matchLabels": {"tier": "web"}, "matchExpressions": [{"key": "app", "operator": "NotIn", "values": ["y"]}]}),
+            serde_json::json!({}),
+        ];
+        let namespace_selectors = [
+            serde_json::json!(null),
+            serde_json::json!({"matchNames": ["shop", "other"]}),
+            serde_json::json!({"any": true}),
+        ];
+        for selector in &selectors {
+            for namespace_selector in &namespace_selectors {
+                let mut spec = serde_json::json!({"selector": selector, "endpoints": [{"port": "http"}]});
+                if !namespace_selector.is_null() {
+                    spec["namespaceSelector"] = namespace_selector.clone();
+                }
+                let monitor = monitor(spec);
+                let mut scanned: Vec<&Service> = services
+                    .iter()
+                    .map(|service| &**service)
+                    .filter(|service| crate::resolve::monitor_selects_service(&monitor, service))
+                    .collect();
+                scanned.sort_by_key(|service| (service.metadata.namespace.clone(), service.metadata.name.clone()));
+                let indexed = index.for_monitor(&monitor);
+                let names = |services: &[&Service]| -> Vec<String> {
+                    services
+                        .iter()
+                        .map(|service| format!("{}/{}", service.namespace().unwrap(), service.name_any()))
+                        .collect()
+                };
+                assert_eq!(names(&indexed), names(&scanned), "{selector} in {namespace_selector}");
+            }
+        }
+    }
+
+    #[test]
     fn an_endpoint_port_no_selected_service_has_is_named_with_the_ports_there_are() {
         let monitor = monitor(serde_json::json!({
             "selector": {"matchLabels": {"app": "x"}}, "endpoints": [{"port": "http"}, {"port": "metrics"}]
         }));
-        assert_eq!(unknown_port(&monitor, &[]), None, "no Service selected yet is not an error");
+        let check =
+            |services: &[Arc<Service>]| unknown_port(&monitor, &ServiceIndex::new(services).for_monitor(&monitor));
+        assert_eq!(check(&[]), None, "no Service selected yet is not an error");
         let other_namespace = service("elsewhere", serde_json::json!({"app": "x"}), &["http"]);
-        assert_eq!(unknown_port(&monitor, &[other_namespace]), None);
+        assert_eq!(check(&[other_namespace]), None);
         let services = vec![service("apps", serde_json::json!({"app": "x"}), &["http", "grpc"])];
-        let (field, reason) = unknown_port(&monitor, &services).unwrap();
+        let (field, reason) = check(&services).unwrap();
         assert_eq!(field, "spec.endpoints[1].port");
         assert!(reason.contains(r#"port named "metrics""#) && reason.contains("grpc, http"), "{reason}");
         let both = vec![service("apps", serde_json::json!({"app": "x"}), &["http", "metrics"])];
-        assert_eq!(unknown_port(&monitor, &both), None);
+        assert_eq!(check(&both), None);
     }
 
     #[test]

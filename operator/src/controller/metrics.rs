@@ -25,6 +25,8 @@ pub struct Metrics {
     pub writes: IntCounter,
     /// 1 while this replica holds the leader lease.
     pub leader: IntGauge,
+    /// Failed watch requests by watched kind (a fixed set); each watch retries with backoff.
+    pub watch_errors: IntCounterVec,
 }
 
 impl Metrics {
@@ -44,6 +46,10 @@ impl Metrics {
         let rejected_monitors = IntGauge::new("rejected_monitors", "ServiceMonitors rejected by validation")?;
         let writes = IntCounter::new("api_writes_total", "Write requests sent to the API server")?;
         let leader = IntGauge::new("leader", "1 while this replica holds the leader lease")?;
+        let watch_errors = IntCounterVec::new(
+            Opts::new("watch_errors_total", "Failed watch or list requests by watched kind; retried with backoff"),
+            &["kind"],
+        )?;
         registry.register(Box::new(reconciles.clone()))?;
         registry.register(Box::new(reconcile_duration.clone()))?;
         registry.register(Box::new(errors.clone()))?;
@@ -52,6 +58,7 @@ impl Metrics {
         registry.register(Box::new(rejected_monitors.clone()))?;
         registry.register(Box::new(writes.clone()))?;
         registry.register(Box::new(leader.clone()))?;
+        registry.register(Box::new(watch_errors.clone()))?;
         Ok(Self {
             registry,
             reconciles,
@@ -62,6 +69,7 @@ impl Metrics {
             rejected_monitors,
             writes,
             leader,
+            watch_errors,
         })
     }
 

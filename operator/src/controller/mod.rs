@@ -305,7 +305,8 @@ async fn check_probes(
     outcome: &mut Outcome,
 ) -> Result<(), ReconcileError> {
     let expectations = crate::render::probes::expected_probes(resolved);
-    let checked = probes::check(&context.client, services, &expectations, resolved.spec.probes.policy).await?;
+    let services = dereference::ServiceIndex::new(services);
+    let checked = probes::check(&context.client, &services, &expectations, resolved.spec.probes.policy).await?;
     context.metrics.writes.inc_by(u64::from(checked.writes));
     outcome.probe_findings = checked.findings;
     Ok(())
@@ -587,6 +588,33 @@ fn owned_watch() -> watcher::Config {
     watcher::Config::default().labels(&format!("app.kubernetes.io/managed-by={MANAGER},{STACK_LABEL}"))
 }
 
+/// Drops watch errors from a trigger stream after logging and counting them. Each watch backs off
+/// on its own errors (`default_backoff`) below this; an error that reached the controller would
+/// also pause every other trigger, since kube's controller backs off its merged trigger stream as
+/// one. After an API server restart every watch failed once, the pauses grew with each error, and
+/// the operator saw no change for minutes (found by the fault test).
+fn without_watch_errors<K, S>(
+    kind: &str,
+    metrics: &Metrics,
+    changes: S,
+) -> futures::stream::BoxStream<'static, Result<K, watcher::Error>>
+where
+    K: Send + 'static,
+    S: futures::Stream<Item = Result<K, watcher::Error>> + Send + 'static,
+{
+    let failures = metrics.watch_errors.with_label_values(&[kind]);
+    let kind = kind.to_owned();
+    changes
+        .filter(move |change| {
+            if let Err(error) = change {
+                failures.inc();
+                tracing::warn!(kind = %kind, error = %error, "watch failed; retrying with backoff");
+            }
+            futures::future::ready(change.is_ok())
+        })
+        .boxed()
+}
+
 /// A future that ends the operator when it completes.
 pub type Shutdown = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + Sync>>;
 
@@ -650,22 +678,30 @@ pub async fn run_with(
     // reconciles read and triggers them, so a trigger never arrives before the cache has the
     // change. Reconciles wait until the caches hold their first full list.
     let (monitor_store, monitor_writer) = reflector::store();
-    let monitor_changes = relevant_changes(
-        reflector(
-            monitor_writer,
-            watcher(namespaced_or_all::<ServiceMonitor>(&client, read_namespace), watcher::Config::default())
-                .default_backoff(),
+    let monitor_changes = without_watch_errors(
+        "ServiceMonitor",
+        &metrics,
+        relevant_changes(
+            reflector(
+                monitor_writer,
+                watcher(namespaced_or_all::<ServiceMonitor>(&client, read_namespace), watcher::Config::default())
+                    .default_backoff(),
+            ),
+            monitor_fingerprint,
         ),
-        monitor_fingerprint,
     );
     let (service_store, service_writer) = reflector::store();
-    let service_changes = relevant_changes(
-        reflector(
-            service_writer,
-            watcher(namespaced_or_all::<Service>(&client, read_namespace), watcher::Config::default())
-                .default_backoff(),
+    let service_changes = without_watch_errors(
+        "Service",
+        &metrics,
+        relevant_changes(
+            reflector(
+                service_writer,
+                watcher(namespaced_or_all::<Service>(&client, read_namespace), watcher::Config::default())
+                    .default_backoff(),
+            ),
+            service_fingerprint,
         ),
-        service_fingerprint,
     );
     let namespace = config.namespace.as_deref();
     let mut owned_stores = Vec::new();
@@ -690,13 +726,19 @@ pub async fn run_with(
                 let echo = change.as_ref().is_ok_and(|object| own_writes.is_echo(&echo_kind, object));
                 futures::future::ready(!echo)
             });
+            let changes = without_watch_errors(&kind.resource.kind, &metrics, changes);
             (kind, changes)
         })
         .collect();
 
     let stacks: Api<ObservabilityStack> = namespaced_or_all(&client, namespace);
-    let controller = Controller::new(stacks, watcher::Config::default());
-    let stack_store = controller.store();
+    let (stack_store, stack_writer) = reflector::store();
+    let stack_changes = without_watch_errors(
+        "ObservabilityStack",
+        &metrics,
+        reflector(stack_writer, watcher(stacks, watcher::Config::default()).default_backoff()).applied_objects(),
+    );
+    let controller = Controller::for_stream(stack_changes, stack_store.clone());
     let (foreign_trigger, foreign_changes) = futures::channel::mpsc::unbounded();
     let foreign = foreign::ForeignMonitors::new(
         client.clone(),
@@ -748,20 +790,28 @@ pub async fn run_with(
         .watches_stream(monitor_changes, move |monitor| for_monitors.stacks_selecting(&monitor))
         .watches_stream(service_changes, move |service| for_services.stacks_monitoring_service(&service))
         // Only names matter here: metadata-only watches keep Secret values out of memory.
-        .watches_stream(metadata_changes::<Secret>(&client, read_namespace, false), move |secret| {
-            for_secrets.stacks_reading_secret(&secret)
-        })
+        .watches_stream(
+            without_watch_errors("Secret", &metrics, metadata_changes::<Secret>(&client, read_namespace, false)),
+            move |secret| for_secrets.stacks_reading_secret(&secret),
+        )
         // Probe drift of the monitored workloads: a spec change bumps the generation; status
         // updates (every rollout step) do not, and are filtered out.
-        .watches_stream(metadata_changes::<Deployment>(&client, read_namespace, true), move |workload| {
-            for_deployments.stacks_probing_namespace(workload.namespace().as_deref())
-        })
-        .watches_stream(metadata_changes::<StatefulSet>(&client, read_namespace, true), move |workload| {
-            for_statefulsets.stacks_probing_namespace(workload.namespace().as_deref())
-        })
-        .watches_stream(metadata_changes::<DaemonSet>(&client, read_namespace, true), move |workload| {
-            for_daemonsets.stacks_probing_namespace(workload.namespace().as_deref())
-        })
+        .watches_stream(
+            without_watch_errors("Deployment", &metrics, metadata_changes::<Deployment>(&client, read_namespace, true)),
+            move |workload| for_deployments.stacks_probing_namespace(workload.namespace().as_deref()),
+        )
+        .watches_stream(
+            without_watch_errors(
+                "StatefulSet",
+                &metrics,
+                metadata_changes::<StatefulSet>(&client, read_namespace, true),
+            ),
+            move |workload| for_statefulsets.stacks_probing_namespace(workload.namespace().as_deref()),
+        )
+        .watches_stream(
+            without_watch_errors("DaemonSet", &metrics, metadata_changes::<DaemonSet>(&client, read_namespace, true)),
+            move |workload| for_daemonsets.stacks_probing_namespace(workload.namespace().as_deref()),
+        )
         // Changes of prometheus-operator's monitors, mapped to the stacks that select them.
         .reconcile_on(foreign_changes)
         .with_config(kube::runtime::controller::Config::default().concurrency(config.concurrency));

@@ -4,7 +4,6 @@
 //! container, so every other field of the workload stays with whoever manages it.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
 
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::{PodTemplateSpec, Service};
@@ -14,7 +13,6 @@ use kube::{Client, Resource};
 use super::dereference::ServiceIndex;
 use crate::api::{ProbeFinding, ProbePolicy};
 use crate::render::probes::{ExpectedProbes, compare, to_k8s_probe};
-use crate::resolve::selector_matches;
 
 /// Field manager of enforced probes, apart from `stackscope` so that the stack's own objects and
 /// the users' workloads never share ownership.
@@ -72,22 +70,6 @@ pub fn service_selects(service: &Service, template: &PodTemplateSpec) -> bool {
     let empty = BTreeMap::new();
     let labels = template.metadata.as_ref().and_then(|metadata| metadata.labels.as_ref()).unwrap_or(&empty);
     selector.iter().all(|(key, value)| labels.get(key) == Some(value))
-}
-
-/// The Services a monitor selects: in its namespaces, by its label selector.
-pub fn selected_services<'a>(services: &'a [Arc<Service>], expected: &ExpectedProbes) -> Vec<&'a Service> {
-    let empty = BTreeMap::new();
-    let mut selected: Vec<&Service> = services
-        .iter()
-        .map(|service| &**service)
-        .filter(|service| {
-            let namespace = service.metadata.namespace.as_deref().unwrap_or_default();
-            expected.namespaces.as_ref().is_none_or(|names| names.iter().any(|name| name == namespace))
-        })
-        .filter(|service| selector_matches(&expected.selector, service.metadata.labels.as_ref().unwrap_or(&empty)))
-        .collect();
-    selected.sort_by_key(|service| (service.metadata.namespace.clone(), service.metadata.name.clone()));
-    selected
 }
 
 /// What differs between a workload's probes and the expected ones (pure).
@@ -182,19 +164,17 @@ async fn enforce(
 /// Each namespace's workloads are listed once per check.
 pub async fn check(
     client: &Client,
-    services: &[Arc<Service>],
+    services: &ServiceIndex<'_>,
     expectations: &[ExpectedProbes],
     policy: ProbePolicy,
 ) -> Result<ProbeCheck, ProbeError> {
     let mut result = ProbeCheck::default();
-    let services = ServiceIndex::new(services);
     let mut workloads_by_namespace: BTreeMap<String, Vec<Workload>> = BTreeMap::new();
     // A workload behind several monitors is enforced once, by the first monitor in order.
     let mut enforced: BTreeSet<String> = BTreeSet::new();
     for expected in expectations {
         let mut checked: BTreeSet<String> = BTreeSet::new();
-        let candidates = services.in_namespaces(expected.namespaces.as_deref());
-        for service in selected_services(&candidates, expected) {
+        for service in services.selected(expected.namespaces.as_deref(), &expected.selector) {
             // A Service without a pod selector picks no workload (its endpoints are managed by
             // hand): no need to list the namespace's workloads for it.
             if service.spec.as_ref().and_then(|spec| spec.selector.as_ref()).is_none_or(BTreeMap::is_empty) {
@@ -241,6 +221,8 @@ pub fn watched_namespaces(expectations: &[ExpectedProbes]) -> Option<BTreeSet<St
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use k8s_openapi::api::core::v1::Probe;
 
     use super::*;
@@ -281,7 +263,7 @@ mod tests {
             service("other", serde_json::json!({"app": "gateway"}), serde_json::json!({"app": "gw"})),
             service("machineavatars", serde_json::json!({"app": "auth"}), serde_json::json!({"app": "auth"})),
         ];
-        let selected = selected_services(&services, &expected);
+        let selected = ServiceIndex::new(&services).selected(expected.namespaces.as_deref(), &expected.selector);
         assert_eq!(selected.len(), 1);
         assert_eq!(selected[0].metadata.namespace.as_deref(), Some("machineavatars"));
         let pods = workload(serde_json::json!({"app": "gw", "tier": "edge"}), serde_json::json!([{"name": "c"}]));
