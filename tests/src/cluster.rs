@@ -221,6 +221,13 @@ impl Operator {
         let _ = tokio::time::timeout(Duration::from_secs(20), &mut self.task).await;
     }
 
+    /// Ends the operator as a crash would: its task is dropped mid-flight, the leader lease is
+    /// not released.
+    pub fn crash(mut self) {
+        self.stop = None;
+        self.task.abort();
+    }
+
     /// Successful reconciles so far.
     pub fn reconciles(&self) -> u64 {
         self.metrics.reconciles.with_label_values(&["success"]).get()

@@ -696,6 +696,62 @@ async fn a_second_replica_does_not_write_while_the_first_holds_the_lease() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crashed_leader_is_replaced_once_its_lease_expires_and_never_alongside_it() {
+    use k8s_openapi::api::coordination::v1::Lease;
+
+    let scenario = Scenario::new("lease-crash").await;
+    scenario.apply_all().await;
+    let (lease_duration, renew_every) = (Duration::from_secs(6), Duration::from_secs(2));
+    let lease = |identity: &str| LeaseConfig {
+        namespace: scenario.stack_namespace.clone(),
+        name: "stackscope-leader".to_owned(),
+        identity: identity.to_owned(),
+        lease_duration,
+        renew_every,
+    };
+    let first = Operator::start(&scenario.plane, &scenario.stack_namespace, Some(lease("first")))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    scenario.wait_condition("Ready", "True").await;
+    let second = Operator::start(&scenario.plane, &scenario.stack_namespace, Some(lease("second")))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+
+    // The leader dies without giving the lease up; its last renewal is what the standby waits out.
+    first.crash();
+    let leases: Api<Lease> = Api::namespaced(scenario.client.clone(), &scenario.stack_namespace);
+    let spec = |lease: Lease| lease.spec.unwrap_or_default();
+    let held = spec(leases.get("stackscope-leader").await.unwrap_or_else(|e| panic!("{e}")));
+    assert_eq!(held.holder_identity.as_deref(), Some("first"));
+    assert_eq!(second.writes.get(), 0, "the standby wrote while the leader held the lease");
+
+    let mut changed = scenario.stack.clone();
+    changed.spec.tracing.storage.retention = stackscope::api::Duration::from("12h");
+    scenario.apply_stack(&changed).await;
+    let config_maps = scenario.config_maps();
+    let jaeger = scenario.object_name("jaeger");
+    wait_for("the change applied by the new leader", TIMEOUT, || async {
+        config_maps.get(&jaeger).await.ok()?.data?.get("config.yaml")?.contains("spans: 12h").then_some(())
+    })
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(second.metrics.leader.get(), 1);
+    let taken = spec(leases.get("stackscope-leader").await.unwrap_or_else(|e| panic!("{e}")));
+    assert_eq!(taken.holder_identity.as_deref(), Some("second"));
+    assert_eq!(taken.lease_transitions, held.lease_transitions.map(|transitions| transitions + 1));
+    // Taken over no earlier than the lease allowed, and within one retry after it expired.
+    let (Some(renewed), Some(acquired)) = (held.renew_time.clone(), taken.acquire_time.clone()) else {
+        panic!("lease times missing: {held:?} {taken:?}")
+    };
+    let waited = acquired.0.duration_since(renewed.0);
+    let lease_seconds = i64::try_from(lease_duration.as_secs()).unwrap_or(i64::MAX);
+    let retry_seconds = i64::try_from(renew_every.as_secs()).unwrap_or(i64::MAX);
+    assert!(waited.as_secs() >= lease_seconds, "taken over after {waited:?}, before the lease expired");
+    assert!(waited.as_secs() <= lease_seconds + retry_seconds + 1, "taken over only after {waited:?}");
+    second.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_service_monitor_change_reaches_the_prometheus_config() {
     let scenario = Scenario::new("monitor-change").await;
     scenario.apply_all().await;
