@@ -752,6 +752,56 @@ async fn a_crashed_leader_is_replaced_once_its_lease_expires_and_never_alongside
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_object_changed_between_the_read_and_the_write_is_applied_without_conflict() {
+    use stackscope::controller::apply::{self, LiveState};
+    use stackscope::render::render_stack;
+    use stackscope::resolve::ResolvedStack;
+
+    let scenario = Scenario::new("read-write").await;
+    scenario.apply_all().await;
+    // The stages of a reconcile run by hand, so that the change lands exactly between them.
+    let stack = scenario.stacks().get(&scenario.stack.name_any()).await.unwrap_or_else(|e| panic!("{e}"));
+    let declare = |stack: &ObservabilityStack| {
+        let rendered = render_stack(&ResolvedStack::new(stack, &scenario.monitors)).unwrap_or_else(|e| panic!("{e}"));
+        apply::declare(stack, rendered).unwrap_or_else(|e| panic!("{e}"))
+    };
+    let policy = stackscope::api::DriftPolicy::Correct;
+    let first = declare(&stack);
+    apply::apply(&scenario.client, apply::Live::Api, &first, policy, false).await.unwrap_or_else(|e| panic!("{e}"));
+    let jaeger = scenario.object_name("jaeger");
+    let item = first.iter().find(|item| item.name == jaeger && item.kind.resource.kind == "ConfigMap").unwrap();
+
+    // The read: in sync.
+    assert_eq!(apply::inspect(&scenario.client, item).await.unwrap_or_else(|e| panic!("{e}")), LiveState::InSync);
+    // Meanwhile another field manager takes a declared field over and adds a label of its own.
+    let theirs = serde_json::json!({
+        "apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": jaeger, "namespace": scenario.stack_namespace, "labels": {"team": "tracing"}},
+        "data": {"config.yaml": "# theirs\n"}
+    });
+    scenario
+        .config_maps()
+        .patch(&jaeger, &PatchParams::apply("someone-else").force(), &Patch::Apply(&theirs))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    // The write, of a new declaration made from the earlier read: no conflict, the declared
+    // fields win, the other manager's own label stays.
+    let mut changed = stack.clone();
+    changed.spec.tracing.storage.retention = stackscope::api::Duration::from("12h");
+    let second = declare(&changed);
+    let report = apply::apply(&scenario.client, apply::Live::Api, &second, policy, true)
+        .await
+        .unwrap_or_else(|e| panic!("the write after a concurrent change failed: {e}"));
+    assert!(report.updated.iter().any(|key| key.ends_with(&format!("/{jaeger}"))), "{report:?}");
+    let live = scenario.config_maps().get(&jaeger).await.unwrap_or_else(|e| panic!("{e}"));
+    let config = live.data.as_ref().and_then(|data| data.get("config.yaml")).cloned().unwrap_or_default();
+    assert!(config.contains("spans: 12h"), "{config}");
+    assert_eq!(live.labels().get("team").map(String::as_str), Some("tracing"));
+    let item = second.iter().find(|item| item.name == jaeger && item.kind.resource.kind == "ConfigMap").unwrap();
+    assert_eq!(apply::inspect(&scenario.client, item).await.unwrap_or_else(|e| panic!("{e}")), LiveState::InSync);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_service_monitor_change_reaches_the_prometheus_config() {
     let scenario = Scenario::new("monitor-change").await;
     scenario.apply_all().await;

@@ -736,7 +736,9 @@ pub async fn run_with(
     let stack_changes = without_watch_errors(
         "ObservabilityStack",
         &metrics,
-        reflector(stack_writer, watcher(stacks, watcher::Config::default()).default_backoff()).applied_objects(),
+        reflector(stack_writer, watcher(stacks, watcher::Config::default()).default_backoff())
+            .applied_objects()
+            .predicate_filter(stack_fingerprint, PredicateConfig::default()),
     );
     let controller = Controller::for_stream(stack_changes, stack_store.clone());
     let (foreign_trigger, foreign_changes) = futures::channel::mpsc::unbounded();
@@ -892,6 +894,19 @@ fn monitor_fingerprint(monitor: &ServiceMonitor) -> u64 {
     monitor.metadata.generation.hash(&mut hasher);
     monitor.metadata.labels.hash(&mut hasher);
     hasher.finish()
+}
+
+/// What of a stack calls for a reconcile: everything but its status, which the operator writes
+/// itself (a trigger on it doubled the reconciles of every change). Annotations count, so that a
+/// touch of the stack still reconciles it; deletion and finalizers for the cleanup.
+fn stack_fingerprint(stack: &ObservabilityStack) -> Option<u64> {
+    let mut hasher = DefaultHasher::new();
+    stack.metadata.generation.hash(&mut hasher);
+    stack.metadata.labels.hash(&mut hasher);
+    stack.metadata.annotations.hash(&mut hasher);
+    stack.metadata.deletion_timestamp.as_ref().map(|time| time.0.to_string()).hash(&mut hasher);
+    stack.metadata.finalizers.hash(&mut hasher);
+    Some(hasher.finish())
 }
 
 /// What a render reads of a Service: labels and spec (ports, selector), not its status.
