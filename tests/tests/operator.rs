@@ -17,6 +17,9 @@ use stackscope_tests::cluster::{
 
 const TIMEOUT: Duration = Duration::from_secs(90);
 const TEST_MANAGER: &str = "stackscope-tests";
+const LEASE: &str = "stackscope-leader";
+const LEASE_DURATION: Duration = Duration::from_secs(6);
+const LEASE_RENEWAL: Duration = Duration::from_secs(2);
 
 struct Scenario {
     plane: ControlPlane,
@@ -112,6 +115,40 @@ impl Scenario {
 
     fn object_name(&self, component: &str) -> String {
         format!("{}-{component}", self.stack.name_any())
+    }
+
+    /// A leader (`first`, Ready) and a standby (`second`) under one Lease of 6 s renewed every 2 s.
+    async fn leader_and_standby(&self) -> (Operator, Operator) {
+        let lease = |identity: &str| LeaseConfig {
+            namespace: self.stack_namespace.clone(),
+            name: LEASE.to_owned(),
+            identity: identity.to_owned(),
+            lease_duration: LEASE_DURATION,
+            renew_every: LEASE_RENEWAL,
+        };
+        let first = Operator::start(&self.plane, &self.stack_namespace, Some(lease("first")))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        self.wait_condition("Ready", "True").await;
+        let second = Operator::start(&self.plane, &self.stack_namespace, Some(lease("second")))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        (first, second)
+    }
+
+    /// Sets the stack's trace retention and waits until Jaeger's rendered config carries it.
+    async fn set_trace_retention(&self, retention: &str, applied_by: &str) {
+        let mut changed = self.stack.clone();
+        changed.spec.tracing.storage.retention = stackscope::api::Duration::from(retention);
+        self.apply_stack(&changed).await;
+        let config_maps = self.config_maps();
+        let jaeger = self.object_name("jaeger");
+        let needle = format!("spans: {retention}");
+        wait_for(&format!("the change to {retention} applied by {applied_by}"), TIMEOUT, || async {
+            config_maps.get(&jaeger).await.ok()?.data?.get("config.yaml")?.contains(&needle).then_some(())
+        })
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     }
 
     /// Triggers a reconcile without changing the spec and waits until it ran.
@@ -652,45 +689,16 @@ async fn removing_a_component_prunes_it_and_deleting_the_stack_collects_everythi
 async fn a_second_replica_does_not_write_while_the_first_holds_the_lease() {
     let scenario = Scenario::new("lease").await;
     scenario.apply_all().await;
-    let lease = |identity: &str| LeaseConfig {
-        namespace: scenario.stack_namespace.clone(),
-        name: "stackscope-leader".to_owned(),
-        identity: identity.to_owned(),
-        lease_duration: Duration::from_secs(6),
-        renew_every: Duration::from_secs(2),
-    };
-    let first = Operator::start(&scenario.plane, &scenario.stack_namespace, Some(lease("first")))
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    scenario.wait_condition("Ready", "True").await;
-    let second = Operator::start(&scenario.plane, &scenario.stack_namespace, Some(lease("second")))
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let (first, second) = scenario.leader_and_standby().await;
 
     // A spec change while the first leads: the first applies it, the second writes nothing.
-    let mut changed = scenario.stack.clone();
-    changed.spec.tracing.storage.retention = stackscope::api::Duration::from("24h");
-    scenario.apply_stack(&changed).await;
-    let config_maps = scenario.config_maps();
-    let jaeger = scenario.object_name("jaeger");
-    wait_for("the change applied by the leader", TIMEOUT, || async {
-        config_maps.get(&jaeger).await.ok()?.data?.get("config.yaml")?.contains("spans: 24h").then_some(())
-    })
-    .await
-    .unwrap_or_else(|e| panic!("{e}"));
+    scenario.set_trace_retention("24h", "the leader").await;
     assert_eq!(second.writes.get(), 0, "the standby wrote while the leader held the lease");
     assert_eq!(second.metrics.leader.get(), 0);
 
     // When the first stops it releases the lease; the second takes over and applies changes.
     first.stop().await;
-    let mut again = changed.clone();
-    again.spec.tracing.storage.retention = stackscope::api::Duration::from("12h");
-    scenario.apply_stack(&again).await;
-    wait_for("the change applied by the new leader", TIMEOUT, || async {
-        config_maps.get(&jaeger).await.ok()?.data?.get("config.yaml")?.contains("spans: 12h").then_some(())
-    })
-    .await
-    .unwrap_or_else(|e| panic!("{e}"));
+    scenario.set_trace_retention("12h", "the new leader").await;
     assert_eq!(second.metrics.leader.get(), 1);
     second.stop().await;
 }
@@ -701,42 +709,19 @@ async fn a_crashed_leader_is_replaced_once_its_lease_expires_and_never_alongside
 
     let scenario = Scenario::new("lease-crash").await;
     scenario.apply_all().await;
-    let (lease_duration, renew_every) = (Duration::from_secs(6), Duration::from_secs(2));
-    let lease = |identity: &str| LeaseConfig {
-        namespace: scenario.stack_namespace.clone(),
-        name: "stackscope-leader".to_owned(),
-        identity: identity.to_owned(),
-        lease_duration,
-        renew_every,
-    };
-    let first = Operator::start(&scenario.plane, &scenario.stack_namespace, Some(lease("first")))
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    scenario.wait_condition("Ready", "True").await;
-    let second = Operator::start(&scenario.plane, &scenario.stack_namespace, Some(lease("second")))
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let (first, second) = scenario.leader_and_standby().await;
 
     // The leader dies without giving the lease up; its last renewal is what the standby waits out.
     first.crash();
     let leases: Api<Lease> = Api::namespaced(scenario.client.clone(), &scenario.stack_namespace);
     let spec = |lease: Lease| lease.spec.unwrap_or_default();
-    let held = spec(leases.get("stackscope-leader").await.unwrap_or_else(|e| panic!("{e}")));
+    let held = spec(leases.get(LEASE).await.unwrap_or_else(|e| panic!("{e}")));
     assert_eq!(held.holder_identity.as_deref(), Some("first"));
     assert_eq!(second.writes.get(), 0, "the standby wrote while the leader held the lease");
 
-    let mut changed = scenario.stack.clone();
-    changed.spec.tracing.storage.retention = stackscope::api::Duration::from("12h");
-    scenario.apply_stack(&changed).await;
-    let config_maps = scenario.config_maps();
-    let jaeger = scenario.object_name("jaeger");
-    wait_for("the change applied by the new leader", TIMEOUT, || async {
-        config_maps.get(&jaeger).await.ok()?.data?.get("config.yaml")?.contains("spans: 12h").then_some(())
-    })
-    .await
-    .unwrap_or_else(|e| panic!("{e}"));
+    scenario.set_trace_retention("12h", "the new leader").await;
     assert_eq!(second.metrics.leader.get(), 1);
-    let taken = spec(leases.get("stackscope-leader").await.unwrap_or_else(|e| panic!("{e}")));
+    let taken = spec(leases.get(LEASE).await.unwrap_or_else(|e| panic!("{e}")));
     assert_eq!(taken.holder_identity.as_deref(), Some("second"));
     assert_eq!(taken.lease_transitions, held.lease_transitions.map(|transitions| transitions + 1));
     // Taken over no earlier than the lease allowed, and within one retry after it expired.
@@ -744,8 +729,8 @@ async fn a_crashed_leader_is_replaced_once_its_lease_expires_and_never_alongside
         panic!("lease times missing: {held:?} {taken:?}")
     };
     let waited = acquired.0.duration_since(renewed.0);
-    let lease_seconds = i64::try_from(lease_duration.as_secs()).unwrap_or(i64::MAX);
-    let retry_seconds = i64::try_from(renew_every.as_secs()).unwrap_or(i64::MAX);
+    let lease_seconds = i64::try_from(LEASE_DURATION.as_secs()).unwrap_or(i64::MAX);
+    let retry_seconds = i64::try_from(LEASE_RENEWAL.as_secs()).unwrap_or(i64::MAX);
     assert!(waited.as_secs() >= lease_seconds, "taken over after {waited:?}, before the lease expired");
     assert!(waited.as_secs() <= lease_seconds + retry_seconds + 1, "taken over only after {waited:?}");
     second.stop().await;
