@@ -787,6 +787,40 @@ async fn an_object_changed_between_the_read_and_the_write_is_applied_without_con
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stack_sees_only_the_monitors_of_the_namespaces_it_selects() {
+    let scenario = Scenario::new("isolation").await;
+    // Another tenant's namespace, not in the stack's monitorNamespaceSelector, with a monitor
+    // that matches the stack's label selector all the same.
+    let tenant = "tenant-b-isolation";
+    fresh_namespace(&scenario.client, tenant).await.unwrap_or_else(|e| panic!("{e}"));
+    let mut intruder = scenario.monitors[0].clone();
+    intruder.metadata.namespace = Some(tenant.to_owned());
+    intruder.metadata.name = Some("intruder".to_owned());
+    let tenant_monitors: Api<ServiceMonitor> = Api::namespaced(scenario.client.clone(), tenant);
+    tenant_monitors
+        .patch("intruder", &PatchParams::apply(TEST_MANAGER).force(), &Patch::Apply(&intruder))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    scenario.apply_all().await;
+    let operator = scenario.operator().await;
+    let stack = scenario.wait_condition("Ready", "True").await;
+
+    let status = stack.status.unwrap_or_default();
+    assert!(!status.accepted_monitors.is_empty());
+    assert!(status.accepted_monitors.iter().all(|monitor| monitor.namespace == scenario.apps_namespace));
+    assert!(status.rejected_monitors.iter().all(|monitor| monitor.namespace != tenant));
+    let prometheus =
+        scenario.config_maps().get(&scenario.object_name("prometheus")).await.unwrap_or_else(|e| panic!("{e}"));
+    let config = prometheus.data.unwrap_or_default().remove("prometheus.yml").unwrap_or_default();
+    assert!(config.contains(&format!("serviceMonitor/{}/", scenario.apps_namespace)), "{config}");
+    assert!(!config.contains(tenant), "another tenant's monitor was rendered: {config}");
+    // Nothing is written on the other tenant's monitor either.
+    let untouched = tenant_monitors.get("intruder").await.unwrap_or_else(|e| panic!("{e}"));
+    assert!(untouched.status.is_none_or(|status| status.conditions.is_empty()), "status written");
+    operator.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_service_monitor_change_reaches_the_prometheus_config() {
     let scenario = Scenario::new("monitor-change").await;
     scenario.apply_all().await;
