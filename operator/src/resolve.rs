@@ -101,6 +101,11 @@ impl ResolvedStack {
         }
     }
 
+    /// The render input of a stack that selects no monitor.
+    pub fn without_monitors(stack: &ObservabilityStack) -> Self {
+        Self::new::<ServiceMonitor>(stack, &[])
+    }
+
     /// The environment.
     pub fn environment(&self) -> Environment {
         self.spec.environment

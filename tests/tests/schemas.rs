@@ -38,7 +38,7 @@ fn empty_stack(environment: Environment) -> ResolvedStack {
     let mut stack = ObservabilityStack::new("empty", ObservabilityStackSpec::default());
     stack.metadata.namespace = Some("monitoring".to_owned());
     stack.spec.environment = environment;
-    ResolvedStack::new::<stackscope::api::ServiceMonitor>(&stack, &[])
+    ResolvedStack::without_monitors(&stack)
 }
 
 /// Named stacks whose output differs in what these tests judge.

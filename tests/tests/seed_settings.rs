@@ -54,8 +54,7 @@ fn stack_in(environment: Environment) -> Rendered {
     let mut stack = ObservabilityStack::new("env", ObservabilityStackSpec::default());
     stack.metadata.namespace = Some("monitoring".to_owned());
     stack.spec.environment = environment;
-    Rendered::of(ResolvedStack::new::<stackscope::api::ServiceMonitor>(&stack, &[]))
-        .unwrap_or_else(|error| panic!("{error}"))
+    Rendered::of(ResolvedStack::without_monitors(&stack)).unwrap_or_else(|error| panic!("{error}"))
 }
 
 /// Every rule of a Prometheus rule file.

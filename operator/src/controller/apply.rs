@@ -227,13 +227,10 @@ impl OwnWrites {
 }
 
 impl OwnedCache {
-    pub fn new(stores: Vec<(OwnedKind, Store<DynamicObject>)>) -> Self {
-        Self { stores, own_writes: OwnWrites::default() }
-    }
-
-    /// The writes of this replica, shared with the owned watches' echo filter.
-    pub fn own_writes(&self) -> OwnWrites {
-        self.own_writes.clone()
+    /// The stores of the owned kinds, and the writes of this replica that their watches' echo
+    /// filter shares.
+    pub fn new(stores: Vec<(OwnedKind, Store<DynamicObject>)>, own_writes: OwnWrites) -> Self {
+        Self { stores, own_writes }
     }
 
     fn store(&self, kind: &OwnedKind) -> Option<&Store<DynamicObject>> {

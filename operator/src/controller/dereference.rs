@@ -216,7 +216,7 @@ pub struct ServiceIndex<'a> {
     /// Services by each of their label pairs: a selector with `matchLabels` looks only at the
     /// Services carrying its first pair.
     by_label: HashMap<(&'a str, &'a str), Vec<&'a Service>>,
-    all: Vec<&'a Service>,
+    all: &'a [Arc<Service>],
 }
 
 impl<'a> ServiceIndex<'a> {
@@ -230,7 +230,7 @@ impl<'a> ServiceIndex<'a> {
                 by_label.entry((key.as_str(), value.as_str())).or_default().push(service);
             }
         }
-        Self { by_namespace, by_label, all: services.iter().map(|service| &**service).collect() }
+        Self { by_namespace, by_label, all: services }
     }
 
     /// The Services in these namespaces (`None`: in every namespace) that the label selector
@@ -250,7 +250,7 @@ impl<'a> ServiceIndex<'a> {
                 Some(names) => {
                     names.iter().filter_map(|name| self.by_namespace.get(name.as_str())).flatten().copied().collect()
                 }
-                None => self.all.clone(),
+                None => self.all.iter().map(|service| &**service).collect(),
             },
         };
         let empty = BTreeMap::new();
@@ -311,11 +311,10 @@ pub async fn select(
     stack: &ObservabilityStack,
     monitors: &[Arc<ServiceMonitor>],
     foreign: &[ForeignMonitor],
-    services: &[Arc<Service>],
+    services: &ServiceIndex<'_>,
 ) -> Result<Selection, DereferenceError> {
     let stack_namespace = stack.namespace().unwrap_or_default();
     let mut selection = Selection::default();
-    let services = &ServiceIndex::new(services);
     checked.forget_others(&monitors.iter().filter_map(|monitor| monitor.metadata.uid.as_deref()).collect());
     let mut candidates: Vec<&Arc<ServiceMonitor>> =
         monitors.iter().filter(|monitor| stack_selects(stack, monitor)).collect();

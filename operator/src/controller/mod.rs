@@ -45,7 +45,7 @@ use crate::render::common::{MANAGER, STACK_LABEL, cluster_scoped_prefix};
 use crate::render::render_stack;
 use crate::resolve::{ResolvedStack, monitor_selects_service, service_namespaces, stack_selects};
 use crate::schema::SchemaValidator;
-use apply::{ApplyError, ApplyReport, Declared, Live, OwnedCache};
+use apply::{ApplyError, ApplyReport, Declared, Live, OwnWrites, OwnedCache};
 use dereference::DereferenceError;
 use metrics::Metrics;
 use status::Outcome;
@@ -200,6 +200,8 @@ async fn apply_stack(stack: &ObservabilityStack, context: &Context) -> Result<Ac
 
     let monitors = context.monitors.state();
     let services = context.services.state();
+    // One index of the Services for the whole reconcile: ports and probes both look them up.
+    let services = dereference::ServiceIndex::new(&services);
     let foreign = if stack.spec.prometheus_operator_monitors.enabled {
         match context.foreign.snapshot().await {
             foreign::Snapshot::Available(monitors) => monitors,
@@ -268,7 +270,7 @@ pub async fn resolve_and_render(
     stack: &ObservabilityStack,
     monitors: &[Arc<ServiceMonitor>],
     foreign: &[dereference::ForeignMonitor],
-    services: &[Arc<Service>],
+    services: &dereference::ServiceIndex<'_>,
     cache: Option<(String, &RenderCaches)>,
 ) -> Result<Resolution, DereferenceError> {
     let selection = dereference::select(client, validator, checked, stack, monitors, foreign, services).await?;
@@ -300,13 +302,12 @@ pub async fn resolve_and_render(
 /// Compares (and under `Enforce` sets) the probes of the monitored workloads.
 async fn check_probes(
     resolved: &ResolvedStack,
-    services: &[Arc<Service>],
+    services: &dereference::ServiceIndex<'_>,
     context: &Context,
     outcome: &mut Outcome,
 ) -> Result<(), ReconcileError> {
     let expectations = crate::render::probes::expected_probes(resolved);
-    let services = dereference::ServiceIndex::new(services);
-    let checked = probes::check(&context.client, &services, &expectations, resolved.spec.probes.policy).await?;
+    let checked = probes::check(&context.client, services, &expectations, resolved.spec.probes.policy).await?;
     context.metrics.writes.inc_by(u64::from(checked.writes));
     outcome.probe_findings = checked.findings;
     Ok(())
@@ -677,35 +678,14 @@ pub async fn run_with(
     // Monitors, Services and the owned objects: one watch each, which fills the cache the
     // reconciles read and triggers them, so a trigger never arrives before the cache has the
     // change. Reconciles wait until the caches hold their first full list.
-    let (monitor_store, monitor_writer) = reflector::store();
-    let monitor_changes = without_watch_errors(
-        "ServiceMonitor",
-        &metrics,
-        relevant_changes(
-            reflector(
-                monitor_writer,
-                watcher(namespaced_or_all::<ServiceMonitor>(&client, read_namespace), watcher::Config::default())
-                    .default_backoff(),
-            ),
-            monitor_fingerprint,
-        ),
-    );
-    let (service_store, service_writer) = reflector::store();
-    let service_changes = without_watch_errors(
-        "Service",
-        &metrics,
-        relevant_changes(
-            reflector(
-                service_writer,
-                watcher(namespaced_or_all::<Service>(&client, read_namespace), watcher::Config::default())
-                    .default_backoff(),
-            ),
-            service_fingerprint,
-        ),
-    );
+    let (monitor_store, monitor_changes) =
+        cached_watch::<ServiceMonitor>(&client, read_namespace, monitor_fingerprint, "ServiceMonitor", &metrics);
+    let (service_store, service_changes) =
+        cached_watch::<Service>(&client, read_namespace, service_fingerprint, "Service", &metrics);
     let namespace = config.namespace.as_deref();
+    let own_writes = OwnWrites::default();
     let mut owned_stores = Vec::new();
-    let mut owned_watches = Vec::new();
+    let mut owned_changes = Vec::new();
     for kind in kinds::owned_kinds() {
         let api: Api<DynamicObject> = match (kind.namespaced, namespace) {
             (true, Some(namespace)) => Api::namespaced_with(client.clone(), namespace, &kind.resource),
@@ -713,23 +693,17 @@ pub async fn run_with(
         };
         let writer = reflector::store::Writer::new(kind.resource.clone());
         owned_stores.push((kind.clone(), writer.as_reader()));
-        owned_watches.push((kind, reflector(writer, watcher(api, owned_watch()).default_backoff()).touched_objects()));
-    }
-    let owned = OwnedCache::new(owned_stores);
-    // The stores above see every event; only the events that are not echoes of the operator's
-    // own writes trigger a reconcile.
-    let owned_changes: Vec<_> = owned_watches
-        .into_iter()
-        .map(|(kind, changes)| {
-            let (own_writes, echo_kind) = (owned.own_writes(), kind.clone());
-            let changes = changes.filter(move |change| {
+        // The store sees every event; only those that are not echoes of the operator's own
+        // writes trigger a reconcile.
+        let (own_writes, echo_kind) = (own_writes.clone(), kind.clone());
+        let changes =
+            reflector(writer, watcher(api, owned_watch()).default_backoff()).touched_objects().filter(move |change| {
                 let echo = change.as_ref().is_ok_and(|object| own_writes.is_echo(&echo_kind, object));
                 futures::future::ready(!echo)
             });
-            let changes = without_watch_errors(&kind.resource.kind, &metrics, changes);
-            (kind, changes)
-        })
-        .collect();
+        owned_changes.push((kind.clone(), without_watch_errors(&kind.resource.kind, &metrics, changes)));
+    }
+    let owned = OwnedCache::new(owned_stores, own_writes);
 
     let stacks: Api<ObservabilityStack> = namespaced_or_all(&client, namespace);
     let (stack_store, stack_writer) = reflector::store();
@@ -855,6 +829,33 @@ pub async fn run_with(
 /// first full list passes nothing: it fills the caches before the first reconciles, which every
 /// stack gets anyway. So at start 10k Services are not mapped to stacks one by one, and a status
 /// write (stackscope's own, one per monitor) does not cause another reconcile.
+/// A cached watch of a kind the reconciles read (of one namespace, if given): its store, and the
+/// changes that matter to a render (`fingerprint`), which trigger reconciles once the store holds
+/// them.
+fn cached_watch<K>(
+    client: &Client,
+    namespace: Option<&str>,
+    fingerprint: fn(&K) -> u64,
+    kind: &str,
+    metrics: &Metrics,
+) -> (Store<K>, futures::stream::BoxStream<'static, Result<K, watcher::Error>>)
+where
+    K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug
+        + Send
+        + Sync
+        + 'static,
+{
+    let (store, writer) = reflector::store();
+    let events = reflector(
+        writer,
+        watcher(namespaced_or_all::<K>(client, namespace), watcher::Config::default()).default_backoff(),
+    );
+    (store, without_watch_errors(kind, metrics, relevant_changes(events, fingerprint)))
+}
+
 fn relevant_changes<K>(
     events: impl futures::Stream<Item = Result<watcher::Event<K>, watcher::Error>> + Send + 'static,
     fingerprint: fn(&K) -> u64,

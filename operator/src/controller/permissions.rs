@@ -92,8 +92,7 @@ pub fn prometheus_operator_monitors() -> BTreeSet<Grant> {
 fn prometheus_cluster_rules() -> Result<BTreeSet<Grant>, String> {
     let mut stack = ObservabilityStack::new("permissions", ObservabilityStackSpec::default());
     stack.metadata.namespace = Some("default".to_owned());
-    let rendered =
-        render_stack(&ResolvedStack::new::<ServiceMonitor>(&stack, &[])).map_err(|error| error.to_string())?;
+    let rendered = render_stack(&ResolvedStack::without_monitors(&stack)).map_err(|error| error.to_string())?;
     let mut rules = BTreeSet::new();
     for object in rendered.iter().map(|rendered| &rendered.object) {
         if object.types.as_ref().is_none_or(|types| types.kind != "ClusterRole") {

@@ -108,6 +108,7 @@ pub async fn report(client: &Client, namespace: Option<&str>) -> Result<Vec<Stac
         };
     let validator = SchemaValidator::new();
     let checked = super::dereference::StaticProblems::default();
+    let service_index = super::dereference::ServiceIndex::new(&services);
     let mut reports = Vec::new();
     for stack in &stacks.items {
         let mut report = StackReport {
@@ -115,7 +116,7 @@ pub async fn report(client: &Client, namespace: Option<&str>) -> Result<Vec<Stac
             ..StackReport::default()
         };
         let resolution =
-            resolve_and_render(client, &validator, &checked, stack, &monitors, &foreign, &services, None).await?;
+            resolve_and_render(client, &validator, &checked, stack, &monitors, &foreign, &service_index, None).await?;
         report.rejected_monitors = resolution
             .selection
             .rejected

@@ -243,7 +243,7 @@ pub(crate) mod fixtures {
         let mut stack = crate::api::ObservabilityStack::new("minimal", crate::api::ObservabilityStackSpec::default());
         stack.metadata.namespace = Some("monitoring".to_owned());
         stack.spec.environment = environment;
-        ResolvedStack::new::<crate::api::ServiceMonitor>(&stack, &[])
+        ResolvedStack::without_monitors(&stack)
     }
 }
 
