@@ -5,12 +5,12 @@
 //! shared by the offline CLI, the golden tests, the benchmarks and the controller.
 
 pub mod api;
+pub mod cli;
 pub mod controller;
 pub mod crdgen;
 pub mod drift;
-pub mod import;
 pub mod manifest;
-pub mod offline;
+pub mod prometheus_operator;
 pub mod render;
 pub mod resolve;
 pub mod schema;

@@ -5,10 +5,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use stackscope::cli::{import, offline};
 use stackscope::controller::leader::LeaseConfig;
 use stackscope::controller::{self, RunConfig, WatchScope};
+use stackscope::crdgen;
 use stackscope::render::{Component, objects_to_yaml, render_stack};
-use stackscope::{crdgen, import, offline};
 use std::time::Duration;
 
 #[derive(Parser)]

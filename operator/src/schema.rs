@@ -10,21 +10,7 @@ use regex::Regex;
 use serde_json::Value;
 
 use crate::crdgen;
-
-/// One violated rule, at a field path such as `spec.endpoints[0].interval`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct FieldError {
-    /// Path of the field from the object's root.
-    pub path: String,
-    /// What is wrong.
-    pub message: String,
-}
-
-impl std::fmt::Display for FieldError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        if self.path.is_empty() { f.write_str(&self.message) } else { write!(f, "{}: {}", self.path, self.message) }
-    }
-}
+use crate::validate::FieldError;
 
 /// The CRD schemas of both kinds, compiled once.
 pub struct SchemaValidator {
@@ -251,13 +237,13 @@ fn check_metadata(metadata: &Value, errors: &mut Vec<FieldError>) {
         return;
     };
     for (key, value) in fields.get("labels").and_then(Value::as_object).into_iter().flatten() {
-        if !crate::validate::is_label_key(key) {
+        if !crate::validate::names::is_label_key(key) {
             errors.push(FieldError {
                 path: "metadata.labels".to_owned(),
                 message: format!("{key:?} is not a label key"),
             });
         }
-        if !value.as_str().is_some_and(crate::validate::is_label_value) {
+        if !value.as_str().is_some_and(crate::validate::names::is_label_value) {
             errors.push(FieldError {
                 path: format!("metadata.labels.{key}"),
                 message: format!("invalid value {value}: a label value is at most 63 alphanumerics, '-', '_', '.'"),
@@ -269,7 +255,7 @@ fn check_metadata(metadata: &Value, errors: &mut Vec<FieldError>) {
             None if key == "name" => errors
                 .push(FieldError { path: "metadata.name".to_owned(), message: "required field is missing".to_owned() }),
             None => {}
-            Some(Value::String(text)) if crate::validate::is_dns_label(text) => {}
+            Some(Value::String(text)) if crate::validate::names::is_dns_label(text) => {}
             Some(other) => errors.push(FieldError {
                 path: format!("metadata.{key}"),
                 message: format!(

@@ -33,7 +33,7 @@ fn a_multi_document_file_converts_with_notes_and_warnings_and_the_output_validat
     assert!(output.status.success(), "{stderr}");
 
     let monitors = documents(&stdout);
-    let names: Vec<String> = monitors.iter().map(stackscope::import::object_key).collect();
+    let names: Vec<String> = monitors.iter().map(stackscope::prometheus_operator::object_key).collect();
     assert_eq!(
         names,
         [

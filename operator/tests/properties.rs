@@ -100,7 +100,7 @@ proptest! {
 
     #[test]
     fn arbitrary_documents_are_refused_without_panicking(text in "\\PC{0,400}") {
-        let _ = stackscope::offline::load(&[("fuzz.yaml".to_owned(), text)]);
+        let _ = stackscope::cli::offline::load(&[("fuzz.yaml".to_owned(), text)]);
     }
 
     #[test]
@@ -109,8 +109,8 @@ proptest! {
         let cut = cut.min(base.len());
         let cut = (0..=cut).rev().find(|i| base.is_char_boundary(*i)).unwrap_or(0);
         let text = format!("{}{}{}", &base[..cut], junk, &base[cut..]);
-        if let Ok(inputs) = stackscope::offline::load(&[("monitors.yaml".to_owned(), text)]) {
-            for stack in stackscope::offline::resolve(&inputs) {
+        if let Ok(inputs) = stackscope::cli::offline::load(&[("monitors.yaml".to_owned(), text)]) {
+            for stack in stackscope::cli::offline::resolve(&inputs) {
                 let _ = render_stack(&stack);
             }
         }

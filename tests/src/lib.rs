@@ -51,14 +51,14 @@ pub fn example_in(
 
 /// Loads and resolves every stack in the given directory, as `stackscope render -f` does.
 pub fn resolve_dir(directory: &Path) -> Result<Vec<ResolvedStack>, String> {
-    let paths = stackscope::offline::expand_paths(&[directory.to_path_buf()])?;
+    let paths = stackscope::cli::offline::expand_paths(&[directory.to_path_buf()])?;
     let mut files = Vec::new();
     for path in paths {
         let text = std::fs::read_to_string(&path).map_err(|error| format!("{}: {error}", path.display()))?;
         files.push((path.display().to_string(), text));
     }
-    let inputs = stackscope::offline::load(&files).map_err(|errors| errors.join("\n"))?;
-    Ok(stackscope::offline::resolve(&inputs))
+    let inputs = stackscope::cli::offline::load(&files).map_err(|errors| errors.join("\n"))?;
+    Ok(stackscope::cli::offline::resolve(&inputs))
 }
 
 /// A rendered stack with lookups by component, kind and file.

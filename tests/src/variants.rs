@@ -5,7 +5,7 @@
 //! relabeling action, the tracing backends).
 //!
 //! Every variant is written as manifests (the example's documents, edited) and read through the
-//! CLI's own path (`stackscope::offline::load`: schema, CEL and semantic checks, then `resolve`),
+//! CLI's own path (`stackscope::cli::offline::load`: schema, CEL and semantic checks, then `resolve`),
 //! so a variant is only ever something a user could apply. Its `name` is what failure messages
 //! quote.
 
@@ -162,9 +162,9 @@ fn build(name: &'static str, description: &'static str, edit: Edit) -> Result<Va
     let mut documents = Documents::example()?;
     edit(&mut documents).map_err(|error| format!("variant {name}: {error}"))?;
     let manifests = documents.to_yaml()?;
-    let inputs = stackscope::offline::load(&[(format!("variant {name}"), manifests.clone())])
+    let inputs = stackscope::cli::offline::load(&[(format!("variant {name}"), manifests.clone())])
         .map_err(|errors| format!("variant {name} is not a valid input:\n{}", errors.join("\n")))?;
-    let mut stacks = stackscope::offline::resolve(&inputs);
+    let mut stacks = stackscope::cli::offline::resolve(&inputs);
     if stacks.len() != 1 {
         return Err(format!("variant {name}: {} stacks resolved, expected 1", stacks.len()));
     }

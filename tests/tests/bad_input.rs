@@ -330,7 +330,7 @@ fn example() -> (Value, Vec<Value>) {
 /// What `stackscope validate` says of these documents (`None`: accepted).
 fn cli_verdict(documents: &[&Value]) -> Option<String> {
     let text: String = documents.iter().map(|document| format!("---\n{document}\n")).collect();
-    match stackscope::offline::load(&[("hostile.yaml".to_owned(), text)]) {
+    match stackscope::cli::offline::load(&[("hostile.yaml".to_owned(), text)]) {
         Ok(_) => None,
         Err(errors) => Some(errors.join("\n")),
     }
@@ -481,7 +481,7 @@ async fn every_bad_input_is_refused_naming_the_field_and_the_last_good_configura
     let mut cli_refused = 0;
     for (name, text) in cli_only_documents() {
         let verdict =
-            std::panic::catch_unwind(|| stackscope::offline::load(&[("hostile.yaml".to_owned(), text.clone())]));
+            std::panic::catch_unwind(|| stackscope::cli::offline::load(&[("hostile.yaml".to_owned(), text.clone())]));
         match verdict {
             Ok(Err(errors)) if errors.iter().all(|error| error.contains("hostile.yaml")) => cli_refused += 1,
             Ok(Err(errors)) => failures.push(format!("{name}: refused without naming the file: {errors:?}")),

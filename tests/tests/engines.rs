@@ -846,7 +846,7 @@ fn edge_documents(spec: &Value, monitors: &[Value]) -> Vec<Value> {
 /// Whether the CLI's validation (schema, CEL, semantic checks) refuses the documents, and why.
 fn validation_refusal(documents: &[Value]) -> Option<String> {
     let text = documents.iter().map(Value::to_string).collect::<Vec<_>>().join("\n---\n");
-    stackscope::offline::load(&[("edge.yaml".to_owned(), text)]).err().map(|errors| errors.join("\n"))
+    stackscope::cli::offline::load(&[("edge.yaml".to_owned(), text)]).err().map(|errors| errors.join("\n"))
 }
 
 /// The documents rendered without validation: what the renderer makes of them.

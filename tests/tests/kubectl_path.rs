@@ -377,7 +377,7 @@ async fn the_api_server_refuses_invalid_manifests_naming_the_field_as_the_cli_do
         }
         // The offline CLI refuses the same manifest at the same field.
         let field = case.expected[0];
-        match stackscope::offline::load(&[(format!("case-{index}.yaml"), text.clone())]) {
+        match stackscope::cli::offline::load(&[(format!("case-{index}.yaml"), text.clone())]) {
             Ok(_) => failures.push(format!("{}: stackscope validate accepts it", case.what)),
             Err(problems) => {
                 if !problems.iter().any(|problem| problem.contains(field)) {

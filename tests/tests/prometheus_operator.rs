@@ -17,7 +17,7 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomRe
 use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams};
 use kube::{Client, ResourceExt};
 use stackscope::api::{ObservabilityStack, ServiceMonitor};
-use stackscope::import::{PROMETHEUS_OPERATOR_API_VERSION, prometheus_operator_resource};
+use stackscope::prometheus_operator::{PROMETHEUS_OPERATOR_API_VERSION, monitor_resource};
 use stackscope_tests::cluster::{Operator, client, control_plane, fresh_namespace, install_crds, wait_for};
 
 const TIMEOUT: Duration = Duration::from_secs(90);
@@ -131,7 +131,7 @@ async fn prometheus_operator_monitors_are_selected_directly_and_imported_from_th
 
     // The CRD arrives: the operator picks it up without a restart.
     install_prometheus_operator_crd(&client).await;
-    let resource = prometheus_operator_resource();
+    let resource = monitor_resource();
     let foreign: Api<DynamicObject> = Api::namespaced_with(client.clone(), apps_namespace, &resource);
     let selected = serde_json::json!({"platform": "machineavatars"});
     for monitor in [
@@ -230,10 +230,10 @@ async fn prometheus_operator_monitors_are_selected_directly_and_imported_from_th
     }
 
     // `stackscope import --from-cluster -n <namespace>`: the same conversion, from the cluster.
-    let documents = stackscope::import::documents_of_cluster(&client, Some(apps_namespace))
+    let documents = stackscope::cli::import::documents_of_cluster(&client, Some(apps_namespace))
         .await
         .unwrap_or_else(|error| panic!("{error}"));
-    let report = stackscope::import::import_documents(documents, false);
+    let report = stackscope::cli::import::import_documents(documents, false);
     assert!(report.errors.is_empty(), "{:?}", report.errors);
     let imported: Vec<&str> = report.monitors.iter().map(|(source, _)| source.as_str()).collect();
     assert_eq!(
@@ -251,8 +251,8 @@ async fn prometheus_operator_monitors_are_selected_directly_and_imported_from_th
             "cluster: ServiceMonitor {apps_namespace}/oauth-api: spec.endpoints[0].oauth2: not supported by stackscope; dropped"
         )]
     );
-    let strict = stackscope::import::import_documents(
-        stackscope::import::documents_of_cluster(&client, Some(apps_namespace))
+    let strict = stackscope::cli::import::import_documents(
+        stackscope::cli::import::documents_of_cluster(&client, Some(apps_namespace))
             .await
             .unwrap_or_else(|error| panic!("{error}")),
         true,

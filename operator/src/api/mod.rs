@@ -8,11 +8,13 @@
 pub mod common;
 pub mod defaults;
 pub mod monitor;
+pub mod references;
 pub mod stack;
 pub mod status;
 
 pub use common::*;
 pub use monitor::*;
+pub use references::{Reference, Referenced};
 pub use stack::*;
 pub use status::*;
 

@@ -44,6 +44,17 @@ impl ApplyError {
             Self::Api { .. } => "api",
         }
     }
+
+    /// Whether sending the same request again may succeed: not when the API server refused the
+    /// object as invalid (400, 422) or stackscope could not produce it, which only a change of
+    /// the input can mend.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::UnknownKind { .. } | Self::Serialize { .. } => false,
+            Self::Api { source: kube::Error::Api(status), .. } => !matches!(status.code, 400 | 422),
+            Self::Api { .. } => true,
+        }
+    }
 }
 
 /// The drift found on one object.

@@ -9,11 +9,12 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use kube::api::Api;
 use kube::{Client, ResourceExt};
 
-use crate::api::{MonitorRef, ObservabilityStack, RejectedMonitor, SecretKeyRef, ServiceMonitor, UnsupportedFields};
-use crate::import::{Conversion, PROMETHEUS_OPERATOR_API_VERSION};
+use crate::api::{MonitorRef, ObservabilityStack, Referenced, RejectedMonitor, ServiceMonitor, UnsupportedFields};
+use crate::prometheus_operator::{Conversion, PROMETHEUS_OPERATOR_API_VERSION};
 use crate::resolve::{selector_matches, service_namespaces, stack_selects, stack_selects_object};
-use crate::schema::{FieldError, SchemaValidator};
+use crate::schema::SchemaValidator;
 use crate::validate;
+use crate::validate::FieldError;
 
 /// Monitors sorted into accepted and rejected.
 #[derive(Clone, Debug, Default)]
@@ -57,7 +58,7 @@ impl ForeignMonitor {
             namespace: object.namespace().unwrap_or_default(),
             name: object.name_any(),
             labels: object.labels().clone(),
-            conversion: crate::import::convert(&value),
+            conversion: crate::prometheus_operator::convert(&value),
         })
     }
 
@@ -80,7 +81,7 @@ impl ForeignMonitor {
                 ),
             ));
         }
-        crate::import::check(validator, &self.conversion).map_err(|problems| {
+        crate::prometheus_operator::check(validator, &self.conversion).map_err(|problems| {
             let first =
                 problems.into_iter().next().unwrap_or(FieldError { path: String::new(), message: String::new() });
             (first.path, first.message)
@@ -95,33 +96,6 @@ pub struct DereferenceError {
     pub namespace: String,
     pub name: String,
     pub source: kube::Error,
-}
-
-/// Every Secret key an endpoint of the monitor reads, with the field that names it.
-pub fn secret_references(monitor: &ServiceMonitor) -> Vec<(String, SecretKeyRef)> {
-    let mut references = Vec::new();
-    for (index, endpoint) in monitor.spec.endpoints.iter().enumerate() {
-        let path = format!("spec.endpoints[{index}]");
-        if let Some(secret) = &endpoint.bearer_token_secret {
-            references.push((format!("{path}.bearerTokenSecret"), secret.clone()));
-        }
-        if let Some(auth) = &endpoint.basic_auth {
-            references.push((format!("{path}.basicAuth.username"), auth.username.clone()));
-            references.push((format!("{path}.basicAuth.password"), auth.password.clone()));
-        }
-        if let Some(tls) = &endpoint.tls_config {
-            if let Some(secret) = tls.ca.as_ref().and_then(|ca| ca.secret.clone()) {
-                references.push((format!("{path}.tlsConfig.ca.secret"), secret));
-            }
-            if let Some(secret) = tls.cert.as_ref().and_then(|cert| cert.secret.clone()) {
-                references.push((format!("{path}.tlsConfig.cert.secret"), secret));
-            }
-            if let Some(secret) = &tls.key_secret {
-                references.push((format!("{path}.tlsConfig.keySecret"), secret.clone()));
-            }
-        }
-    }
-    references
 }
 
 /// The first problem that stops a monitor from rendering: schema, semantics, then Secrets.
@@ -172,21 +146,6 @@ impl StaticProblems {
     }
 }
 
-/// Every ConfigMap an endpoint of the monitor reads (TLS CA and certificate), with its field.
-pub fn config_map_references(monitor: &ServiceMonitor) -> Vec<(String, String)> {
-    let mut references = Vec::new();
-    for (index, endpoint) in monitor.spec.endpoints.iter().enumerate() {
-        let Some(tls) = &endpoint.tls_config else { continue };
-        for (field, source) in [("ca", &tls.ca), ("cert", &tls.cert)] {
-            if let Some(config_map) = source.as_ref().and_then(|source| source.config_map.as_ref()) {
-                references
-                    .push((format!("spec.endpoints[{index}].tlsConfig.{field}.configMap"), config_map.name.clone()));
-            }
-        }
-    }
-    references
-}
-
 /// A monitor outside the stack's namespace may not reference Secrets or ConfigMaps: Prometheus
 /// runs in the stack's namespace and can only mount objects there, and letting a monitor lend
 /// another namespace's credentials to a stack would cross a tenancy boundary.
@@ -195,11 +154,10 @@ pub fn foreign_reference(monitor: &ServiceMonitor, stack_namespace: &str) -> Opt
     if namespace == stack_namespace {
         return None;
     }
-    let secrets = secret_references(monitor).into_iter().map(|(field, secret)| (field, "Secret", secret.name));
-    let config_maps = config_map_references(monitor).into_iter().map(|(field, name)| (field, "ConfigMap", name));
-    secrets.chain(config_maps).next().map(|(field, kind, name)| {
+    monitor.spec.references().into_iter().next().map(|reference| {
+        let (kind, name) = (reference.object.kind(), reference.object.name());
         (
-            field,
+            reference.field,
             format!(
                 "{kind} {namespace}/{name} cannot be read by the stack in namespace {stack_namespace}: a \
                  ServiceMonitor that references a {kind} must be in the stack's namespace"
@@ -399,7 +357,10 @@ async fn problem(
         return Ok(Some(rejection));
     }
     let mut checked = BTreeSet::new();
-    for (field, reference) in secret_references(monitor) {
+    for (field, reference) in monitor.spec.references().into_iter().filter_map(|reference| match reference.object {
+        Referenced::Secret(secret) => Some((reference.field, secret)),
+        Referenced::ConfigMap(_) => None,
+    }) {
         if !checked.insert((reference.name.clone(), reference.key.clone())) {
             continue;
         }
@@ -440,7 +401,7 @@ mod tests {
             "endpoints": [{"port": "http", "bearerTokenSecret": {"name": "tok", "key": "t"}},
                           {"port": "https", "basicAuth": {"username": {"name": "ba", "key": "u"}, "password": {"name": "ba", "key": "p"}}}]
         }));
-        let fields: Vec<String> = secret_references(&monitor).into_iter().map(|(field, _)| field).collect();
+        let fields: Vec<String> = monitor.spec.references().into_iter().map(|reference| reference.field).collect();
         assert_eq!(
             fields,
             [

@@ -20,7 +20,7 @@ use kube::{Client, ResourceExt};
 
 use super::dereference::ForeignMonitor;
 use crate::api::ObservabilityStack;
-use crate::import::{prometheus_operator_resource, unavailable_reason};
+use crate::prometheus_operator::{monitor_resource, unavailable_reason};
 use crate::resolve::stack_selects_object;
 
 /// How long a reconcile waits for the first list of prometheus-operator's ServiceMonitors.
@@ -68,7 +68,7 @@ impl ForeignMonitors {
         stacks: Store<ObservabilityStack>,
         trigger: UnboundedSender<ObjectRef<ObservabilityStack>>,
     ) -> Self {
-        let writer = Writer::new(prometheus_operator_resource());
+        let writer = Writer::new(monitor_resource());
         let store = writer.as_reader();
         let (availability, _) = tokio::sync::watch::channel(Availability::Unknown);
         Self(Arc::new(Inner {
@@ -120,7 +120,7 @@ impl ForeignMonitors {
             Some(Availability::Unavailable(reason)) => Snapshot::Unavailable(reason),
             _ => Snapshot::Unavailable(format!(
                 "{} ServiceMonitors are still being listed",
-                crate::import::PROMETHEUS_OPERATOR_API_VERSION
+                crate::prometheus_operator::PROMETHEUS_OPERATOR_API_VERSION
             )),
         }
     }
@@ -150,7 +150,7 @@ fn concerned(stacks: &Store<ObservabilityStack>, object: Option<&DynamicObject>)
 }
 
 async fn watch(inner: Arc<Inner>, mut writer: Writer<DynamicObject>) {
-    let resource = prometheus_operator_resource();
+    let resource = monitor_resource();
     // Limited to the operator's namespace when it has one: its Role grants nothing beyond.
     let api: Api<DynamicObject> = match &inner.namespace {
         Some(namespace) => Api::namespaced_with(inner.client.clone(), namespace, &resource),

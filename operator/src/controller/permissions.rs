@@ -84,7 +84,7 @@ pub fn required() -> Result<BTreeSet<Grant>, String> {
 /// `spec.prometheusOperatorMonitors.enabled`: its cache lists and watches prometheus-operator's
 /// ServiceMonitors (the chart's `rbac.prometheusOperatorMonitors`).
 pub fn prometheus_operator_monitors() -> BTreeSet<Grant> {
-    let resource = crate::import::prometheus_operator_resource();
+    let resource = crate::prometheus_operator::monitor_resource();
     grants(Reach::Watched, &resource.group, &resource.plural, &["list", "watch"]).collect()
 }
 

@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use super::apply::{self, LiveState};
 use super::dereference::ForeignMonitor;
-use super::resolve_and_render;
+use super::reconcile::{render_hash, validate_and_render};
 use crate::api::{ObservabilityStack, ServiceMonitor};
 use crate::drift::FieldDrift;
 use crate::schema::SchemaValidator;
@@ -98,7 +98,8 @@ pub async fn report(client: &Client, namespace: Option<&str>) -> Result<Vec<Stac
     // operator's status says why).
     let foreign: Vec<ForeignMonitor> =
         if stacks.items.iter().any(|stack| stack.spec.prometheus_operator_monitors.enabled) {
-            let api: Api<DynamicObject> = Api::all_with(client.clone(), &crate::import::prometheus_operator_resource());
+            let api: Api<DynamicObject> =
+                Api::all_with(client.clone(), &crate::prometheus_operator::monitor_resource());
             api.list(&params)
                 .await
                 .map(|list| list.items.iter().filter_map(ForeignMonitor::from_object).collect())
@@ -115,19 +116,19 @@ pub async fn report(client: &Client, namespace: Option<&str>) -> Result<Vec<Stac
             stack: format!("{}/{}", stack.namespace().unwrap_or_default(), stack.name_any()),
             ..StackReport::default()
         };
-        let resolution =
-            resolve_and_render(client, &validator, &checked, stack, &monitors, &foreign, &service_index, None).await?;
-        report.rejected_monitors = resolution
-            .selection
+        let selection =
+            super::dereference::select(client, &validator, &checked, stack, &monitors, &foreign, &service_index)
+                .await?;
+        report.rejected_monitors = selection
             .rejected
             .iter()
             .map(|r| format!("{}/{}: {}: {}", r.namespace, r.name, r.field, r.reason))
             .collect();
-        match resolution.rendered {
+        match validate_and_render(&validator, stack, &selection, None) {
             Ok((_, rendered)) => {
                 let declared = apply::declare(stack, rendered)?;
                 let applied_hash = stack.status.as_ref().and_then(|status| status.last_applied_hash.as_deref());
-                let previously_applied = applied_hash == Some(super::render_hash(&declared).as_str());
+                let previously_applied = applied_hash == Some(render_hash(&declared).as_str());
                 for item in &declared {
                     let key = item.key();
                     match apply::inspect(client, item).await? {

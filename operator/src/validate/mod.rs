@@ -8,7 +8,24 @@ use regex::Regex;
 use crate::api::{
     LABEL_NAME_PATTERN, ObservabilityStackSpec, RelabelAction, RelabelConfig, ServiceMonitorSpec, parse_duration_millis,
 };
-use crate::schema::FieldError;
+pub mod names;
+
+use names::{is_dns_label, is_label_key, is_label_value, matches};
+
+/// One violated rule, at a field path such as `spec.endpoints[0].interval`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FieldError {
+    /// Path of the field from the object's root.
+    pub path: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl std::fmt::Display for FieldError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.path.is_empty() { f.write_str(&self.message) } else { write!(f, "{}: {}", self.path, self.message) }
+    }
+}
 
 /// Application alerts a ServiceMonitor may disable or retune for its service.
 pub const OVERRIDABLE_ALERTS: [&str; 5] =
@@ -488,39 +505,6 @@ fn namespace_names(names: &[String], path: &str, errors: &mut Vec<FieldError>) {
             errors.push(error(format!("{path}[{index}]"), format!("{name:?} is not a namespace name")));
         }
     }
-}
-
-fn matches(cell: &'static std::sync::OnceLock<Option<Regex>>, pattern: &str, text: &str) -> bool {
-    // Constant patterns, compiled in the tests; `None` would refuse rather than accept.
-    cell.get_or_init(|| Regex::new(pattern).ok()).as_ref().is_some_and(|regex| regex.is_match(text))
-}
-
-/// Whether `text` is a DNS-1123 label: a namespace or object name.
-pub fn is_dns_label(text: &str) -> bool {
-    static DNS_LABEL: std::sync::OnceLock<Option<Regex>> = std::sync::OnceLock::new();
-    text.len() <= 63 && matches(&DNS_LABEL, r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", text)
-}
-
-/// Whether `text` is a Kubernetes label key: an optional DNS subdomain prefix and `/`, then a
-/// name of at most 63 characters.
-pub fn is_label_key(text: &str) -> bool {
-    static PREFIX: std::sync::OnceLock<Option<Regex>> = std::sync::OnceLock::new();
-    let (prefix, name) = match text.split_once('/') {
-        Some((prefix, name)) => (Some(prefix), name),
-        None => (None, text),
-    };
-    let prefix_ok = prefix.is_none_or(|prefix| {
-        prefix.len() <= 253
-            && matches(&PREFIX, r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$", prefix)
-    });
-    prefix_ok && !name.is_empty() && is_label_value(name)
-}
-
-/// Whether `text` is a Kubernetes label value (empty, or at most 63 alphanumerics, `-`, `_`,
-/// `.`, beginning and ending alphanumeric).
-pub fn is_label_value(text: &str) -> bool {
-    static VALUE: std::sync::OnceLock<Option<Regex>> = std::sync::OnceLock::new();
-    text.len() <= 63 && matches(&VALUE, r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$", text)
 }
 
 fn error(path: impl Into<String>, message: impl Into<String>) -> FieldError {
