@@ -9,6 +9,8 @@
 #   tools/images.sh import [TAG...]    build, then import into the node's containerd (skips an
 #                                      image whose archive is already imported)
 #   tools/images.sh list               the images this script knows: tag and tool
+#   tools/images.sh rootfs TAG DIR     stage one image's files in DIR (the Dockerfile's recipe)
+#   tools/images.sh config TAG         one image's config JSON (without the layer digest)
 #   tools/images.sh image --tag NAME:TAG --file SRC=/DEST [--file ...] --entrypoint /DEST \
 #       [--arg A ...] [--user UID] [--port N/tcp ...] [--workdir DIR] [--dir DIR ...] [--out FILE]
 #                                      one archive of any binaries (stand-ins, tests): prints its path
@@ -126,17 +128,12 @@ json_string() {
   printf '"%s"' "$s"
 }
 
-# write_image OUT TAG ENTRYPOINT_JSON ARGS_JSON USER PORTS WORKDIR DIRS FILE...
-#   FILE: SRC=/DEST (copied with mode 0755); PORTS, DIRS: space separated
-write_image() {
-  local out="$1" tag="$2" entrypoint="$3" args="$4" user="$5" ports="$6" workdir="$7" dirs="$8"
-  shift 8
-  [[ "$tag" == *:* ]] || die "image tag '$tag' has no :version"
+# stage_rootfs ROOTFS TAG USER DIRS FILE...: the image's files in an (empty) directory
+#   FILE: SRC=/DEST (copied with mode 0755); DIRS: space separated, owned by USER
+stage_rootfs() {
+  local rootfs="$1" tag="$2" user="$3" dirs="$4" spec src dest dir
+  shift 4
   [[ "$user" =~ ^[0-9]+$ ]] || die "$tag: user must be numeric, got '$user'"
-  local work rootfs spec src dest dir
-  work="$(mktemp -d "${TMPDIR:-/tmp}/stackscope-image.XXXXXX")"
-  WORK_DIRS+=("$work")
-  rootfs="$work/rootfs"
   mkdir -p "$rootfs/etc" "$rootfs/tmp"
   chmod 1777 "$rootfs/tmp"
   for spec in "$@"; do
@@ -169,11 +166,11 @@ write_image() {
   done
   find "$rootfs" -type d -exec chmod go-w,a+rx {} + && chmod 1777 "$rootfs/tmp"
   for dir in $dirs; do chown "$user:$user" "$rootfs$dir"; done
+}
 
-  mkdir -p "$work/archive"
-  det_tar "$rootfs" "$work/layer.tar"
-  local layer_sha port ports_json="" config config_sha
-  layer_sha="$(sha256sum "$work/layer.tar" | cut -d' ' -f1)"
+# image_config TAG ENTRYPOINT_JSON ARGS_JSON USER PORTS WORKDIR LAYER_SHA: the image's config JSON
+image_config() {
+  local tag="$1" entrypoint="$2" args="$3" user="$4" ports="$5" workdir="$6" layer_sha="$7" port ports_json="" config
   for port in $ports; do ports_json+="${ports_json:+,}$(json_string "$port"):{}"; done
   config="{\"architecture\":\"amd64\",\"os\":\"linux\",\"config\":{\"User\":\"$user:$user\""
   config+=",\"Env\":[\"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\"]"
@@ -183,7 +180,25 @@ write_image() {
   config+=",\"WorkingDir\":$(json_string "$workdir")"
   config+=",\"Labels\":{\"org.opencontainers.image.title\":$(json_string "${tag%:*}"),\"org.opencontainers.image.version\":$(json_string "${tag##*:}")}}"
   config+=",\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[\"sha256:$layer_sha\"]}}"
-  printf '%s' "$config" >"$work/config.json"
+  printf '%s' "$config"
+}
+
+# write_image OUT TAG ENTRYPOINT_JSON ARGS_JSON USER PORTS WORKDIR DIRS FILE...
+#   FILE: SRC=/DEST (copied with mode 0755); PORTS, DIRS: space separated
+write_image() {
+  local out="$1" tag="$2" entrypoint="$3" args="$4" user="$5" ports="$6" workdir="$7" dirs="$8"
+  shift 8
+  [[ "$tag" == *:* ]] || die "image tag '$tag' has no :version"
+  local work rootfs
+  work="$(mktemp -d "${TMPDIR:-/tmp}/stackscope-image.XXXXXX")"
+  WORK_DIRS+=("$work")
+  rootfs="$work/rootfs"
+  stage_rootfs "$rootfs" "$tag" "$user" "$dirs" "$@"
+  mkdir -p "$work/archive"
+  det_tar "$rootfs" "$work/layer.tar"
+  local layer_sha config_sha
+  layer_sha="$(sha256sum "$work/layer.tar" | cut -d' ' -f1)"
+  image_config "$tag" "$entrypoint" "$args" "$user" "$ports" "$workdir" "$layer_sha" >"$work/config.json"
   config_sha="$(sha256sum "$work/config.json" | cut -d' ' -f1)"
   mkdir -p "$work/archive/$layer_sha"
   mv "$work/layer.tar" "$work/archive/$layer_sha/layer.tar"
@@ -200,18 +215,24 @@ write_image() {
 # archive_path TAG INPUT_HASH -> where the archive of these inputs lives
 archive_path() { echo "$ARCHIVES/$(tr '/:' '__' <<<"$1")-$2.tar"; }
 
-# build_table_image LINE -> archive path (built unless the same inputs were built before)
-build_table_image() {
-  local line="$1" tag files entrypoint args user ports workdir dirs
-  IFS='|' read -r tag files entrypoint args user ports workdir dirs <<<"$line"
+# parse_line LINE: the fields of a table line into tag, entrypoint, args, user, ports, workdir,
+# dirs and file_args (SRC=/DEST of each binary, built if needed), in the caller's locals.
+parse_line() {
+  local files spec tool binary dest
+  IFS='|' read -r tag files entrypoint args user ports workdir dirs <<<"$1"
   tag="$(trim "$tag")"; entrypoint="$(trim "$entrypoint")"; args="$(trim "$args")"
   user="$(trim "$user")"; ports="$(trim "$ports")"; workdir="$(trim "$workdir")"; dirs="$(trim "$dirs")"
-  local spec tool binary dest src file_args=() sums
+  file_args=()
   for spec in $files; do
     tool="${spec%%:*}"; binary="${spec#*:}"; dest="${binary#*=}"; binary="${binary%%=*}"
-    src="$(source_of "$tool" "$binary")"
-    file_args+=("$src=$dest")
+    file_args+=("$(source_of "$tool" "$binary")=$dest")
   done
+}
+
+# build_table_image LINE -> archive path (built unless the same inputs were built before)
+build_table_image() {
+  local line="$1" tag entrypoint args user ports workdir dirs file_args spec sums
+  parse_line "$line"
   # Inputs: the line itself, the binaries' and the CA bundle's bytes, and this script.
   sums="$( { echo "$line"; for spec in "${file_args[@]}"; do sha256sum "${spec%%=*}" | cut -d' ' -f1; done
     [[ -f "$CA_BUNDLE" ]] && sha256sum "$CA_BUNDLE" | cut -d' ' -f1; sha256sum "$0" | cut -d' ' -f1; } \
@@ -279,6 +300,23 @@ main() {
         tag="$(trim "${line%%|*}")"
         import_archive "$address" "$archive" "$tag"
       done < <(selected_lines "$@")
+      ;;
+    rootfs)
+      # The files of one image of the table in a directory (the Dockerfile's build stage).
+      (($# == 2)) || die "usage: $0 rootfs TAG DIR"
+      local tag entrypoint args user ports workdir dirs file_args
+      parse_line "$(selected_lines "$1")"
+      [[ ! -e "$2" || -z "$(ls -A "$2")" ]] || die "$2 is not empty"
+      stage_rootfs "$2" "$tag" "$user" "$dirs" "${file_args[@]}"
+      ;;
+    config)
+      # One image's config (without its layer digest), as the archive carries it.
+      (($# == 1)) || die "usage: $0 config TAG"
+      local tag files entrypoint args user ports workdir dirs
+      IFS='|' read -r tag files entrypoint args user ports workdir dirs <<<"$(selected_lines "$1")"
+      image_config "$(trim "$tag")" "$(trim "$entrypoint")" "$(trim "$args")" "$(trim "$user")" "$(trim "$ports")" \
+        "$(trim "$workdir")" ""
+      echo
       ;;
     list)
       image_table | awk -F'|' '{ t = $1; gsub(/[[:space:]]/, "", t); split($2, f, ":"); gsub(/[[:space:]]/, "", f[1]); print t "\t" f[1] }'
