@@ -95,6 +95,8 @@ version_ok() {
     kube-state-metrics) out="$("$bin" version 2>/dev/null)" || return 1 ;;
     coredns) out="$("$bin" -version 2>/dev/null)" || return 1 ;;
     pause) out="$("$bin" -v 2>/dev/null)" || return 1 ;;
+    # kingpin's version flag of this release prints to stderr
+    thanos) out="$("$bin" --version 2>&1)" || return 1 ;;
     *) out="$("$bin" --version 2>/dev/null)" || return 1 ;;
   esac
   [[ "$out" == *"$want"* ]]

@@ -332,8 +332,11 @@ print_env() {
 # ---------------------------------------------------------------------------
 do_stop() {
   local c pid i
-  # A node of this control plane (tools/node.sh) goes first: its pods need the API server gone last.
-  if [[ -f "$STATE/node/slot" ]]; then "$SCRIPT_DIR/node.sh" teardown || log "node teardown failed"; fi
+  # A node of this control plane (tools/node.sh) goes first, unless node.sh itself is starting
+  # this control plane (then the node's network is already made for it).
+  if [[ -z "$NODE_NAME" && -f "$STATE/node/slot" ]]; then
+    "$SCRIPT_DIR/node.sh" teardown 9>&- || log "node teardown failed"
+  fi
   for ((i = ${#COMPONENTS[@]} - 1; i >= 0; i--)); do
     c="${COMPONENTS[i]}"
     pid="$(pid_of "$c")"

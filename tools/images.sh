@@ -83,7 +83,9 @@ trim() { local s="$1"; s="${s#"${s%%[![:space:]]*}"}"; echo "${s%"${s##*[![:spac
 declare -A TOOL_DIRS=()
 tool_dir() {
   if [[ -z "${TOOL_DIRS[$1]:-}" ]]; then
-    TOOL_DIRS[$1]="$("$SCRIPT_DIR/build-tools.sh" --print-path "$1" | head -n1)" || die "cannot build $1"
+    local dir
+    dir="$("$SCRIPT_DIR/build-tools.sh" --print-path "$1")" || die "cannot build $1"
+    TOOL_DIRS[$1]="${dir%%$'\n'*}"
   fi
   echo "${TOOL_DIRS[$1]}"
 }
@@ -218,14 +220,16 @@ archive_path() { echo "$ARCHIVES/$(tr '/:' '__' <<<"$1")-$2.tar"; }
 # parse_line LINE: the fields of a table line into tag, entrypoint, args, user, ports, workdir,
 # dirs and file_args (SRC=/DEST of each binary, built if needed), in the caller's locals.
 parse_line() {
-  local files spec tool binary dest
+  local files spec tool binary dest src
   IFS='|' read -r tag files entrypoint args user ports workdir dirs <<<"$1"
   tag="$(trim "$tag")"; entrypoint="$(trim "$entrypoint")"; args="$(trim "$args")"
   user="$(trim "$user")"; ports="$(trim "$ports")"; workdir="$(trim "$workdir")"; dirs="$(trim "$dirs")"
   file_args=()
   for spec in $files; do
     tool="${spec%%:*}"; binary="${spec#*:}"; dest="${binary#*=}"; binary="${binary%%=*}"
-    file_args+=("$(source_of "$tool" "$binary")=$dest")
+    # a plain assignment, so that a failed build stops the script (errexit)
+    src="$(source_of "$tool" "$binary")"
+    file_args+=("$src=$dest")
   done
 }
 

@@ -54,14 +54,15 @@ mkdir -p "$DIR"
 log "provisioning class(es) of $PROVISIONER into $DIR for node $NODE_NAME"
 while true; do
   classes=" $(k get storageclass -o jsonpath="{range .items[?(@.provisioner==\"$PROVISIONER\")]}{.metadata.name}{\" \"}{end}" 2>/dev/null) "
-  while IFS=$'\t' read -r namespace claim uid class size volume modes; do
+  # `|` separates (a tab is whitespace to `read`, and runs of it would swallow empty fields).
+  while IFS='|' read -r namespace claim uid class size volume modes; do
     [[ -n "$uid" && -z "$volume" && "$classes" == *" $class "* ]] || continue
     k get pv "pvc-$uid" >/dev/null 2>&1 && continue
     provision "$namespace" "$claim" "$uid" "$class" "$size" "$modes"
-  done < <(k get pvc -A -o jsonpath='{range .items[?(@.status.phase=="Pending")]}{.metadata.namespace}{"\t"}{.metadata.name}{"\t"}{.metadata.uid}{"\t"}{.spec.storageClassName}{"\t"}{.spec.resources.requests.storage}{"\t"}{.spec.volumeName}{"\t"}{.spec.accessModes[*]}{"\n"}{end}' 2>/dev/null)
-  while IFS=$'\t' read -r name by path; do
+  done < <(k get pvc -A -o jsonpath='{range .items[?(@.status.phase=="Pending")]}{.metadata.namespace}{"|"}{.metadata.name}{"|"}{.metadata.uid}{"|"}{.spec.storageClassName}{"|"}{.spec.resources.requests.storage}{"|"}{.spec.volumeName}{"|"}{.spec.accessModes[*]}{"\n"}{end}' 2>/dev/null)
+  while IFS='|' read -r name by path; do
     [[ -n "$name" && "$by" == "$PROVISIONER" ]] || continue
     release "$name" "$path"
-  done < <(k get pv -o jsonpath='{range .items[?(@.status.phase=="Released")]}{.metadata.name}{"\t"}{.metadata.annotations.pv\.kubernetes\.io/provisioned-by}{"\t"}{.spec.local.path}{"\n"}{end}' 2>/dev/null)
+  done < <(k get pv -o jsonpath='{range .items[?(@.status.phase=="Released")]}{.metadata.name}{"|"}{.metadata.annotations.pv\.kubernetes\.io/provisioned-by}{"|"}{.spec.local.path}{"\n"}{end}' 2>/dev/null)
   sleep "$INTERVAL"
 done

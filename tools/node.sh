@@ -142,11 +142,19 @@ stop_process() {
   rm -f "$NODE/$name.pid"
 }
 
-# wait_until WHAT COMMAND...: poll until COMMAND succeeds or START_TIMEOUT passes
+# wait_until WHAT COMMAND...: poll until COMMAND succeeds or START_TIMEOUT passes; fails at once
+# when a started component has exited.
 wait_until() {
-  local what="$1" deadline=$((SECONDS + START_TIMEOUT))
+  local what="$1" deadline=$((SECONDS + START_TIMEOUT)) c
   shift
   until "$@" >/dev/null 2>&1; do
+    for c in "${COMPONENTS[@]}"; do
+      if [[ -f "$NODE/$c.pid" ]] && ! alive "$c"; then
+        log "$c exited while waiting for $what; last log lines:"
+        tail -n 20 "$LOGS/$c.log" >&2 || true
+        return 1
+      fi
+    done
     ((SECONDS < deadline)) || { log "timed out after ${START_TIMEOUT}s waiting for $what"; return 1; }
     sleep 0.5
   done
@@ -231,12 +239,16 @@ EOF
 version = 2
 root = "$NODE/containerd/root"
 state = "$NODE/containerd/state"
-disabled_plugins = ["io.containerd.internal.v1.opt", "io.containerd.runtime.v1.linux", "io.containerd.snapshotter.v1.aufs", "io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.devmapper", "io.containerd.snapshotter.v1.zfs", "io.containerd.tracing.processor.v1.otlp"]
+disabled_plugins = ["io.containerd.internal.v1.opt", "io.containerd.snapshotter.v1.aufs", "io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.devmapper", "io.containerd.snapshotter.v1.zfs", "io.containerd.tracing.processor.v1.otlp"]
 
 [grpc]
   address = "$NODE/containerd.sock"
 [ttrpc]
   address = "$NODE/containerd.sock.ttrpc"
+
+# The legacy runtime is unused, but containerd 1.6's task service needs it loaded.
+[plugins."io.containerd.runtime.v1.linux"]
+  runtime_root = "$NODE/containerd/runc-v1"
 
 [plugins."io.containerd.grpc.v1.cri"]
   sandbox_image = "$PAUSE_IMAGE"
@@ -602,7 +614,7 @@ do_teardown() {
     find /var/log/containers -maxdepth 1 -type l -lname "$NODE/*" -delete 2>/dev/null || true
   fi
   # Everything but the image store (kept, so a restart imports nothing) and the logs.
-  rm -rf "$NODE/kubelet" "$NODE/containerd/state" "$NODE/containerd/runc" "$NODE/cni" "$NODE/volumes" \
+  rm -rf "$NODE/kubelet" "$NODE/containerd/state" "$NODE/containerd/runc" "$NODE/containerd/runc-v1" "$NODE/cni" "$NODE/volumes" \
     "$NODE/pod-logs" "$NODE/volume-plugins" "$NODE/kube-scheduler-certs" "$NODE/env" "$NODE/slot" "$NODE/kubectl"
 }
 
