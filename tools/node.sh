@@ -579,7 +579,7 @@ fail_start() {
 mounts_under() { awk -v d="$1/" 'index($5, d) == 1 { print $5 }' /proc/self/mountinfo | sort -r; }
 
 do_teardown() {
-  local n c address="$NODE/containerd.sock" id
+  local n c address="$NODE/containerd.sock" id ids=()
   n="$(slot)"
   for c in provisioner kube-scheduler kube-proxy kubelet; do stop_process "$c"; done
   # Every container of the node, killed and removed through containerd, then containerd itself.
@@ -591,7 +591,8 @@ do_teardown() {
       wait_until "task $id to exit" task_stopped "$address" "$id" || true
       ctr --address "$address" -n k8s.io tasks delete -f "$id" >/dev/null 2>&1 || true
     done
-    for id in $(ctr --address "$address" -n k8s.io containers ls -q 2>/dev/null); do
+    mapfile -t ids < <(ctr --address "$address" -n k8s.io containers ls -q 2>/dev/null)
+    for id in "${ids[@]}"; do
       ctr --address "$address" -n k8s.io containers delete "$id" >/dev/null 2>&1 || true
     done
   fi
@@ -607,15 +608,19 @@ do_teardown() {
     remove_network "$n"
     remove_cgroups "$n"
     restore_kernel_tunables
+    # libcni's cache of the results of this node's sandboxes (bridge and loopback networks)
     rm -f /var/lib/cni/results/stackscope-* 2>/dev/null || true
+    for id in "${ids[@]}"; do rm -f /var/lib/cni/results/*-"$id"-* 2>/dev/null || true; done
   fi
   # The kubelet's links to container logs point into this node's pod-logs directory.
   if [[ -d /var/log/containers ]]; then
     find /var/log/containers -maxdepth 1 -type l -lname "$NODE/*" -delete 2>/dev/null || true
+    rmdir /var/log/containers 2>/dev/null || true
   fi
   # Everything but the image store (kept, so a restart imports nothing) and the logs.
   rm -rf "$NODE/kubelet" "$NODE/containerd/state" "$NODE/containerd/runc" "$NODE/containerd/runc-v1" "$NODE/cni" "$NODE/volumes" \
-    "$NODE/pod-logs" "$NODE/volume-plugins" "$NODE/kube-scheduler-certs" "$NODE/env" "$NODE/slot" "$NODE/kubectl"
+    "$NODE/pod-logs" "$NODE/volume-plugins" "$NODE/kube-scheduler-certs" "$NODE/env" \
+    "$NODE/containerd.sock.ttrpc" "$NODE/containerd.sock" "$NODE/kubelet.yaml" "$NODE/kube-proxy.yaml" "$NODE/resolv.conf" "$NODE/slot" "$NODE/kubectl"
 }
 
 task_stopped() {

@@ -50,4 +50,3 @@ pub async fn query(address: SocketAddr, promql: &str) -> Result<Vec<Value>, Stri
     let data = api(address, &format!("/api/v1/query?query={encoded}")).await?;
     data["result"].as_array().cloned().ok_or_else(|| format!("{promql}: no result vector: {data}"))
 }
-

@@ -6,7 +6,6 @@ use std::sync::{Mutex, OnceLock};
 
 use crate::repo_root;
 
-
 /// The directory holding the binaries of a `tools/build-tools.sh` name (`prometheus`,
 /// `alertmanager`, `jaeger`, `control-plane`, ...), building them on first use.
 pub fn bin_dir(name: &str) -> Result<PathBuf, String> {

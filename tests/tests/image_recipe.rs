@@ -66,7 +66,8 @@ fn the_dockerfile_builds_the_image_tools_images_sh_writes() {
         .unwrap_or_else(|error| panic!("tools/images.sh config {tag}: {error}"));
     let config = &config["config"];
 
-    let dockerfile = std::fs::read_to_string(repo_root().join("Dockerfile")).unwrap_or_else(|e| panic!("Dockerfile: {e}"));
+    let dockerfile =
+        std::fs::read_to_string(repo_root().join("Dockerfile")).unwrap_or_else(|e| panic!("Dockerfile: {e}"));
     let stages = stages(&dockerfile);
     let [build, image] = stages.as_slice() else { panic!("expected a build stage and the image's, got {stages:?}") };
 

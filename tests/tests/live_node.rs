@@ -109,15 +109,23 @@ async fn pods_run_with_probes_a_bound_claim_service_ips_cluster_dns_and_logs() {
     let pods: Api<Pod> = Api::namespaced(client.clone(), NAMESPACE);
 
     // Alertmanager: a StatefulSet whose volumeClaimTemplate the node's provisioner binds.
-    apply(&config_maps, "alertmanager", json!({
-        "apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "alertmanager", "namespace": NAMESPACE},
-        "data": {"alertmanager.yml": "route:\n  receiver: none\nreceivers:\n- name: none\n"},
-    }))
+    apply(
+        &config_maps,
+        "alertmanager",
+        json!({
+            "apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "alertmanager", "namespace": NAMESPACE},
+            "data": {"alertmanager.yml": "route:\n  receiver: none\nreceivers:\n- name: none\n"},
+        }),
+    )
     .await;
-    apply(&services, "alertmanager", json!({
-        "apiVersion": "v1", "kind": "Service", "metadata": {"name": "alertmanager", "namespace": NAMESPACE},
-        "spec": {"selector": {"app": "alertmanager"}, "ports": [{"name": "web", "port": 9093, "targetPort": 9093}]},
-    }))
+    apply(
+        &services,
+        "alertmanager",
+        json!({
+            "apiVersion": "v1", "kind": "Service", "metadata": {"name": "alertmanager", "namespace": NAMESPACE},
+            "spec": {"selector": {"app": "alertmanager"}, "ports": [{"name": "web", "port": 9093, "targetPort": 9093}]},
+        }),
+    )
     .await;
     let statefulsets: Api<StatefulSet> = Api::namespaced(client.clone(), NAMESPACE);
     apply(&statefulsets, "alertmanager", json!({
@@ -192,10 +200,14 @@ async fn pods_run_with_probes_a_bound_claim_service_ips_cluster_dns_and_logs() {
             "global:\n  scrape_interval: 2s\nscrape_configs:\n- job_name: alertmanager\n  static_configs:\n  - targets: ['{target}']\n")},
     }))
     .await;
-    apply(&services, "prometheus", json!({
-        "apiVersion": "v1", "kind": "Service", "metadata": {"name": "prometheus", "namespace": NAMESPACE},
-        "spec": {"selector": {"app": "prometheus"}, "ports": [{"name": "web", "port": 9090, "targetPort": 9090}]},
-    }))
+    apply(
+        &services,
+        "prometheus",
+        json!({
+            "apiVersion": "v1", "kind": "Service", "metadata": {"name": "prometheus", "namespace": NAMESPACE},
+            "spec": {"selector": {"app": "prometheus"}, "ports": [{"name": "web", "port": 9090, "targetPort": 9090}]},
+        }),
+    )
     .await;
     let prometheus_pod: Pod = serde_json::from_value(json!({
         "apiVersion": "v1", "kind": "Pod",
@@ -217,7 +229,9 @@ async fn pods_run_with_probes_a_bound_claim_service_ips_cluster_dns_and_logs() {
         },
     }))
     .unwrap_or_else(|error| panic!("{error}"));
-    pods.create(&PostParams::default(), &prometheus_pod).await.unwrap_or_else(|error| panic!("create prometheus: {error}"));
+    pods.create(&PostParams::default(), &prometheus_pod)
+        .await
+        .unwrap_or_else(|error| panic!("create prometheus: {error}"));
     wait_ready(&pods, "prometheus").await;
     let prometheus = service_address(&services, "prometheus").await;
     let up = wait_for("Prometheus scraping Alertmanager by name (up == 1)", TIMEOUT, || async {
