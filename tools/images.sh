@@ -144,6 +144,10 @@ stage_rootfs() {
     mkdir -p "$rootfs$(dirname "$dest")"
     cp "$src" "$rootfs$dest"
     chmod 0755 "$rootfs$dest"
+    # Debug information has no use in an image (the release profile keeps line tables).
+    if command -v readelf >/dev/null 2>&1 && readelf -S "$rootfs$dest" 2>/dev/null | grep -q '\.debug_'; then
+      strip --strip-debug "$rootfs$dest" || die "$tag: cannot strip $dest"
+    fi
   done
   {
     echo "root:x:0:0:root:/root:/sbin/nologin"

@@ -40,6 +40,15 @@ where
         .unwrap_or_else(|error| panic!("apply {name}: {error}"))
 }
 
+/// A ClusterIP Service selecting `app: NAME`, port `web`.
+async fn apply_service(services: &Api<Service>, name: &str, port: u16) {
+    let service = json!({
+        "apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": NAMESPACE},
+        "spec": {"selector": {"app": name}, "ports": [{"name": "web", "port": port, "targetPort": port}]},
+    });
+    apply(services, name, service).await;
+}
+
 /// A namespace (new) that enforces the restricted Pod Security Standard.
 async fn restricted_namespace(client: &Client, name: &str) {
     // fresh_namespace clears stacks a previous run left, so their CRD must exist.
@@ -118,15 +127,7 @@ async fn pods_run_with_probes_a_bound_claim_service_ips_cluster_dns_and_logs() {
         }),
     )
     .await;
-    apply(
-        &services,
-        "alertmanager",
-        json!({
-            "apiVersion": "v1", "kind": "Service", "metadata": {"name": "alertmanager", "namespace": NAMESPACE},
-            "spec": {"selector": {"app": "alertmanager"}, "ports": [{"name": "web", "port": 9093, "targetPort": 9093}]},
-        }),
-    )
-    .await;
+    apply_service(&services, "alertmanager", 9093).await;
     let statefulsets: Api<StatefulSet> = Api::namespaced(client.clone(), NAMESPACE);
     apply(&statefulsets, "alertmanager", json!({
         "apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "alertmanager", "namespace": NAMESPACE},
@@ -200,15 +201,7 @@ async fn pods_run_with_probes_a_bound_claim_service_ips_cluster_dns_and_logs() {
             "global:\n  scrape_interval: 2s\nscrape_configs:\n- job_name: alertmanager\n  static_configs:\n  - targets: ['{target}']\n")},
     }))
     .await;
-    apply(
-        &services,
-        "prometheus",
-        json!({
-            "apiVersion": "v1", "kind": "Service", "metadata": {"name": "prometheus", "namespace": NAMESPACE},
-            "spec": {"selector": {"app": "prometheus"}, "ports": [{"name": "web", "port": 9090, "targetPort": 9090}]},
-        }),
-    )
-    .await;
+    apply_service(&services, "prometheus", 9090).await;
     let prometheus_pod: Pod = serde_json::from_value(json!({
         "apiVersion": "v1", "kind": "Pod",
         "metadata": {"name": "prometheus", "namespace": NAMESPACE, "labels": {"app": "prometheus"}},
