@@ -332,11 +332,6 @@ print_env() {
 # ---------------------------------------------------------------------------
 do_stop() {
   local c pid i
-  # A node of this control plane (tools/node.sh) goes first, unless node.sh itself is starting
-  # this control plane (then the node's network is already made for it).
-  if [[ -z "$NODE_NAME" && -f "$STATE/node/slot" ]]; then
-    "$SCRIPT_DIR/node.sh" teardown 9>&- || log "node teardown failed"
-  fi
   for ((i = ${#COMPONENTS[@]} - 1; i >= 0; i--)); do
     c="${COMPONENTS[i]}"
     pid="$(pid_of "$c")"
@@ -353,6 +348,12 @@ do_stop() {
     fi
     rm -f "$STATE/$c.pid" "$STATE/$c.port"
   done
+  # A node of this control plane (tools/node.sh) goes after it (the API server shuts down at once
+  # while its address still exists), unless node.sh itself is starting this control plane (then
+  # the node's network is already made for it).
+  if [[ -z "$NODE_NAME" && -f "$STATE/node/slot" ]]; then
+    "$SCRIPT_DIR/node.sh" teardown 9>&- || log "node teardown failed"
+  fi
   # clean up everything but the logs (and the lock)
   rm -rf "$PKI" "$STATE/etcd" "$STATE/kubeconfig" "$STATE/controller-manager.kubeconfig" \
     "$STATE/env" "$STATE/kube-apiserver-certs" "$STATE/kube-controller-manager-certs" \

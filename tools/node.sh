@@ -6,8 +6,8 @@
 # Usage: tools/node.sh start|stop|status|env
 #   start     start (or reuse, if healthy) the control plane and the node, wait until the node is
 #             Ready and CoreDNS answers; prints `export ...` lines on stdout (eval-able)
-#   stop      stop the node, remove everything it made (containers, mounts, network namespaces,
-#             bridge, iptables rules, cgroups, routes, processes), then stop the control plane
+#   stop      stop the control plane, then the node, removing everything it made (containers,
+#             mounts, network namespaces, bridge, iptables rules, cgroups, routes, processes)
 #   teardown  the node part of stop only (control-plane.sh stop calls it)
 #   status    each component; exit 0 only if all run
 #   env       the export lines of the running node
@@ -663,7 +663,8 @@ main() {
   fi
   case "$cmd" in
     start) do_start ;;
-    stop) do_teardown; "$SCRIPT_DIR/control-plane.sh" stop 7>&-; log "stopped (logs kept in $LOGS)" ;;
+    # The control plane stops first and then tears the node down (control-plane.sh stop).
+    stop) "$SCRIPT_DIR/control-plane.sh" stop 7>&-; do_teardown; log "stopped (logs kept in $LOGS)" ;;
     teardown) do_teardown ;;
     status) do_status ;;
     env) all_alive || die "no node running (see: $0 status)"; print_env ;;
