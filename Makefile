@@ -9,10 +9,12 @@ OUT ?= out
 # the end-to-end tests another one (they install the CRDs through Helm, as users do).
 TEST_STATE ?= $(HOME)/.cache/stackscope/control-plane-test
 E2E_STATE ?= $(HOME)/.cache/stackscope/control-plane-e2e
+# The live tests' node (tools/node.sh, with a control plane of its own; tests/src/node.rs).
+NODE_TEST_STATE ?= $(HOME)/.cache/stackscope/node-test
 # Generated from the Rust types, the same files in both.
 CRD_DIRS := crds charts/stackscope/crds
 
-.PHONY: run stop render test build fmt fmt-check clippy crds crds-check unit e2e tools toolchain scale bench
+.PHONY: node node-stop run stop render test build fmt fmt-check clippy crds crds-check unit e2e tools toolchain scale bench
 
 ## run: local control plane, CRDs, the example stack, the operator reconciling it, status and drift.
 run: toolchain build
@@ -23,6 +25,16 @@ stop:
 	@state="$${STACKSCOPE_STATE:-$$HOME/.cache/stackscope/control-plane}"; \
 	if [[ -f "$$state/operator.pid" ]]; then kill "$$(cat "$$state/operator.pid")" 2>/dev/null || true; rm -f "$$state/operator.pid"; fi
 	tools/control-plane.sh stop
+
+## node: the local control plane with a real node (containerd, kubelet, kube-proxy, CoreDNS):
+## pods run, from images built without a container engine. Needs root. See tools/NODE.md.
+node:
+	tools/node.sh start >/dev/null
+	tools/node.sh status
+
+## node-stop: stop the node and its control plane, and remove everything the node made.
+node-stop:
+	tools/node.sh stop
 
 ## render: the offline half: validate and render the example into $(OUT)/ without a cluster.
 render: toolchain build
@@ -43,9 +55,10 @@ scale: toolchain
 	STACKSCOPE_SCALE_STATE="$(SCALE_STATE)" target/release/scale \
 		--prometheus-operator "$$(tools/build-tools.sh --print-path prometheus-operator)/operator" $(SCALE_ARGS)
 
-## tools: build the pinned control plane, the engines the tests judge the output with and helm, once.
+## tools: build the pinned control plane, the engines the tests judge the output with, helm, the
+## node and the binaries of its images, once.
 tools:
-	tools/build-tools.sh all >/dev/null
+	tools/build-tools.sh all node images >/dev/null
 
 ## test: everything CI checks — formatting, lints, CRD staleness, all tests (the operator's
 ## against a real control plane) and the end-to-end install paths.
@@ -91,6 +104,7 @@ unit:
 	@mkdir -p target
 	@status=0; STACKSCOPE_STATE="$(TEST_STATE)" $(CARGO) test --workspace --exclude stackscope-e2e --no-fail-fast 2>&1 | tee target/test-output.txt || status=$$?; \
 	STACKSCOPE_STATE="$(TEST_STATE)" tools/control-plane.sh stop >/dev/null 2>&1 || true; \
+	STACKSCOPE_STATE="$(NODE_TEST_STATE)" tools/node.sh stop >/dev/null 2>&1 || true; \
 	echo "== test summary =="; \
 	grep -E '^test result:' target/test-output.txt | awk '{p+=$$4; f+=$$6; i+=$$8} END {printf "%d passed, %d failed, %d ignored\n", p, f, i}'; \
 	exit $$status

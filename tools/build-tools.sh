@@ -58,6 +58,17 @@ HELM_VERSION="v4.3.1"
 # prometheus-operator, for the side-by-side scale run only (`make scale`; not part of `all`). The
 # same release whose ServiceMonitor CRD the import tests read (tests/src/prometheus_operator.rs).
 PROMETHEUS_OPERATOR_VERSION="v0.85.0"
+# The node (tools/node.sh) and the images of its pods (tools/images.sh). CoreDNS and pause at the
+# versions Kubernetes 1.34 ships (kubeadm's constants); kube-state-metrics at the release built
+# against client-go v0.34; node_exporter at a current release. The config reloader at the version
+# the rendered manifests name (the module proxy serves v0.86.1, not v0.86.0); Thanos at the
+# version the rendered manifests name.
+COREDNS_VERSION="v1.12.1"
+PAUSE_VERSION="3.10.1"
+KUBE_STATE_METRICS_VERSION="v2.18.0"
+NODE_EXPORTER_VERSION="v1.10.2"
+CONFIG_RELOADER_VERSION="v0.86.1"
+THANOS_VERSION="v0.40.1"
 
 TOOLS_DIR="${STACKSCOPE_TOOLS:-$HOME/.cache/stackscope/tools}"
 # Wrapper modules live next to the binaries (outside the repo); Go's default
@@ -81,6 +92,11 @@ version_ok() {
   case "$(basename "$bin")" in
     kubectl) out="$("$bin" version --client 2>/dev/null)" || return 1 ;;
     helm) out="$("$bin" version --short 2>/dev/null)" || return 1 ;;
+    kube-state-metrics) out="$("$bin" version 2>/dev/null)" || return 1 ;;
+    coredns) out="$("$bin" -version 2>/dev/null)" || return 1 ;;
+    pause) out="$("$bin" -v 2>/dev/null)" || return 1 ;;
+    # kingpin's version flag of this release prints to stderr
+    thanos) out="$("$bin" --version 2>&1)" || return 1 ;;
     *) out="$("$bin" --version 2>/dev/null)" || return 1 ;;
   esac
   [[ "$out" == *"$want"* ]]
@@ -197,21 +213,29 @@ build_etcd() {
 # build cache across the three binaries.
 # ---------------------------------------------------------------------------
 KUBERNETES_BINARIES=(kube-apiserver kube-controller-manager kubectl)
+# The node's (tools/node.sh): built by a second `go build` in the same wrapper module, so every
+# package the two sets share comes from the Go build cache.
+KUBERNETES_NODE_BINARIES=(kubelet kube-scheduler kube-proxy)
 kubernetes_dir() { bin_dir kubernetes "$KUBERNETES_VERSION"; }
+kubernetes_node_dir() { bin_dir kubernetes-node "$KUBERNETES_VERSION"; }
 
+# kubernetes_built DIR BINARY...: every binary is there and reports the pinned version
 kubernetes_built() {
-  local b dir; dir="$(kubernetes_dir)"
-  for b in "${KUBERNETES_BINARIES[@]}"; do
+  local b dir="$1"
+  shift
+  for b in "$@"; do
     version_ok "$dir/$b" "$KUBERNETES_VERSION" || return 1
   done
 }
 
-build_kubernetes() {
-  local out; out="$(kubernetes_dir)"
-  if kubernetes_built; then
-    log "kubernetes $KUBERNETES_VERSION already built"; return 0
+# build_kubernetes_set DIR BINARY...: the binaries of k8s.io/kubernetes/cmd/<binary> into DIR
+build_kubernetes_set() {
+  local out="$1"
+  shift
+  if kubernetes_built "$out" "$@"; then
+    log "kubernetes $KUBERNETES_VERSION ($*) already built"; return 0
   fi
-  log "building kubernetes $KUBERNETES_VERSION (${KUBERNETES_BINARIES[*]})"
+  log "building kubernetes $KUBERNETES_VERSION ($*)"
   local wd="$SRC_DIR/kubernetes-$KUBERNETES_VERSION" upstream need commit date tmp staging m
   mkdir -p "$wd"
   upstream="$(cd "$wd" && module_go_mod k8s.io/kubernetes "$KUBERNETES_VERSION")"
@@ -248,20 +272,23 @@ build_kubernetes() {
     # buildDate = the release's publication time (reproducible builds)
     ldflags+=" -X $pkg.buildDate=${date:-1970-01-01T00:00:00Z}"
   done
-  tmp="$(kubernetes_dir).tmp.$$"
+  tmp="$out.tmp.$$"
   rm -rf "$tmp"; mkdir -p "$tmp"
   local pkgs=()
-  for m in "${KUBERNETES_BINARIES[@]}"; do pkgs+=("k8s.io/kubernetes/cmd/$m"); done
+  for m in "$@"; do pkgs+=("k8s.io/kubernetes/cmd/$m"); done
   (
     cd "$wd"
     CGO_ENABLED=0 GOFLAGS=-mod=mod go build -trimpath -ldflags "$ldflags" -o "$tmp/" "${pkgs[@]}"
   )
-  for m in "${KUBERNETES_BINARIES[@]}"; do
+  for m in "$@"; do
     version_ok "$tmp/$m" "$KUBERNETES_VERSION" || die "built $m does not report $KUBERNETES_VERSION"
   done
   finish_install "$tmp" "$out"
-  log "kubernetes $KUBERNETES_VERSION -> $out"
+  log "kubernetes $KUBERNETES_VERSION ($*) -> $out"
 }
+
+build_kubernetes() { build_kubernetes_set "$(kubernetes_dir)" "${KUBERNETES_BINARIES[@]}"; }
+build_kubernetes_node() { build_kubernetes_set "$(kubernetes_node_dir)" "${KUBERNETES_NODE_BINARIES[@]}"; }
 
 # ---------------------------------------------------------------------------
 # control-plane: one directory with etcd + kube-apiserver +
@@ -328,10 +355,24 @@ build_module_tool() {
   log "$name $version -> $out"
 }
 
-# Upstream `replace` lines of a module's go.mod that point at other versions (not at paths).
+# Upstream `replace` lines of a module's go.mod that point at other module versions (not at local
+# paths), in both the one-line and the block form, as `old => new version` lines.
 upstream_replaces() {
-  local gomod="$1"
-  sed -n 's#^replace[[:space:]]\{1,\}\([^ ]*\)[[:space:]]*=>[[:space:]]*\([^ .][^ ]*\)[[:space:]]\{1,\}\(v[^ ]*\).*#\1 => \2 \3#p' "$gomod"
+  awk '
+    /^replace[[:space:]]*\($/ { block = 1; next }
+    block && /^\)/ { block = 0; next }
+    { line = $0; sub(/\/\/.*/, "", line) }
+    block || line ~ /^replace[[:space:]]/ {
+      sub(/^replace[[:space:]]+/, "", line)
+      n = split(line, f, /[[:space:]]+/)
+      # drop empty leading fields left by indentation
+      j = 0; for (i = 1; i <= n; i++) if (f[i] != "") g[++j] = f[i]
+      # old [oldversion] => new version; a path target (./x, ../x, /x) has no version
+      for (i = 1; i <= j; i++) if (g[i] == "=>") break
+      if (i < j && g[i + 1] !~ /^[.\/]/ && (i + 2) <= j) print g[1] " => " g[i + 1] " " g[i + 2]
+      delete g
+    }
+  ' "$1"
 }
 
 prometheus_dir() { bin_dir prometheus "$PROMETHEUS_VERSION"; }
@@ -441,12 +482,99 @@ build_prometheus_operator() {
 $module/pkg/client => $module/pkg/client $v" "operator prometheus-operator, version ${v#v}"
 }
 
+# ---------------------------------------------------------------------------
+# The node and the images of its pods (tools/node.sh, tools/images.sh).
+# ---------------------------------------------------------------------------
+# prometheus/common's version stamp, as the Prometheus projects' Makefiles set it.
+common_version_stamp() {
+  echo "-X github.com/prometheus/common/version.Version=${1#v} -X github.com/prometheus/common/version.Branch=HEAD"
+}
+
+coredns_dir() { bin_dir coredns "$COREDNS_VERSION"; }
+build_coredns() {
+  local commit
+  commit="$(mkdir -p "$SRC_DIR" && cd "$SRC_DIR" && module_info github.com/coredns/coredns "$COREDNS_VERSION" Hash)"
+  build_module_tool coredns "$COREDNS_VERSION" github.com/coredns/coredns github.com/coredns/coredns \
+    "-X github.com/coredns/coredns/coremain.GitCommit=${commit:-unknown}" "" "coredns CoreDNS-${COREDNS_VERSION#v}"
+}
+
+# pause: upstream's sandbox process (build/pause/linux/pause.c of the pinned k8s.io/kubernetes
+# module), compiled static with upstream's flags. Needs a C compiler and a static libc.
+pause_dir() { bin_dir pause "$PAUSE_VERSION"; }
+build_pause() {
+  local out; out="$(pause_dir)"
+  if version_ok "$out/pause" "v$PAUSE_VERSION"; then
+    log "pause $PAUSE_VERSION already built"; return 0
+  fi
+  log "building pause $PAUSE_VERSION"
+  command -v cc >/dev/null 2>&1 || die "pause needs a C compiler (apt-get install gcc libc6-dev)"
+  local dir tmp
+  dir="$(mkdir -p "$SRC_DIR" && cd "$SRC_DIR" && GOFLAGS=-mod=mod go mod download -json "k8s.io/kubernetes@$KUBERNETES_VERSION" \
+    | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",\{0,1\}$/\1/p' | head -n1)"
+  [[ -f "$dir/build/pause/linux/pause.c" ]] || die "no build/pause/linux/pause.c in k8s.io/kubernetes $KUBERNETES_VERSION"
+  tmp="$out.tmp.$$"
+  rm -rf "$tmp"; mkdir -p "$tmp"
+  cc -Os -Wall -Werror -static "-DVERSION=v$PAUSE_VERSION-$KUBERNETES_VERSION" -o "$tmp/pause" "$dir/build/pause/linux/pause.c"
+  strip "$tmp/pause" 2>/dev/null || true
+  version_ok "$tmp/pause" "v$PAUSE_VERSION" || die "built pause does not report $PAUSE_VERSION"
+  finish_install "$tmp" "$out"
+  log "pause $PAUSE_VERSION -> $out"
+}
+
+node_tools() { echo kubernetes-node coredns pause; }
+
+kube_state_metrics_dir() { bin_dir kube-state-metrics "$KUBE_STATE_METRICS_VERSION"; }
+build_kube_state_metrics() {
+  local module=k8s.io/kube-state-metrics/v2
+  build_module_tool kube-state-metrics "$KUBE_STATE_METRICS_VERSION" "$module" "$module" \
+    "$(common_version_stamp "$KUBE_STATE_METRICS_VERSION")" "" \
+    "kube-state-metrics ${KUBE_STATE_METRICS_VERSION#v}"
+}
+
+node_exporter_dir() { bin_dir node-exporter "$NODE_EXPORTER_VERSION"; }
+build_node_exporter() {
+  build_module_tool node-exporter "$NODE_EXPORTER_VERSION" github.com/prometheus/node_exporter \
+    github.com/prometheus/node_exporter "$(common_version_stamp "$NODE_EXPORTER_VERSION")" "" \
+    "node_exporter node_exporter, version ${NODE_EXPORTER_VERSION#v}"
+}
+
+# prometheus-config-reloader: cmd/prometheus-config-reloader of prometheus-operator, its two
+# sub-modules pinned to the published modules of the same release (as for the operator above).
+config_reloader_dir() { bin_dir prometheus-config-reloader "$CONFIG_RELOADER_VERSION"; }
+build_config_reloader() {
+  local module=github.com/prometheus-operator/prometheus-operator v="$CONFIG_RELOADER_VERSION"
+  build_module_tool prometheus-config-reloader "$v" "$module" "$module/cmd/prometheus-config-reloader" \
+    "$(common_version_stamp "$v")" \
+    "$module/pkg/apis/monitoring => $module/pkg/apis/monitoring $v
+$module/pkg/client => $module/pkg/client $v" \
+    "prometheus-config-reloader prometheus-config-reloader, version ${v#v}"
+}
+
+# thanos: replaces in a dependency's go.mod are ignored, so the wrapper carries Thanos' own.
+thanos_dir() { bin_dir thanos "$THANOS_VERSION"; }
+build_thanos() {
+  local upstream
+  upstream="$(mkdir -p "$SRC_DIR" && cd "$SRC_DIR" && module_go_mod github.com/thanos-io/thanos "$THANOS_VERSION")"
+  build_module_tool thanos "$THANOS_VERSION" github.com/thanos-io/thanos github.com/thanos-io/thanos/cmd/thanos \
+    "$(common_version_stamp "$THANOS_VERSION")" "$(upstream_replaces "$upstream")" \
+    "thanos thanos, version ${THANOS_VERSION#v}"
+}
+
+# Every tool whose binaries tools/images.sh packs into an image (see images.sh for the images).
+image_tools() {
+  echo prometheus alertmanager jaeger thanos prometheus-config-reloader kube-state-metrics node-exporter coredns pause
+}
+
 ENABLED_TOOLS=(etcd kubernetes control-plane prometheus alertmanager jaeger engines "${CHECKERS[@]}" checkers helm)
 ENABLED_TOOLS+=(prometheus-operator)  # the scale run's side by side (issue 7); not part of `all`
+# The node and its images (issue 15): node = kubernetes-node + coredns + pause; images = every
+# binary tools/images.sh packs.
+ENABLED_TOOLS+=(kubernetes-node coredns pause node thanos prometheus-config-reloader)
+ENABLED_TOOLS+=(kube-state-metrics node-exporter images)
 
 # print_dirs NAME -> bin dir(s) of a tool
 print_dirs() {
-  local checker
+  local checker n
   if is_checker "$1"; then checker_dir "$1"; return; fi
   case "$1" in
     etcd) etcd_dir ;;
@@ -459,11 +587,21 @@ print_dirs() {
     checkers) for checker in "${CHECKERS[@]}"; do checker_dir "$checker"; done ;;
     helm) helm_dir ;;
     prometheus-operator) prometheus_operator_dir ;;
+    kubernetes-node | kubelet | kube-scheduler | kube-proxy) kubernetes_node_dir ;;
+    coredns) coredns_dir ;;
+    pause) pause_dir ;;
+    node) for n in $(node_tools); do print_dirs "$n"; done ;;
+    thanos) thanos_dir ;;
+    prometheus-config-reloader) config_reloader_dir ;;
+    kube-state-metrics) kube_state_metrics_dir ;;
+    node-exporter) node_exporter_dir ;;
+    images) for n in $(image_tools); do print_dirs "$n"; done ;;
     *) die "no bin dir for $1" ;;
   esac
 }
 
 build_one() {
+  local n
   if is_checker "$1"; then build_checker "$1"; return; fi
   case "$1" in
     etcd) build_etcd ;;
@@ -476,6 +614,15 @@ build_one() {
     checkers) build_checkers ;;
     helm) build_helm ;;
     prometheus-operator) build_prometheus_operator ;;
+    kubernetes-node | kubelet | kube-scheduler | kube-proxy) build_kubernetes_node ;;
+    coredns) build_coredns ;;
+    pause) build_pause ;;
+    node) for n in $(node_tools); do build_one "$n"; done ;;
+    thanos) build_thanos ;;
+    prometheus-config-reloader) build_config_reloader ;;
+    kube-state-metrics) build_kube_state_metrics ;;
+    node-exporter) build_node_exporter ;;
+    images) for n in $(image_tools); do build_one "$n"; done ;;
     *) die "unknown tool '$1' (known: ${ENABLED_TOOLS[*]})" ;;
   esac
 }

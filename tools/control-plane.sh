@@ -27,6 +27,17 @@
 #                                 writes to logs/audit.log (metadata only); the admin's and the
 #                                 control plane's own requests are not audited. Default: none, no
 #                                 audit log. `make scale` counts each operator's requests with it.
+#   Node mode (set by tools/node.sh, which starts the control plane for its node):
+#   STACKSCOPE_APISERVER_ADDRESS  address the API server binds and advertises (default 127.0.0.1);
+#                                 pods reach it there through the `kubernetes` Service
+#   STACKSCOPE_SERVICE_CIDR       Service range (default 10.0.0.0/24)
+#   STACKSCOPE_NODE_NAME, STACKSCOPE_NODE_IP  the node: the endpoint reconciler is on (the
+#                                 `kubernetes` Service's endpoints point at the advertised address),
+#                                 Node+RBAC authorization, the kubelet dialled by InternalIP with a
+#                                 verified serving cert, and the node's certificates and kubeconfigs
+#                                 (node-<component>.kubeconfig, pki/kubelet.crt) written.
+#   A plain start reuses a healthy control plane of either mode; a node-mode start restarts a
+#   control plane started with other settings.
 #
 # Files in the state dir: kubeconfig (admin, user stackscope-admin in group
 # system:masters, client certificate), pki/, etcd/, logs/<component>.log,
@@ -44,8 +55,12 @@ SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 STATE="${STACKSCOPE_STATE:-$HOME/.cache/stackscope/control-plane}"
 START_TIMEOUT="${STACKSCOPE_START_TIMEOUT:-120}"
 HOST=127.0.0.1
-SERVICE_CIDR=10.0.0.0/24
-SERVICE_FIRST_IP=10.0.0.1
+API_HOST="${STACKSCOPE_APISERVER_ADDRESS:-$HOST}"
+SERVICE_CIDR="${STACKSCOPE_SERVICE_CIDR:-10.0.0.0/24}"
+NODE_NAME="${STACKSCOPE_NODE_NAME:-}"
+NODE_IP="${STACKSCOPE_NODE_IP:-}"
+# What a running control plane was started with (node mode restarts one started otherwise).
+MODE="api=$API_HOST services=$SERVICE_CIDR node=${NODE_NAME:-none}@${NODE_IP:-none}"
 ADMIN_USER=stackscope-admin
 read -r -a AUDITED_USERS <<<"${STACKSCOPE_AUDITED_USERS:-}"
 COMPONENTS=(etcd kube-apiserver kube-controller-manager)
@@ -60,6 +75,14 @@ die() { log "error: $*"; exit 1; }
 # ---------------------------------------------------------------------------
 # helpers
 # ---------------------------------------------------------------------------
+# first_ip CIDR -> the first host address of an IPv4 range (the `kubernetes` Service's)
+first_ip() {
+  local net="${1%/*}"
+  [[ "$net" =~ ^([0-9]+\.[0-9]+\.[0-9]+\.)([0-9]+)$ ]] || die "bad IPv4 range '$1'"
+  echo "${BASH_REMATCH[1]}$((BASH_REMATCH[2] + 1))"
+}
+SERVICE_FIRST_IP="$(first_ip "$SERVICE_CIDR")"
+
 need() { command -v "$1" >/dev/null 2>&1 || die "$1 is required${2:+ ($2)}"; }
 
 bin_dir() {
@@ -70,24 +93,25 @@ bin_dir() {
   fi
 }
 
-# free_port: a TCP port on $HOST nothing listens on (and not already handed out).
+# free_port [ADDRESS]: a TCP port on ADDRESS (default $HOST) nothing listens on (and not already
+# handed out).
 PICKED_PORTS=" "
 free_port() {
-  local p i
+  local p i host="${1:-$HOST}"
   for ((i = 0; i < 50; i++)); do
     if command -v python3 >/dev/null 2>&1; then
-      p="$(python3 -c 'import socket,sys; s=socket.socket(); s.bind((sys.argv[1], 0)); print(s.getsockname()[1]); s.close()' "$HOST")"
+      p="$(python3 -c 'import socket,sys; s=socket.socket(); s.bind((sys.argv[1], 0)); print(s.getsockname()[1]); s.close()' "$host")"
     else
       p=$((20000 + RANDOM % 40000))
       # something answers -> in use
-      if (exec 3<>"/dev/tcp/$HOST/$p") 2>/dev/null; then continue; fi
+      if (exec 3<>"/dev/tcp/$host/$p") 2>/dev/null; then continue; fi
     fi
     [[ "$PICKED_PORTS" == *" $p "* ]] && continue
     PICKED_PORTS+="$p "
     echo "$p"
     return 0
   done
-  die "could not find a free port on $HOST"
+  die "could not find a free port on $host"
 }
 
 pid_of() { [[ -f "$STATE/$1.pid" ]] && cat "$STATE/$1.pid" || true; }
@@ -114,11 +138,17 @@ healthy() {
       curl -fsS -m 3 "http://$HOST:$p/health" 2>/dev/null | grep -q '"health":"true"' ;;
     kube-apiserver)
       [[ "$(curl -fsS -m 5 --cacert "$PKI/ca.crt" --cert "$PKI/admin.crt" --key "$PKI/admin.key" \
-        "https://$HOST:$p/readyz" 2>/dev/null)" == ok ]] ;;
+        "https://$(api_host):$p/readyz" 2>/dev/null)" == ok ]] ;;
     kube-controller-manager)
       # serving cert is self-signed by the controller manager itself
       [[ "$(curl -fsS -m 3 -k "https://$HOST:$p/healthz" 2>/dev/null)" == ok ]] ;;
   esac
+}
+
+# api_host: the address the running API server was started on (status and env of a node-mode
+# control plane work without the node's environment).
+api_host() {
+  if [[ -f "$STATE/kube-apiserver.address" ]]; then cat "$STATE/kube-apiserver.address"; else echo "$API_HOST"; fi
 }
 
 all_healthy() {
@@ -211,13 +241,14 @@ gen_pki() {
   sign apiserver "/CN=kube-apiserver" "basicConstraints=critical,CA:FALSE
 keyUsage=critical,digitalSignature,keyEncipherment
 extendedKeyUsage=serverAuth
-subjectAltName=IP:$HOST,IP:$SERVICE_FIRST_IP,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local"
+subjectAltName=IP:$HOST,IP:$API_HOST,IP:$SERVICE_FIRST_IP,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local"
   local client="basicConstraints=critical,CA:FALSE
 keyUsage=critical,digitalSignature,keyEncipherment
 extendedKeyUsage=clientAuth"
   sign admin "/O=system:masters/CN=$ADMIN_USER" "$client"
   sign controller-manager "/CN=system:kube-controller-manager" "$client"
   sign front-proxy-client "/CN=front-proxy-client" "$client" front-proxy-ca
+  [[ -z "$NODE_NAME" ]] || gen_node_pki "$client"
   local user
   for user in "${AUDITED_USERS[@]}"; do
     [[ "$user" =~ ^[a-z0-9][a-z0-9-]*$ ]] || die "audited user '$user': lowercase letters, digits and dashes only"
@@ -227,6 +258,37 @@ extendedKeyUsage=clientAuth"
   openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$PKI/sa.key" 2>/dev/null
   openssl pkey -in "$PKI/sa.key" -pubout -out "$PKI/sa.pub" 2>/dev/null
   chmod 600 "$PKI"/*.key
+}
+
+# gen_node_pki CLIENT_EXT: the node's identities (node mode): the kubelet's client (Node
+# authorizer) and serving certificate (for its InternalIP, which the API server verifies), the
+# API server's client certificate for the kubelet, the scheduler's and kube-proxy's.
+gen_node_pki() {
+  local client="$1"
+  [[ -n "$NODE_IP" ]] || die "STACKSCOPE_NODE_NAME needs STACKSCOPE_NODE_IP"
+  sign kubelet-client "/O=system:nodes/CN=system:node:$NODE_NAME" "$client"
+  sign kubelet "/CN=system:node:$NODE_NAME" "basicConstraints=critical,CA:FALSE
+keyUsage=critical,digitalSignature,keyEncipherment
+extendedKeyUsage=serverAuth
+subjectAltName=IP:$NODE_IP,DNS:$NODE_NAME"
+  # system:masters, as kubeadm's apiserver-kubelet-client: logs, exec, port-forward
+  sign apiserver-kubelet-client "/O=system:masters/CN=kube-apiserver-kubelet-client" "$client"
+  sign kube-scheduler "/CN=system:kube-scheduler" "$client"
+  sign kube-proxy "/CN=system:kube-proxy" "$client"
+}
+
+# node_apiserver_args: kube-apiserver flags of node mode (none otherwise)
+node_apiserver_args() {
+  if [[ -z "$NODE_NAME" ]]; then
+    # the advertised address is loopback: no endpoints for the `kubernetes` Service
+    echo "--endpoint-reconciler-type=none --authorization-mode=RBAC"
+    return
+  fi
+  echo "--endpoint-reconciler-type=lease --authorization-mode=Node,RBAC"
+  echo "--kubelet-preferred-address-types=InternalIP"
+  echo "--kubelet-certificate-authority=$PKI/ca.crt"
+  echo "--kubelet-client-certificate=$PKI/apiserver-kubelet-client.crt"
+  echo "--kubelet-client-key=$PKI/apiserver-kubelet-client.key"
 }
 
 b64() { base64 <"$1" | tr -d '\n'; }
@@ -242,7 +304,7 @@ kind: Config
 clusters:
 - name: stackscope
   cluster:
-    server: https://$HOST:$port
+    server: https://$API_HOST:$port
     certificate-authority-data: $(b64 "$PKI/ca.crt")
 users:
 - name: $user
@@ -286,10 +348,17 @@ do_stop() {
     fi
     rm -f "$STATE/$c.pid" "$STATE/$c.port"
   done
+  # A node of this control plane (tools/node.sh) goes after it (the API server shuts down at once
+  # while its address still exists), unless node.sh itself is starting this control plane (then
+  # the node's network is already made for it).
+  if [[ -z "$NODE_NAME" && -f "$STATE/node/slot" ]]; then
+    "$SCRIPT_DIR/node.sh" teardown 9>&- || log "node teardown failed"
+  fi
   # clean up everything but the logs (and the lock)
   rm -rf "$PKI" "$STATE/etcd" "$STATE/kubeconfig" "$STATE/controller-manager.kubeconfig" \
     "$STATE/env" "$STATE/kube-apiserver-certs" "$STATE/kube-controller-manager-certs" \
-    "$STATE"/kubeconfig-* "$STATE/audit-policy.yaml"
+    "$STATE"/kubeconfig-* "$STATE/audit-policy.yaml" "$STATE"/node-*.kubeconfig "$STATE/mode" \
+    "$STATE/kube-apiserver.address"
 }
 
 # audit_args: kube-apiserver flags that log the requests of the audited users (none: no flags).
@@ -322,7 +391,7 @@ fail_start() {
 do_start() {
   need curl
   local bin
-  if all_healthy; then
+  if all_healthy && { [[ -z "$NODE_NAME" ]] || [[ "$(cat "$STATE/mode" 2>/dev/null)" == "$MODE" ]]; }; then
     log "already running and healthy; reusing"
     print_env
     return 0
@@ -339,7 +408,9 @@ do_start() {
 
   local etcd_port etcd_peer api_port kcm_port
   etcd_port="$(free_port)"; etcd_peer="$(free_port)"
-  api_port="$(free_port)"; kcm_port="$(free_port)"
+  api_port="$(free_port "$API_HOST")"; kcm_port="$(free_port)"
+  echo "$MODE" >"$STATE/mode"
+  echo "$API_HOST" >"$STATE/kube-apiserver.address"
   echo "$etcd_port" >"$STATE/etcd.port"
   echo "$api_port" >"$STATE/kube-apiserver.port"
   echo "$kcm_port" >"$STATE/kube-controller-manager.port"
@@ -359,8 +430,8 @@ do_start() {
   # shellcheck disable=SC2086 # extra args are intentionally word-split
   launch kube-apiserver "$bin/kube-apiserver" \
     --etcd-servers="http://$HOST:$etcd_port" \
-    --bind-address="$HOST" \
-    --advertise-address="$HOST" \
+    --bind-address="$API_HOST" \
+    --advertise-address="$API_HOST" \
     --secure-port="$api_port" \
     --cert-dir="$STATE/kube-apiserver-certs" \
     --tls-cert-file="$PKI/apiserver.crt" \
@@ -373,13 +444,12 @@ do_start() {
     --requestheader-extra-headers-prefix=X-Remote-Extra- \
     --proxy-client-cert-file="$PKI/front-proxy-client.crt" \
     --proxy-client-key-file="$PKI/front-proxy-client.key" \
-    --authorization-mode=RBAC \
     --service-cluster-ip-range="$SERVICE_CIDR" \
-    --service-account-issuer="https://$HOST:$api_port" \
+    --service-account-issuer="https://$API_HOST:$api_port" \
     --service-account-key-file="$PKI/sa.pub" \
     --service-account-signing-key-file="$PKI/sa.key" \
     --allow-privileged=true \
-    --endpoint-reconciler-type=none \
+    $(node_apiserver_args) \
     --permit-address-sharing=true \
     --profiling=false \
     $(audit_args) \
@@ -390,6 +460,11 @@ do_start() {
   write_kubeconfig "$STATE/controller-manager.kubeconfig" controller-manager system:kube-controller-manager
   local user
   for user in "${AUDITED_USERS[@]}"; do write_kubeconfig "$STATE/kubeconfig-$user" "user-$user" "$user"; done
+  if [[ -n "$NODE_NAME" ]]; then
+    write_kubeconfig "$STATE/node-kubelet.kubeconfig" kubelet-client "system:node:$NODE_NAME"
+    write_kubeconfig "$STATE/node-kube-scheduler.kubeconfig" kube-scheduler system:kube-scheduler
+    write_kubeconfig "$STATE/node-kube-proxy.kubeconfig" kube-proxy system:kube-proxy
+  fi
 
   # shellcheck disable=SC2086
   launch kube-controller-manager "$bin/kube-controller-manager" \
@@ -412,11 +487,11 @@ do_start() {
 
   cat >"$STATE/env" <<EOF
 export KUBECONFIG=$KUBECONFIG_FILE
-export STACKSCOPE_APISERVER_URL=https://$HOST:$api_port
+export STACKSCOPE_APISERVER_URL=https://$API_HOST:$api_port
 export STACKSCOPE_ETCD_URL=http://$HOST:$etcd_port
 export STACKSCOPE_CONTROL_PLANE_BIN=$bin
 EOF
-  log "ready: https://$HOST:$api_port (logs in $LOGS)"
+  log "ready: https://$API_HOST:$api_port (logs in $LOGS)"
   print_env
 }
 

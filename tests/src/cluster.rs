@@ -2,7 +2,8 @@
 //! `tools/control-plane.sh` (which reuses a healthy one), CRDs installed from the Rust types,
 //! and operators run in-process against it with every write request counted.
 
-use std::path::{Path, PathBuf};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -15,6 +16,8 @@ use kube::{Client, Config};
 use stackscope::controller::metrics::Metrics;
 use stackscope::controller::{RunConfig, Shutdown, WatchScope, leader::LeaseConfig, run_with};
 
+use crate::repo_root;
+
 /// Environment of the running control plane (`KUBECONFIG`, binaries).
 #[derive(Clone, Debug)]
 pub struct ControlPlane {
@@ -22,14 +25,27 @@ pub struct ControlPlane {
     pub bin_dir: PathBuf,
 }
 
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+/// The `export NAME=value` lines a tools/ script printed, by name.
+pub(crate) fn exports(stdout: &[u8]) -> BTreeMap<String, String> {
+    String::from_utf8_lossy(stdout)
+        .lines()
+        .filter_map(|line| line.strip_prefix("export ")?.split_once('='))
+        .map(|(name, value)| (name.to_owned(), value.trim_matches('"').to_owned()))
+        .collect()
 }
 
 /// The tests' own control-plane state directory (the Makefile's `TEST_STATE`).
 pub fn test_state_dir() -> PathBuf {
     let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(std::env::temp_dir);
     home.join(".cache/stackscope/control-plane-test")
+}
+
+impl ControlPlane {
+    /// The control plane a tools/ script's export lines describe.
+    pub(crate) fn from_exports(exports: &BTreeMap<String, String>) -> Result<Self, String> {
+        let value = |name: &str| exports.get(name).map(PathBuf::from).ok_or(format!("no {name} exported"));
+        Ok(Self { kubeconfig: value("KUBECONFIG")?, bin_dir: value("STACKSCOPE_CONTROL_PLANE_BIN")? })
+    }
 }
 
 /// Starts (or reuses) the control plane once per test process.
@@ -51,15 +67,7 @@ pub fn control_plane() -> Result<ControlPlane, String> {
                     String::from_utf8_lossy(&output.stderr)
                 ));
             }
-            let exports = String::from_utf8_lossy(&output.stdout);
-            let value = |name: &str| {
-                exports
-                    .lines()
-                    .find_map(|line| line.strip_prefix(&format!("export {name}=")))
-                    .map(|value| PathBuf::from(value.trim_matches('"')))
-                    .ok_or(format!("control-plane.sh printed no {name}"))
-            };
-            Ok(ControlPlane { kubeconfig: value("KUBECONFIG")?, bin_dir: value("STACKSCOPE_CONTROL_PLANE_BIN")? })
+            ControlPlane::from_exports(&exports(&output.stdout))
         })
         .clone()
 }

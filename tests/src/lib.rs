@@ -3,7 +3,9 @@
 
 pub mod cluster;
 pub mod grafana_model;
+pub mod http;
 pub mod loki_model;
+pub mod node;
 pub mod prometheus_operator;
 pub mod rule_tests;
 pub mod tools;
@@ -13,6 +15,11 @@ use std::path::{Path, PathBuf};
 
 use stackscope::render::{Component, RenderedObject, render_stack};
 use stackscope::resolve::ResolvedStack;
+
+/// The repository's root.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
 
 /// The repository's `examples/machineavatars` directory.
 pub fn example_dir() -> PathBuf {

@@ -1,12 +1,10 @@
 //! The pinned upstream programs the tests run (promtool, amtool, jaeger, prometheus, ...), built
 //! once per machine by `tools/build-tools.sh` into a cache outside the repository.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Mutex, OnceLock};
 
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
+use crate::repo_root;
 
 /// The directory holding the binaries of a `tools/build-tools.sh` name (`prometheus`,
 /// `alertmanager`, `jaeger`, `control-plane`, ...), building them on first use.

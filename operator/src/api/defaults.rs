@@ -11,7 +11,9 @@ pub mod images {
     pub const GRAFANA: &str = "grafana/grafana:12.2.1";
     pub const JAEGER: &str = "jaegertracing/jaeger:2.11.0";
     /// Sidecar that reloads Prometheus and Alertmanager in place when their configuration changes.
-    pub const CONFIG_RELOADER: &str = "quay.io/prometheus-operator/prometheus-config-reloader:v0.86.0";
+    /// v0.86.1 rather than v0.86.0: the local node builds its image from the same release, and
+    /// the module proxy serves v0.86.1 only.
+    pub const CONFIG_RELOADER: &str = "quay.io/prometheus-operator/prometheus-config-reloader:v0.86.1";
 }
 
 /// Loki limits from the seed's Loki configuration block.
