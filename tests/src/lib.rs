@@ -3,7 +3,9 @@
 
 pub mod cluster;
 pub mod grafana_model;
+pub mod http;
 pub mod loki_model;
+pub mod process;
 pub mod prometheus_operator;
 pub mod rule_tests;
 pub mod tools;

@@ -210,14 +210,7 @@ async fn api(address: SocketAddr, path: &str) -> Result<Value, String> {
 
 /// An instant query's result vector.
 async fn query(address: SocketAddr, promql: &str) -> Result<Vec<Value>, String> {
-    let encoded: String = promql
-        .bytes()
-        .map(|byte| match byte {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => char::from(byte).to_string(),
-            other => format!("%{other:02X}"),
-        })
-        .collect();
-    let data = api(address, &format!("/api/v1/query?query={encoded}")).await?;
+    let data = api(address, &format!("/api/v1/query?query={}", stackscope_tests::http::encode(promql))).await?;
     data["result"].as_array().cloned().ok_or_else(|| format!("{promql}: no result vector: {data}"))
 }
 
