@@ -23,7 +23,8 @@
 #        grafana-schema, alloy-syntax, argocd-health (stackscope's own checkers,
 #        tools/checkers/<name>/), checkers (= all three),
 #        helm (the chart's lint, template and the e2e tests),
-#        all (= control-plane + engines + checkers + helm),
+#        standins (standin + catcher: the stand-in services and alert receivers, tools/standins/),
+#        all (= control-plane + engines + checkers + helm + standins),
 #        prometheus-operator (the side by side of `make scale` only; not part of `all`).
 #
 # Measured on the 2-core dev machine (Go 1.26.8, empty Go module and build
@@ -32,6 +33,8 @@
 #   warm re-run (everything already built): ~1 s.
 #   cold `tools/build-tools.sh checkers` (both checkers, empty module and build caches): 53 s.
 #   cold `tools/build-tools.sh helm` (empty module and build caches): 3 min 28 s.
+#   cold `tools/build-tools.sh standins` (empty module and build caches, while a Kubernetes
+#   build ran): 1 min 46 s.
 set -euo pipefail
 
 # ---------------------------------------------------------------------------
@@ -416,13 +419,16 @@ CHECKERS=(grafana-schema alloy-syntax)
 CHECKERS+=(argocd-health)  # Argo CD health checks run by its Lua interpreter (issue 6)
 CHECKERS_SRC="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/checkers"
 
-# checker_hash NAME -> 12 hex digits over the checker's go.mod, go.sum and Go files
-checker_hash() {
-  local src="$CHECKERS_SRC/$1"
-  [[ -f "$src/go.mod" ]] || die "no checker $1 (expected $src/go.mod)"
+# source_hash DIR -> 12 hex digits over a module's go.mod, go.sum and Go files
+source_hash() {
+  local src="$1"
+  [[ -f "$src/go.mod" ]] || die "no Go module in $src (expected $src/go.mod)"
   (cd "$src" && find . -type f \( -name '*.go' -o -name go.mod -o -name go.sum \) | LC_ALL=C sort \
     | xargs sha256sum | sha256sum | cut -c1-12)
 }
+
+# checker_hash NAME -> the source hash of tools/checkers/NAME
+checker_hash() { source_hash "$CHECKERS_SRC/$1"; }
 
 checker_dir() { bin_dir "$1" "$(checker_hash "$1")"; }
 
@@ -454,6 +460,46 @@ is_checker() {
   local name
   for name in "${CHECKERS[@]}"; do [[ "$name" == "$1" ]] && return 0; done
   return 1
+}
+
+# ---------------------------------------------------------------------------
+# Stand-ins: stackscope's own module under tools/standins/ (go.mod and go.sum committed), built
+# static into one directory keyed by its source hash like the checkers (issue 15):
+#   standin  one service behaving like any of the platform's five (health JSON, RED metrics with
+#            exemplars, OTLP traces, JSON logs, error rate and latency set over HTTP)
+#   catcher  Slack webhook, PagerDuty Events v2 and SMTP receivers that record what they get
+# ---------------------------------------------------------------------------
+STANDINS_SRC="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/standins"
+STANDINS_BINARIES=(standin catcher)
+standins_dir() { bin_dir standins "$(source_hash "$STANDINS_SRC")"; }
+
+standins_built() {
+  local dir hash b; hash="$(source_hash "$STANDINS_SRC")"; dir="$(bin_dir standins "$hash")"
+  for b in "${STANDINS_BINARIES[@]}"; do
+    version_ok "$dir/$b" "$b $hash" || return 1
+  done
+}
+
+build_standins() {
+  local hash out tmp b pkgs=()
+  hash="$(source_hash "$STANDINS_SRC")"
+  out="$(bin_dir standins "$hash")"
+  if standins_built; then
+    log "standins $hash already built"; return 0
+  fi
+  log "building standins ($hash: ${STANDINS_BINARIES[*]})"
+  ensure_toolchain "$(go_line "$STANDINS_SRC/go.mod")"
+  tmp="$out.tmp.$$"
+  rm -rf "$tmp"; mkdir -p "$tmp"
+  for b in "${STANDINS_BINARIES[@]}"; do pkgs+=("./$b"); done
+  # -mod=readonly: exactly the committed go.sum, never a silent upgrade.
+  (cd "$STANDINS_SRC" && CGO_ENABLED=0 GOFLAGS="-mod=readonly -buildvcs=false" \
+    go build -trimpath -ldflags "-s -w -X main.version=$hash" -o "$tmp/" "${pkgs[@]}")
+  for b in "${STANDINS_BINARIES[@]}"; do
+    version_ok "$tmp/$b" "$b $hash" || die "built $b does not report $hash"
+  done
+  finish_install "$tmp" "$out"
+  log "standins $hash -> $out"
 }
 
 # helm: helm.sh/helm/v4/cmd/helm, stamped like upstream's Makefile does for a release tag. The
@@ -565,7 +611,7 @@ image_tools() {
   echo prometheus alertmanager jaeger thanos prometheus-config-reloader kube-state-metrics node-exporter coredns pause
 }
 
-ENABLED_TOOLS=(etcd kubernetes control-plane prometheus alertmanager jaeger engines "${CHECKERS[@]}" checkers helm)
+ENABLED_TOOLS=(etcd kubernetes control-plane prometheus alertmanager jaeger engines "${CHECKERS[@]}" checkers helm standins)
 ENABLED_TOOLS+=(prometheus-operator)  # the scale run's side by side (issue 7); not part of `all`
 # The node and its images (issue 15): node = kubernetes-node + coredns + pause; images = every
 # binary tools/images.sh packs.
@@ -586,6 +632,7 @@ print_dirs() {
     engines) prometheus_dir; alertmanager_dir; jaeger_dir ;;
     checkers) for checker in "${CHECKERS[@]}"; do checker_dir "$checker"; done ;;
     helm) helm_dir ;;
+    standins | standin | catcher) standins_dir ;;
     prometheus-operator) prometheus_operator_dir ;;
     kubernetes-node | kubelet | kube-scheduler | kube-proxy) kubernetes_node_dir ;;
     coredns) coredns_dir ;;
@@ -613,6 +660,7 @@ build_one() {
     engines) build_prometheus; build_alertmanager; build_jaeger ;;
     checkers) build_checkers ;;
     helm) build_helm ;;
+    standins | standin | catcher) build_standins ;;
     prometheus-operator) build_prometheus_operator ;;
     kubernetes-node | kubelet | kube-scheduler | kube-proxy) build_kubernetes_node ;;
     coredns) build_coredns ;;
@@ -640,7 +688,7 @@ main() {
       --list) printf '%s\n' "${ENABLED_TOOLS[@]}"; return 0 ;;
       -h | --help) usage; return 0 ;;
       -*) die "unknown option $1" ;;
-      all) names+=(control-plane engines checkers helm) ;;
+      all) names+=(control-plane engines checkers helm standins) ;;
       *) names+=("$1") ;;
     esac
     shift

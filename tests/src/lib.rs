@@ -6,6 +6,7 @@ pub mod grafana_model;
 pub mod http;
 pub mod loki_model;
 pub mod node;
+pub mod process;
 pub mod prometheus_operator;
 pub mod rule_tests;
 pub mod tools;

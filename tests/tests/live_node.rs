@@ -18,7 +18,7 @@ use kube::Client;
 use kube::api::{Api, ListParams, LogParams, Patch, PatchParams, PostParams};
 use serde_json::json;
 use stackscope_tests::cluster::{client, fresh_namespace, install_crds, wait_for};
-use stackscope_tests::http::{get, query};
+use stackscope_tests::http::asynchronous::{get, query};
 use stackscope_tests::node::node;
 
 /// Deadline of each wait: pods start in seconds, but the machine has two loaded cores.

@@ -31,7 +31,7 @@ use kube::{Client, ResourceExt};
 use serde_json::{Value, json};
 use stackscope::api::{ObservabilityStack, ServiceMonitor};
 use stackscope_tests::cluster::{Operator, client, control_plane, fresh_namespace, install_crds, wait_for};
-use stackscope_tests::http::{api, get, query};
+use stackscope_tests::http::asynchronous::{api, get, query};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
