@@ -200,7 +200,7 @@ fn child_route(receiver: &str, matcher: String) -> Route {
 }
 
 fn invalid(field: &str, message: impl Into<String>) -> RenderError {
-    RenderError::Invalid { component: Component::Alertmanager, field: field.to_owned(), message: message.into() }
+    RenderError::invalid(Component::Alertmanager, field, message)
 }
 
 /// Builds `alertmanager.yml` for the stack.

@@ -137,11 +137,8 @@ fn rules_digest(stack: &ResolvedStack) -> [u8; 32] {
 }
 
 fn stack_digest(stack: &ResolvedStack) -> Result<[u8; 32], RenderError> {
-    let spec = serde_json::to_vec(&stack.spec).map_err(|error| RenderError::Serialize {
-        component: Component::Prometheus,
-        what: "the stack's spec".to_owned(),
-        message: error.to_string(),
-    })?;
+    let spec =
+        serde_json::to_vec(&stack.spec).map_err(RenderError::serialize(Component::Prometheus, "the stack's spec"))?;
     let mut hasher = Sha256::new();
     hasher.update(stack.name.as_bytes());
     hasher.update([0]);

@@ -424,20 +424,12 @@ pub fn resource_requirements(resources: &Resources) -> Option<ResourceRequiremen
 
 /// Serializes a configuration file as YAML, deterministically (struct order, sorted maps).
 pub fn to_yaml<T: Serialize>(component: Component, what: &str, value: &T) -> Result<String, RenderError> {
-    serde_saphyr::to_string(value).map_err(|error| RenderError::Serialize {
-        component,
-        what: what.to_owned(),
-        message: error.to_string(),
-    })
+    serde_saphyr::to_string(value).map_err(RenderError::serialize(component, what))
 }
 
 /// Serializes a configuration file as pretty JSON (dashboards, strategies).
 pub fn to_json<T: Serialize>(component: Component, what: &str, value: &T) -> Result<String, RenderError> {
-    serde_json::to_string_pretty(value).map_err(|error| RenderError::Serialize {
-        component,
-        what: what.to_owned(),
-        message: error.to_string(),
-    })
+    serde_json::to_string_pretty(value).map_err(RenderError::serialize(component, what))
 }
 
 /// Hex SHA-256 of a set of files, for the config-hash annotation.
@@ -458,16 +450,8 @@ where
     K: Resource<DynamicType = ()> + Serialize,
 {
     let what = format!("{}/{}", K::kind(&()), object.meta().name.clone().unwrap_or_default());
-    let value = serde_json::to_value(&object).map_err(|error| RenderError::Serialize {
-        component,
-        what: what.clone(),
-        message: error.to_string(),
-    })?;
-    let mut dynamic: DynamicObject = serde_json::from_value(value).map_err(|error| RenderError::Serialize {
-        component,
-        what,
-        message: error.to_string(),
-    })?;
+    let value = serde_json::to_value(&object).map_err(RenderError::serialize(component, what.clone()))?;
+    let mut dynamic: DynamicObject = serde_json::from_value(value).map_err(RenderError::serialize(component, what))?;
     dynamic.types =
         Some(kube::api::TypeMeta { api_version: K::api_version(&()).into_owned(), kind: K::kind(&()).into_owned() });
     Ok(dynamic)

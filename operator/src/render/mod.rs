@@ -21,6 +21,7 @@ use kube::api::DynamicObject;
 
 use crate::api::Collector;
 use crate::resolve::ResolvedStack;
+use crate::schema::FieldError;
 
 /// The rendered components, in render order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -116,10 +117,32 @@ pub struct RenderedObject {
 /// the component and what could not be produced.
 #[derive(Debug, thiserror::Error)]
 pub enum RenderError {
-    #[error("{component}: cannot serialize {what}: {message}")]
-    Serialize { component: Component, what: String, message: String },
-    #[error("{component}: {field}: {message}")]
-    Invalid { component: Component, field: String, message: String },
+    #[error("{component}: cannot serialize {what}: {source}")]
+    Serialize { component: Component, what: String, source: SerializeError },
+    #[error("{component}: {error}")]
+    Invalid { component: Component, error: FieldError },
+}
+
+impl RenderError {
+    /// Input the renderer cannot use, at a field path (`spec.slos.period`, or
+    /// `ServiceMonitor ns/name: spec.endpoints[0].interval`).
+    pub fn invalid(component: Component, path: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::Invalid { component, error: FieldError { path: path.into(), message: message.into() } }
+    }
+
+    /// A serializer's error, as `map_err(RenderError::serialize(component, what))`.
+    pub fn serialize<E: Into<SerializeError>>(component: Component, what: impl Into<String>) -> impl FnOnce(E) -> Self {
+        move |error| Self::Serialize { component, what: what.into(), source: error.into() }
+    }
+}
+
+/// The serializer that failed, with its own error.
+#[derive(Debug, thiserror::Error)]
+pub enum SerializeError {
+    #[error(transparent)]
+    Json(#[from] serde_json::Error),
+    #[error(transparent)]
+    Yaml(#[from] serde_saphyr::SerializeError),
 }
 
 /// Renders every enabled component of the stack.

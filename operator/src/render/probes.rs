@@ -54,13 +54,9 @@ fn expected(stack: &ResolvedStack, monitor: &ResolvedMonitor) -> ExpectedProbes 
 /// One monitor's expectations as a shard piece: one compact JSON line.
 pub fn monitor_piece(stack: &ResolvedStack, monitor: &ResolvedMonitor) -> Result<Piece, RenderError> {
     let expected = expected(stack, monitor);
-    serde_json::to_string(&expected).map(|text| Piece::new(&expected.monitor, text)).map_err(|error| {
-        RenderError::Serialize {
-            component: Component::Probes,
-            what: expected.monitor.clone(),
-            message: error.to_string(),
-        }
-    })
+    let text = serde_json::to_string(&expected)
+        .map_err(RenderError::serialize(Component::Probes, expected.monitor.as_str()))?;
+    Ok(Piece::new(&expected.monitor, text))
 }
 
 /// The Kubernetes probe for an expected HTTP probe.

@@ -390,7 +390,7 @@ fn sanitize_label_name(name: &str) -> String {
 }
 
 fn invalid(field: String, message: String) -> RenderError {
-    RenderError::Invalid { component: Component::Prometheus, field, message }
+    RenderError::invalid(Component::Prometheus, field, message)
 }
 
 /// Builds the Prometheus configuration and the Secrets/ConfigMaps its jobs read.
@@ -432,11 +432,7 @@ pub fn monitor_piece(stack: &ResolvedStack, monitor: &ResolvedMonitor) -> Result
 }
 
 fn to_json_line<T: Serialize>(what: &str, value: &T) -> Result<String, RenderError> {
-    serde_json::to_string(value).map_err(|error| RenderError::Serialize {
-        component: Component::Prometheus,
-        what: what.to_owned(),
-        message: error.to_string(),
-    })
+    serde_json::to_string(value).map_err(RenderError::serialize(Component::Prometheus, what))
 }
 
 /// Records the Secret and ConfigMap keys a monitor's jobs read, as [`monitor_jobs`] does, for

@@ -100,11 +100,11 @@ pub fn level_template(levels: &[LogLevel]) -> String {
 pub fn pipeline(stack: &ResolvedStack, component: Component) -> Result<LogPipeline, RenderError> {
     let levels = &stack.spec.logging.levels;
     if levels.is_empty() {
-        return Err(RenderError::Invalid {
+        return Err(RenderError::invalid(
             component,
-            field: "spec.logging.levels".to_owned(),
-            message: "at least one level is needed to normalise the level label".to_owned(),
-        });
+            "spec.logging.levels",
+            "at least one level is needed to normalise the level label",
+        ));
     }
     let mut json_fields = strings(&seed::LOG_FIELDS);
     json_fields.push(seed::LOG_TYPE_FIELD.to_owned());
@@ -553,7 +553,9 @@ mod tests {
         stack.spec.logging.levels = vec![LogLevel::Warn];
         assert!(text(&stack).contains(r#"eq $level \"WARN\" }}"#));
         stack.spec.logging.levels.clear();
-        assert!(matches!(render(&stack), Err(RenderError::Invalid { field, .. }) if field == "spec.logging.levels"));
+        assert!(
+            matches!(render(&stack), Err(RenderError::Invalid { error, .. }) if error.path == "spec.logging.levels")
+        );
     }
 
     #[test]

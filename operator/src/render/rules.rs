@@ -159,7 +159,7 @@ impl AlertingRule {
 }
 
 fn invalid(field: impl Into<String>, message: impl Into<String>) -> RenderError {
-    RenderError::Invalid { component: Component::Rules, field: field.into(), message: message.into() }
+    RenderError::invalid(Component::Rules, field, message)
 }
 
 /// A spec number as a decimal, or an error naming the field.
@@ -248,28 +248,12 @@ impl RulesLayout {
     }
 }
 
-/// Serialization of the pieces as compact JSON, for the shard files.
-mod erased {
-    pub trait Json {
-        fn json(&self) -> Result<String, String>;
-    }
-    impl<T: serde::Serialize> Json for T {
-        fn json(&self) -> Result<String, String> {
-            serde_json::to_string(self).map_err(|error| error.to_string())
-        }
-    }
-}
-
 /// Renders and lays out the rule files.
 pub fn layout(stack: &ResolvedStack) -> Result<RulesLayout, RenderError> {
     let mut files = rule_files(stack)?;
-    let serialize = |what: &str, value: &dyn erased::Json| {
-        value.json().map_err(|message| RenderError::Serialize {
-            component: Component::Rules,
-            what: what.to_owned(),
-            message,
-        })
-    };
+    fn serialize<T: Serialize>(what: &str, value: &T) -> Result<String, RenderError> {
+        serde_json::to_string(value).map_err(RenderError::serialize(Component::Rules, what))
+    }
     // The SLO groups, the part that grows with the monitors, as compact JSON pieces first: block
     // YAML is about half as large again, which tells whether they fit without writing it.
     let slo = files.remove(SLO_FILE);
