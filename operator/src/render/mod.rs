@@ -121,6 +121,10 @@ pub enum RenderError {
     Serialize { component: Component, what: String, source: SerializeError },
     #[error("{component}: {error}")]
     Invalid { component: Component, error: FieldError },
+    /// A template of the renderer's own names a placeholder it has no value for: a bug, caught
+    /// by the renderer's tests, reported rather than panicking.
+    #[error("{component}: template {template} has no value for ${{{placeholder}}}")]
+    Template { component: Component, template: &'static str, placeholder: String },
 }
 
 impl RenderError {
