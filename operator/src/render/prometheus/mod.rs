@@ -10,16 +10,12 @@
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::apps::v1::{StatefulSet, StatefulSetSpec};
-use k8s_openapi::api::core::v1::PodSpec;
 use kube::api::DynamicObject;
 
-use super::common::{
-    headless_service, into_object, metadata, object_name, object_name_with, pod_selector, pod_template,
-    restricted_pod_spec, service, service_account, to_yaml, volume_claim_template,
-};
-use super::shard::{self, Piece};
-use super::{Component, RenderError, ports};
+use super::common::{into_object, object_name, service_account, to_yaml};
+use super::layout::{ConfigMaps, FileSet, GrowingFile, ShardFormat, Sizing};
+use super::shard::Piece;
+use super::{Component, RenderError};
 use crate::resolve::ResolvedStack;
 
 mod jobs;
@@ -34,7 +30,7 @@ pub use model::{
     Relabel, ScrapeConfig, TlsFiles,
 };
 pub use mounts::{Mounts, record_mounts};
-use workload::{compactor, objstore_volume, prometheus_container, rbac, reloader_container, thanos_sidecar_container};
+use workload::{compactor, rbac, services, statefulset};
 
 /// Stem of the shard files of the monitors' jobs: `scrape-0000.json` …
 pub const SCRAPE_SHARD_STEM: &str = "scrape";
@@ -68,151 +64,71 @@ const COMPACTOR_SUFFIX: &str = "compactor";
 /// Suffix of the headless governing Service of the StatefulSet.
 const HEADLESS_SUFFIX: &str = "headless";
 
-/// Renders the RBAC, the ConfigMap, the Services and the StatefulSet of Prometheus, and the
-/// Thanos compactor when downsampling is enabled.
+/// Renders Prometheus alone, as [`super::render_stack`] renders it.
 pub fn render(stack: &ResolvedStack) -> Result<Vec<DynamicObject>, RenderError> {
-    if !Component::Prometheus.enabled(stack) {
-        return Ok(Vec::new());
-    }
-    let pieces: Vec<Piece> =
-        stack.monitors.iter().map(|monitor| monitor_piece(stack, monitor)).collect::<Result<_, _>>()?;
-    let pieces: Vec<&Piece> = pieces.iter().collect();
-    let rule_config_maps = super::rules::layout(stack)?.config_map_names(stack);
-    render_with(stack, &pieces, &rule_config_maps)
+    Component::Prometheus.render(stack)
 }
 
-/// The configuration file(s) and the ConfigMaps holding them: `prometheus.yml` alone while it is
-/// small, else `prometheus.yml` reading the monitors' jobs from `scrape-NNNN.json` shards.
-struct ConfigLayout<'a> {
-    /// `(ConfigMap name, files)`, the main ConfigMap first.
-    config_maps: Vec<(String, BTreeMap<String, String>)>,
-    mounts: Mounts<'a>,
+/// Prometheus' configuration before layout: `prometheus.yml` with every scrape job while it is
+/// small, else `prometheus.yml` reading the monitors' jobs, one piece per monitor (fresh or from
+/// the render cache), from `scrape-NNNN.json` shards.
+pub fn config_files<'a>(stack: &'a ResolvedStack, pieces: Vec<&'a Piece>) -> FileSet<'a> {
+    FileSet {
+        component: Component::Prometheus,
+        name: object_name(stack, Component::Prometheus),
+        files: BTreeMap::new(),
+        growing: Some(GrowingFile {
+            name: CONFIG_FILE,
+            pieces,
+            // JSON pieces are about two thirds the size of the same jobs in block YAML.
+            sizing: Sizing::Measured { numerator: 3, denominator: 2 },
+            whole: Box::new(move || to_yaml(Component::Prometheus, CONFIG_FILE, &config(stack)?.0)),
+            shards: ShardFormat {
+                stem: SCRAPE_SHARD_STEM,
+                extension: "json",
+                head: "{\"scrape_configs\":[\n",
+                tail: "\n]}\n",
+                index: Some(Box::new(move || {
+                    let mut jobs = component_jobs(stack);
+                    jobs.extend(kubelet_jobs());
+                    let mut main = base_config(stack, jobs);
+                    main.scrape_config_files = vec![Cow::Owned(format!("{CONFIG_DIR}/{SCRAPE_SHARD_STEM}-*.json"))];
+                    to_yaml(Component::Prometheus, CONFIG_FILE, &main)
+                })),
+                overflow: None,
+            },
+        }),
+    }
 }
 
-fn config_layout<'a>(stack: &'a ResolvedStack, pieces: &[&Piece]) -> Result<ConfigLayout<'a>, RenderError> {
-    let name = object_name(stack, Component::Prometheus);
-    // JSON pieces are about two thirds the size of the same jobs in block YAML.
-    let estimated: usize = pieces.iter().map(|piece| piece.text.len()).sum::<usize>() * 3 / 2;
-    if estimated <= shard::UNSHARDED_LIMIT {
-        let (config, mounts) = config(stack)?;
-        let text = to_yaml(Component::Prometheus, CONFIG_FILE, &config)?;
-        if text.len() <= shard::UNSHARDED_LIMIT {
-            return Ok(ConfigLayout {
-                config_maps: vec![(name, BTreeMap::from([(CONFIG_FILE.to_owned(), text)]))],
-                mounts,
-            });
-        }
-    }
+/// Prometheus' objects around its laid-out configuration: the RBAC, the configuration's
+/// ConfigMaps, the Services, the StatefulSet mounting them and the rule ConfigMaps, and the
+/// Thanos compactor when downsampling is enabled.
+pub fn objects(
+    stack: &ResolvedStack,
+    config: ConfigMaps,
+    rules: &ConfigMaps,
+) -> Result<Vec<DynamicObject>, RenderError> {
     let mut mounts = Mounts::default();
     for monitor in &stack.monitors {
         record_mounts(monitor, &mut mounts);
     }
-    let mut jobs = component_jobs(stack);
-    jobs.extend(kubelet_jobs());
-    let mut main = base_config(stack, jobs);
-    main.scrape_config_files = vec![Cow::Owned(format!("{CONFIG_DIR}/{SCRAPE_SHARD_STEM}-*.json"))];
-    let main_text = to_yaml(Component::Prometheus, CONFIG_FILE, &main)?;
-    const HEAD: &str = "{\"scrape_configs\":[\n";
-    const TAIL: &str = "\n]}\n";
-    let buckets = shard::bucket_count(pieces, shard::SHARD_BUDGET, HEAD.len() + TAIL.len());
-    let mut config_maps = vec![(name.clone(), BTreeMap::from([(CONFIG_FILE.to_owned(), main_text)]))];
-    for (bucket, members) in shard::distribute(pieces, buckets).into_iter().enumerate() {
-        let size: usize = members.iter().map(|piece| piece.text.len() + 2).sum();
-        let mut text = String::with_capacity(HEAD.len() + size + TAIL.len());
-        text.push_str(HEAD);
-        for (position, piece) in members.iter().enumerate() {
-            if position > 0 {
-                text.push_str(",\n");
-            }
-            text.push_str(&piece.text);
-        }
-        text.push_str(TAIL);
-        config_maps.push((
-            shard::shard_object(&name, SCRAPE_SHARD_STEM, bucket),
-            BTreeMap::from([(shard::shard_file(SCRAPE_SHARD_STEM, bucket, "json"), text)]),
-        ));
-    }
-    Ok(ConfigLayout { config_maps, mounts })
-}
-
-/// Renders Prometheus from the monitors' job pieces (fresh or from the render cache) and the
-/// names of the rule ConfigMaps it mounts.
-pub fn render_with(
-    stack: &ResolvedStack,
-    pieces: &[&Piece],
-    rule_config_maps: &[String],
-) -> Result<Vec<DynamicObject>, RenderError> {
-    if !Component::Prometheus.enabled(stack) {
-        return Ok(Vec::new());
-    }
-    let prometheus = &stack.spec.metrics.prometheus;
-    let downsampling = stack.spec.metrics.downsampling.enabled;
-    let name = object_name(stack, Component::Prometheus);
-    let layout = config_layout(stack, pieces)?;
-    let (secret_volumes, secret_mounts) = layout.mounts.volumes();
-    let config_map_names: Vec<String> = layout.config_maps.iter().map(|(name, _)| name.clone()).collect();
-
     let (role, binding) = rbac(stack);
     let mut objects = vec![
         into_object(Component::Prometheus, service_account(stack, Component::Prometheus))?,
         into_object(Component::Prometheus, role)?,
         into_object(Component::Prometheus, binding)?,
     ];
-    for (config_map_name, files) in layout.config_maps {
-        objects.push(shard::config_map_object(stack, Component::Prometheus, config_map_name, files)?);
-    }
-
-    let mut service_ports = vec![("http", ports::PROMETHEUS_HTTP)];
-    if downsampling {
-        service_ports.push(("grpc", ports::THANOS_SIDECAR_GRPC));
-    }
-    objects
-        .push(into_object(Component::Prometheus, service(stack, Component::Prometheus, name.clone(), &service_ports))?);
-    let headless_name = object_name_with(stack, Component::Prometheus, HEADLESS_SUFFIX);
+    let config_volume = config.volume("config");
+    objects.extend(config.into_objects(stack));
+    let (service, headless) = services(stack);
+    objects.push(into_object(Component::Prometheus, service)?);
+    objects.push(into_object(Component::Prometheus, headless)?);
     objects.push(into_object(
         Component::Prometheus,
-        headless_service(stack, Component::Prometheus, headless_name.clone(), &[("http", ports::PROMETHEUS_HTTP)]),
+        statefulset(stack, vec![config_volume, rules.volume("rules")], &mounts),
     )?);
-
-    let mut containers = vec![prometheus_container(stack, secret_mounts), reloader_container()];
-    let mut volumes =
-        vec![shard::files_volume("config", &config_map_names), shard::files_volume("rules", rule_config_maps)];
-    if downsampling {
-        let (objstore, objstore_flag) = objstore_volume(stack);
-        containers.push(thanos_sidecar_container(stack, objstore_flag));
-        volumes.push(objstore);
-    }
-    volumes.extend(secret_volumes);
-
-    let statefulset = StatefulSet {
-        metadata: metadata(stack, Component::Prometheus, name.clone()),
-        spec: Some(StatefulSetSpec {
-            replicas: Some(i32::try_from(prometheus.replicas).unwrap_or(i32::MAX)),
-            selector: pod_selector(stack, Component::Prometheus),
-            service_name: Some(headless_name),
-            // Replicas are independent: start and stop them together.
-            pod_management_policy: Some("Parallel".to_owned()),
-            // No config hash: the reloader applies config changes without a restart.
-            template: pod_template(
-                stack,
-                Component::Prometheus,
-                None,
-                PodSpec {
-                    service_account_name: Some(name.clone()),
-                    // Service discovery and the kubelet scrapes authenticate with the token.
-                    automount_service_account_token: Some(true),
-                    termination_grace_period_seconds: Some(600),
-                    ..restricted_pod_spec(PROMETHEUS_USER, containers, volumes)
-                },
-            ),
-            volume_claim_templates: Some(vec![volume_claim_template("data", &prometheus.storage_size, None)]),
-            ..StatefulSetSpec::default()
-        }),
-        ..StatefulSet::default()
-    };
-    objects.push(into_object(Component::Prometheus, statefulset)?);
-
-    if downsampling {
+    if stack.spec.metrics.downsampling.enabled {
         let (svc, statefulset) = compactor(stack);
         objects.push(into_object(Component::Prometheus, svc)?);
         objects.push(into_object(Component::Prometheus, statefulset)?);

@@ -4,24 +4,26 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::apps::v1::{StatefulSet, StatefulSetSpec};
-use k8s_openapi::api::core::v1::{Container, PodTemplateSpec, Service, Volume, VolumeMount};
+use k8s_openapi::api::core::v1::{Container, PodSpec, PodTemplateSpec, Service, Volume, VolumeMount};
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, PolicyRule, RoleRef, Subject};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 
+use super::mounts::Mounts;
 use super::{
-    COMPACTOR_APP_NAME, COMPACTOR_DATA_DIR, COMPACTOR_SUFFIX, CONFIG_DIR, CONFIG_FILE, DATA_DIR, OBJSTORE_DIR,
-    PROMETHEUS_USER, RULES_DIR,
+    COMPACTOR_APP_NAME, COMPACTOR_DATA_DIR, COMPACTOR_SUFFIX, CONFIG_DIR, CONFIG_FILE, DATA_DIR, HEADLESS_SUFFIX,
+    OBJSTORE_DIR, PROMETHEUS_USER, RULES_DIR,
 };
 use crate::render::common::{
     ConfigReloader, ProbeTiming, cluster_metadata, cluster_object_name, config_reloader, container_ports, field_env,
-    http_probe, labels, metadata, object_name, object_name_with, resource_requirements, restricted_container_security,
-    restricted_pod_spec, secret_volume, selector_labels, service, strings, volume_claim_template, volume_mount,
+    headless_service, http_probe, labels, metadata, object_name, object_name_with, pod_selector, pod_template,
+    resource_requirements, restricted_container_security, restricted_pod_spec, secret_volume, selector_labels, service,
+    strings, volume_claim_template, volume_mount,
 };
 use crate::render::{Component, ports};
 use crate::resolve::ResolvedStack;
 
 /// The Thanos object storage configuration, a Secret key mounted as a file.
-pub fn objstore_volume(stack: &ResolvedStack) -> (Volume, String) {
+fn objstore_volume(stack: &ResolvedStack) -> (Volume, String) {
     let reference = &stack.spec.metrics.downsampling.object_storage;
     (
         secret_volume("objstore", &reference.name, &[(&reference.key, &reference.key)]),
@@ -43,7 +45,7 @@ fn compactor_selector(stack: &ResolvedStack) -> BTreeMap<String, String> {
 }
 
 /// The Prometheus container.
-pub fn prometheus_container(stack: &ResolvedStack, secret_mounts: Vec<VolumeMount>) -> Container {
+fn prometheus_container(stack: &ResolvedStack, secret_mounts: Vec<VolumeMount>) -> Container {
     let prometheus = &stack.spec.metrics.prometheus;
     let mut args = vec![
         format!("--config.file={CONFIG_DIR}/{CONFIG_FILE}"),
@@ -79,7 +81,7 @@ pub fn prometheus_container(stack: &ResolvedStack, secret_mounts: Vec<VolumeMoun
 }
 
 /// The sidecar that reloads Prometheus when the config or rule files change.
-pub fn reloader_container() -> Container {
+fn reloader_container() -> Container {
     config_reloader(ConfigReloader {
         reload_port: ports::PROMETHEUS_HTTP,
         watched: &[("config", CONFIG_DIR), ("rules", RULES_DIR)],
@@ -90,7 +92,7 @@ pub fn reloader_container() -> Container {
 }
 
 /// The Thanos sidecar: uploads every finished TSDB block to object storage.
-pub fn thanos_sidecar_container(stack: &ResolvedStack, objstore_flag: String) -> Container {
+fn thanos_sidecar_container(stack: &ResolvedStack, objstore_flag: String) -> Container {
     Container {
         name: "thanos-sidecar".to_owned(),
         image: Some(stack.spec.metrics.downsampling.image.as_str().to_owned()),
@@ -212,4 +214,61 @@ pub fn compactor(stack: &ResolvedStack) -> (Service, StatefulSet) {
         ..StatefulSet::default()
     };
     (svc, statefulset)
+}
+
+/// The Service of the Prometheus API (and the Thanos sidecar's Store API when downsampling), and
+/// the headless Service governing the StatefulSet.
+pub fn services(stack: &ResolvedStack) -> (Service, Service) {
+    let mut service_ports = vec![("http", ports::PROMETHEUS_HTTP)];
+    if stack.spec.metrics.downsampling.enabled {
+        service_ports.push(("grpc", ports::THANOS_SIDECAR_GRPC));
+    }
+    let name = object_name(stack, Component::Prometheus);
+    let headless_name = object_name_with(stack, Component::Prometheus, HEADLESS_SUFFIX);
+    (
+        service(stack, Component::Prometheus, name, &service_ports),
+        headless_service(stack, Component::Prometheus, headless_name, &[("http", ports::PROMETHEUS_HTTP)]),
+    )
+}
+
+/// The Prometheus StatefulSet: its configuration and rule volumes (as the layout made them), the
+/// mounted Secrets and ConfigMaps its jobs read, the reloader and, with downsampling, the Thanos
+/// sidecar.
+pub fn statefulset(stack: &ResolvedStack, mut volumes: Vec<Volume>, mounts: &Mounts<'_>) -> StatefulSet {
+    let prometheus = &stack.spec.metrics.prometheus;
+    let name = object_name(stack, Component::Prometheus);
+    let (secret_volumes, secret_mounts) = mounts.volumes();
+    let mut containers = vec![prometheus_container(stack, secret_mounts), reloader_container()];
+    if stack.spec.metrics.downsampling.enabled {
+        let (objstore, objstore_flag) = objstore_volume(stack);
+        containers.push(thanos_sidecar_container(stack, objstore_flag));
+        volumes.push(objstore);
+    }
+    volumes.extend(secret_volumes);
+    StatefulSet {
+        metadata: metadata(stack, Component::Prometheus, name.clone()),
+        spec: Some(StatefulSetSpec {
+            replicas: Some(i32::try_from(prometheus.replicas).unwrap_or(i32::MAX)),
+            selector: pod_selector(stack, Component::Prometheus),
+            service_name: Some(object_name_with(stack, Component::Prometheus, HEADLESS_SUFFIX)),
+            // Replicas are independent: start and stop them together.
+            pod_management_policy: Some("Parallel".to_owned()),
+            // No config hash: the reloader applies config changes without a restart.
+            template: pod_template(
+                stack,
+                Component::Prometheus,
+                None,
+                PodSpec {
+                    service_account_name: Some(name),
+                    // Service discovery and the kubelet scrapes authenticate with the token.
+                    automount_service_account_token: Some(true),
+                    termination_grace_period_seconds: Some(600),
+                    ..restricted_pod_spec(PROMETHEUS_USER, containers, volumes)
+                },
+            ),
+            volume_claim_templates: Some(vec![volume_claim_template("data", &prometheus.storage_size, None)]),
+            ..StatefulSetSpec::default()
+        }),
+        ..StatefulSet::default()
+    }
 }

@@ -30,8 +30,9 @@ use std::collections::BTreeMap;
 use kube::api::DynamicObject;
 use serde::Serialize;
 
-use super::common::{config_map, into_object, object_name, to_yaml};
-use super::shard::{self, Piece};
+use super::common::{object_name, to_yaml};
+use super::layout::{FileSet, GrowingFile, Overflow, ShardFormat, Sizing};
+use super::shard::Piece;
 use super::{Component, RenderError};
 use crate::api::AlertThreshold;
 use crate::resolve::ResolvedStack;
@@ -134,116 +135,95 @@ pub fn rule_files(stack: &ResolvedStack) -> Result<BTreeMap<String, RuleFile>, R
 
 /// Stem of the shard files of the SLO groups: `slo-0000.yml` …
 pub const SLO_SHARD_STEM: &str = "slo";
+/// Bytes each SLO shard reserves for the wrapper of the application rules it may carry.
+const APPLICATION_ENTRY_RESERVE: usize = 64;
 
-/// The rule files as they are laid out in ConfigMaps: all in `<stack>-rules` while they are
-/// small, else the SLO groups (one per service, the part that grows with the monitors) in
-/// `<stack>-rules-slo-NNNN` shards, each file `slo-NNNN.yml` (compact JSON, which is YAML).
-#[derive(Clone, Debug, PartialEq)]
-pub struct RulesLayout {
-    /// Files of `<stack>-rules`.
-    pub files: BTreeMap<String, String>,
-    /// The SLO shard files, by bucket; empty when not sharded.
-    pub slo_shards: Vec<String>,
-}
-
-impl RulesLayout {
-    /// Names of the ConfigMaps the rule files are in, `<stack>-rules` first.
-    pub fn config_map_names(&self, stack: &ResolvedStack) -> Vec<String> {
-        let name = object_name(stack, Component::Rules);
-        let shards = (0..self.slo_shards.len()).map(|bucket| shard::shard_object(&name, SLO_SHARD_STEM, bucket));
-        std::iter::once(name.clone()).chain(shards).collect()
-    }
-}
-
-/// Renders and lays out the rule files.
-pub fn layout(stack: &ResolvedStack) -> Result<RulesLayout, RenderError> {
-    let mut files = rule_files(stack)?;
-    fn serialize<T: Serialize>(what: &str, value: &T) -> Result<String, RenderError> {
-        serde_json::to_string(value).map_err(RenderError::serialize(Component::Rules, what))
-    }
-    // The SLO groups, the part that grows with the monitors, as compact JSON pieces first: block
-    // YAML is about half as large again, which tells whether they fit without writing it.
-    let slo = files.remove(SLO_FILE);
-    let mut slo_pieces = Vec::new();
-    for group in slo.iter().flat_map(|slo| &slo.groups) {
-        slo_pieces.push(Piece::new(&group.name, serialize(&group.name, group)?));
-    }
-    let mut texts = BTreeMap::new();
-    for (file, rules) in &files {
-        texts.insert(file.clone(), to_yaml(Component::Rules, file, rules)?);
-    }
-    let estimated: usize = texts.values().map(String::len).sum::<usize>()
-        + slo_pieces.iter().map(|piece| piece.text.len()).sum::<usize>() * 3 / 2;
-    let Some(slo) = slo else {
-        return Ok(RulesLayout { files: texts, slo_shards: Vec::new() });
-    };
-    if estimated <= shard::UNSHARDED_LIMIT {
-        let text = to_yaml(Component::Rules, SLO_FILE, &slo)?;
-        let total = text.len() + texts.values().map(String::len).sum::<usize>();
-        if total <= shard::UNSHARDED_LIMIT {
-            texts.insert(SLO_FILE.to_owned(), text);
-            return Ok(RulesLayout { files: texts, slo_shards: Vec::new() });
-        }
-    }
-    // With thousands of alert overrides the application rules outgrow one object too: their
-    // rules (independent alerts) go into the same buckets, as one group per bucket.
-    let remaining: usize = texts.values().map(String::len).sum();
-    let mut application_pieces = Vec::new();
-    if remaining > shard::UNSHARDED_LIMIT
-        && let Some(application) = files.remove(APPLICATION_FILE)
-    {
-        texts.remove(APPLICATION_FILE);
-        for rule in application.groups.iter().flat_map(|group| &group.rules) {
-            let identity = match rule {
-                Rule::Alert(alert) => {
-                    format!("{}/{}", alert.alert, alert.labels.get("service").map_or("", String::as_str))
-                }
-                Rule::Record(record) => record.record.clone(),
-            };
-            application_pieces.push(Piece::new(&identity, serialize(&identity, rule)?));
-        }
-    }
-    const HEAD: &str = "{\"groups\":[\n";
-    const TAIL: &str = "\n]}\n";
-    const APPLICATION_OVERHEAD: usize = 64;
-    let all: Vec<&Piece> = slo_pieces.iter().chain(&application_pieces).collect();
-    let buckets = shard::bucket_count(&all, shard::SHARD_BUDGET, HEAD.len() + TAIL.len() + APPLICATION_OVERHEAD);
-    let slo_buckets = shard::distribute(&slo_pieces.iter().collect::<Vec<_>>(), buckets);
-    let application_buckets = shard::distribute(&application_pieces.iter().collect::<Vec<_>>(), buckets);
-    let slo_shards = slo_buckets
-        .into_iter()
-        .zip(application_buckets)
-        .enumerate()
-        .map(|(bucket, (groups, rules))| {
-            let mut entries: Vec<String> = groups.iter().map(|piece| piece.text.clone()).collect();
-            if !rules.is_empty() {
-                let rules: Vec<&str> = rules.iter().map(|piece| piece.text.as_str()).collect();
-                entries.push(format!("{{\"name\":\"application-{bucket:04}\",\"rules\":[\n{}\n]}}", rules.join(",\n")));
-            }
-            format!("{HEAD}{}{TAIL}", entries.join(",\n"))
-        })
-        .collect();
-    Ok(RulesLayout { files: texts, slo_shards })
-}
-
-/// Renders the `<stack>-rules` ConfigMap (and its SLO shards when the rules are large).
+/// Renders the rules alone, as [`super::render_stack`] renders them.
 pub fn render(stack: &ResolvedStack) -> Result<Vec<DynamicObject>, RenderError> {
-    render_layout(stack, layout(stack)?)
+    Component::Rules.render(stack)
 }
 
-/// The ConfigMaps of a rules layout.
-pub fn render_layout(stack: &ResolvedStack, layout: RulesLayout) -> Result<Vec<DynamicObject>, RenderError> {
-    let names = layout.config_map_names(stack);
-    let name = object_name(stack, Component::Rules);
-    if layout.slo_shards.is_empty() {
-        return Ok(vec![into_object(Component::Rules, config_map(stack, Component::Rules, name, layout.files))?]);
+/// The rule files before layout: every file as YAML but the SLO groups (one per service, the part
+/// that grows with the monitors), which come as compact JSON pieces and as rules to write whole.
+/// The application rules are kept as rules too: with thousands of alert overrides they outgrow
+/// one object and are cut into the SLO shards as well.
+pub struct RuleContent {
+    texts: BTreeMap<String, String>,
+    slo: Option<RuleFile>,
+    slo_pieces: Vec<Piece>,
+    application: Option<RuleFile>,
+}
+
+impl RuleContent {
+    pub fn of(stack: &ResolvedStack) -> Result<Self, RenderError> {
+        let mut files = rule_files(stack)?;
+        let slo = files.remove(SLO_FILE);
+        let mut slo_pieces = Vec::new();
+        for group in slo.iter().flat_map(|slo| &slo.groups) {
+            slo_pieces.push(Piece::new(&group.name, json(&group.name, group)?));
+        }
+        let mut texts = BTreeMap::new();
+        for (file, rules) in &files {
+            texts.insert(file.clone(), to_yaml(Component::Rules, file, rules)?);
+        }
+        let application = files.remove(APPLICATION_FILE);
+        Ok(Self { texts, slo, slo_pieces, application })
     }
-    let mut objects = vec![shard::config_map_object(stack, Component::Rules, name, layout.files)?];
-    for (bucket, (text, object_name)) in layout.slo_shards.into_iter().zip(names.into_iter().skip(1)).enumerate() {
-        let files = BTreeMap::from([(shard::shard_file(SLO_SHARD_STEM, bucket, "yml"), text)]);
-        objects.push(shard::config_map_object(stack, Component::Rules, object_name, files)?);
+
+    /// The files of `<stack>-rules`, the SLO file growing (its texts move into the file set):
+    /// sharded, each `<stack>-rules-slo-NNNN` holds `slo-NNNN.yml` (compact JSON, which is YAML).
+    pub fn file_set<'a>(&'a mut self, stack: &ResolvedStack) -> FileSet<'a> {
+        let Self { texts, slo, slo_pieces, application } = self;
+        let application = &*application;
+        FileSet {
+            component: Component::Rules,
+            name: object_name(stack, Component::Rules),
+            files: std::mem::take(texts),
+            growing: slo.as_ref().map(|slo| GrowingFile {
+                name: SLO_FILE,
+                pieces: slo_pieces.iter().collect(),
+                // Block YAML is about half as large again as the compact JSON pieces.
+                sizing: Sizing::Measured { numerator: 3, denominator: 2 },
+                whole: Box::new(move || to_yaml(Component::Rules, SLO_FILE, slo)),
+                shards: ShardFormat {
+                    stem: SLO_SHARD_STEM,
+                    extension: "yml",
+                    head: "{\"groups\":[\n",
+                    tail: "\n]}\n",
+                    index: None,
+                    overflow: Some(Overflow {
+                        file: APPLICATION_FILE,
+                        pieces: Box::new(move || application.as_ref().map_or(Ok(Vec::new()), application_pieces)),
+                        entry: application_group,
+                        reserve: APPLICATION_ENTRY_RESERVE,
+                    }),
+                },
+            }),
+        }
     }
-    Ok(objects)
+}
+
+/// A value as compact JSON, for the shard files.
+fn json<T: Serialize>(what: &str, value: &T) -> Result<String, RenderError> {
+    serde_json::to_string(value).map_err(RenderError::serialize(Component::Rules, what))
+}
+
+/// The application rules (independent alerts) as pieces, one per rule.
+fn application_pieces(application: &RuleFile) -> Result<Vec<Piece>, RenderError> {
+    let mut pieces = Vec::new();
+    for rule in application.groups.iter().flat_map(|group| &group.rules) {
+        let identity = match rule {
+            Rule::Alert(alert) => format!("{}/{}", alert.alert, alert.labels.get("service").map_or("", String::as_str)),
+            Rule::Record(record) => record.record.clone(),
+        };
+        pieces.push(Piece::new(&identity, json(&identity, rule)?));
+    }
+    Ok(pieces)
+}
+
+/// The application rules of one shard, as one group of their own.
+fn application_group(bucket: usize, rules: &[&str]) -> String {
+    format!("{{\"name\":\"application-{bucket:04}\",\"rules\":[\n{}\n]}}", rules.join(",\n"))
 }
 
 #[cfg(test)]
