@@ -15,7 +15,8 @@ use std::collections::BTreeMap;
 use k8s_openapi::api::core::v1::{ConfigMapProjection, ProjectedVolumeSource, Volume, VolumeProjection};
 use kube::api::{DynamicObject, TypeMeta};
 
-use super::common::{config_map_volume, metadata};
+use super::common::metadata;
+use super::pod::config_map_volume;
 use super::shard::{self, Piece};
 use super::{Component, RenderError, probes, prometheus, rules};
 use crate::resolve::ResolvedStack;

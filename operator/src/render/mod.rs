@@ -3,6 +3,7 @@
 //! No client, no clock, no randomness: the same input gives the same bytes, in a stable order.
 
 pub mod common;
+pub mod pod;
 
 pub mod alertmanager;
 pub mod alloy;

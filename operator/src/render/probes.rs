@@ -9,8 +9,9 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::api::DynamicObject;
 use serde::Serialize;
 
-use super::common::{ProbeTiming, http_get_probe, object_name, to_json};
+use super::common::{object_name, to_json};
 use super::layout::{FileSet, GrowingFile, ShardFormat, Sizing};
+use super::pod::{ProbeTiming, http_get_probe};
 use super::shard::Piece;
 use super::{Component, RenderError};
 use crate::api::HttpProbe;

@@ -21,9 +21,11 @@ use kube::api::DynamicObject;
 use serde::Serialize;
 
 use super::common::{
-    ProbeTiming, config_map, config_map_volume, container_ports, content_hash, host_path_volume, http_probe,
-    into_object, metadata, object_name, pod_selector, pod_template, resource_requirements,
-    restricted_container_security, service_account, strings, tcp_probe, to_yaml, volume_mount,
+    config_map, content_hash, into_object, metadata, object_name, pod_selector, service_account, strings, to_yaml,
+};
+use super::pod::{
+    ProbeTiming, config_map_volume, container_ports, host_path_volume, http_probe, pod_template, resource_requirements,
+    restricted_container_security, tcp_probe, volume_mount,
 };
 use super::{Component, RenderError, loki, ports};
 use crate::api::LogLevel;

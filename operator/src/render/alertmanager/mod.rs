@@ -15,10 +15,12 @@ use k8s_openapi::api::core::v1::{Container, ContainerPort};
 use kube::api::DynamicObject;
 
 use super::common::{
-    ConfigReloader, ProbeTiming, config_map, config_map_volume, config_reloader, container_ports, empty_dir_volume,
-    field_env, headless_service, http_probe, into_object, metadata, object_name, object_name_with, pod_selector,
-    pod_template, resource_requirements, restricted_container_security, restricted_pod_spec, secret_volume, service,
-    to_yaml, volume_mount,
+    config_map, headless_service, into_object, metadata, object_name, object_name_with, pod_selector, service, to_yaml,
+};
+use super::pod::{
+    ConfigReloader, ProbeTiming, config_map_volume, config_reloader, container_ports, empty_dir_volume, field_env,
+    http_probe, pod_template, resource_requirements, restricted_container_security, restricted_pod_spec, secret_volume,
+    volume_mount,
 };
 use super::{Component, RenderError, ports};
 use crate::resolve::ResolvedStack;

@@ -14,10 +14,12 @@ use k8s_openapi::api::core::v1::Container;
 use kube::api::DynamicObject;
 
 use super::common::{
-    ProbeTiming, config_map, config_map_items_volume, config_map_volume, container_ports, content_hash,
-    empty_dir_volume, env, env_from_secret, http_probe, into_object, metadata, object_name, object_name_with,
-    pod_selector, pod_template, resource_requirements, restricted_container_security, restricted_pod_spec, service,
-    to_json, to_yaml, volume_mount,
+    config_map, content_hash, into_object, metadata, object_name, object_name_with, pod_selector, service, to_json,
+    to_yaml,
+};
+use super::pod::{
+    ProbeTiming, config_map_items_volume, config_map_volume, container_ports, empty_dir_volume, env, env_from_secret,
+    http_probe, pod_template, resource_requirements, restricted_container_security, restricted_pod_spec, volume_mount,
 };
 use super::{Component, RenderError, ports};
 use crate::api::SecretKeyRef;

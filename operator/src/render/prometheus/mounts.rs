@@ -7,7 +7,7 @@ use sha2::{Digest, Sha256};
 
 use super::{CONFIG_MAPS_DIR, SECRETS_DIR};
 use crate::api::{ConfigMapKeyRef, SecretKeyRef, SecretOrConfigMap};
-use crate::render::common::{config_map_volume, secret_volume, volume_mount};
+use crate::render::pod::{config_map_volume, secret_volume, volume_mount};
 use crate::resolve::ResolvedMonitor;
 
 /// The Secret and ConfigMap keys the scrape jobs read, each mounted once, in name order.

@@ -14,10 +14,13 @@ use super::{
     OBJSTORE_DIR, PROMETHEUS_USER, RULES_DIR,
 };
 use crate::render::common::{
-    ConfigReloader, ProbeTiming, cluster_metadata, cluster_object_name, config_reloader, container_ports, field_env,
-    headless_service, http_probe, labels, metadata, object_name, object_name_with, pod_selector, pod_template,
-    resource_requirements, restricted_container_security, restricted_pod_spec, secret_volume, selector_labels, service,
-    strings, volume_claim_template, volume_mount,
+    cluster_metadata, cluster_object_name, headless_service, labels, metadata, object_name, object_name_with,
+    pod_selector, selector_labels, service, strings,
+};
+use crate::render::pod::{
+    ConfigReloader, ProbeTiming, config_reloader, container_ports, field_env, http_probe, pod_template,
+    resource_requirements, restricted_container_security, restricted_pod_spec, secret_volume, volume_claim_template,
+    volume_mount,
 };
 use crate::render::{Component, ports};
 use crate::resolve::ResolvedStack;
