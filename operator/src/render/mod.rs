@@ -2,6 +2,17 @@
 //!
 //! No client, no clock, no randomness: the same input gives the same bytes, in a stable order.
 
+/// The golden test of a renderer that is a module directory (`rules/`, `prometheus/`, ...): its
+/// snapshot stays in `render/snapshots`, where it was when the renderer was one file.
+#[cfg(test)]
+macro_rules! assert_golden_snapshot {
+    ($rendered:expr) => {
+        insta::with_settings!({ snapshot_path => "../snapshots" }, {
+            insta::assert_snapshot!(crate::render::objects_to_yaml(&$rendered.unwrap()).unwrap());
+        })
+    };
+}
+
 pub mod common;
 pub mod pod;
 

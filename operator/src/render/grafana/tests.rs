@@ -40,10 +40,7 @@ fn exprs(panel: &Panel) -> Vec<&str> {
 
 #[test]
 fn golden_example() {
-    // The module's snapshot stays where it was before the module became a directory.
-    insta::with_settings!({ snapshot_path => "../snapshots" }, {
-        insta::assert_snapshot!(crate::render::objects_to_yaml(&render(&machineavatars()).unwrap()).unwrap());
-    });
+    assert_golden_snapshot!(render(&machineavatars()));
 }
 
 #[test]
