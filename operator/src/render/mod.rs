@@ -1,6 +1,11 @@
 //! Pure renderers: `ResolvedStack` → Kubernetes objects, one module per component.
 //!
 //! No client, no clock, no randomness: the same input gives the same bytes, in a stable order.
+//!
+//! [`render_stack`] (and the render [`cache`]) run one pipeline: each monitor's pieces (its
+//! scrape jobs, its probe expectations), the rule files, then the one [`layout`] stage that
+//! decides single or sharded ConfigMaps for everything that grows with the monitors, then every
+//! component's objects, Prometheus' StatefulSet mounting what the layout made.
 
 /// The golden test of a renderer that is a module directory (`rules/`, `prometheus/`, ...): its
 /// snapshot stays in `render/snapshots`, where it was when the renderer was one file.

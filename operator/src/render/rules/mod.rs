@@ -2,8 +2,10 @@
 //! recording rules, SLO recording rules with multi-window multi-burn-rate alerts, and the
 //! performance budgets on Jaeger's span metrics.
 //!
-//! Everything goes into one ConfigMap, `<stack>-rules`, one key per rule file; Prometheus mounts
-//! it at `/etc/prometheus/rules`, loads `*.yml` and its config reloader picks changes up in place.
+//! The rule files go into one ConfigMap, `<stack>-rules`, one key per rule file (large stacks
+//! add SLO shards, see [`super::layout`]); Prometheus mounts them at `/etc/prometheus/rules`, loads
+//! `*.yml` and its config reloader picks changes up in place. The document's alert tables are data
+//! in [`table`].
 //!
 //! What the toggles render (records describe, alerts page; only alerts need Alertmanager):
 //! - metrics on (the component itself): `red.yml`, the RED recording rules;
