@@ -16,9 +16,9 @@ use std::fmt::Write as _;
 use k8s_openapi::api::core::v1::Container;
 use kube::api::DynamicObject;
 
-use super::common::{
-    config_map, config_map_volume, container_ports, content_hash, empty_dir_volume, host_path_volume, into_object,
-    object_name, resource_requirements, volume_mount,
+use super::common::{config_map, content_hash, into_object, object_name};
+use super::pod::{
+    config_map_volume, container_ports, empty_dir_volume, host_path_volume, resource_requirements, volume_mount,
 };
 use super::promtail::{
     self, DEBUG_REASON, DEBUG_SELECTOR, FILENAME_LABEL, LogPipeline, NODE_LOG_DIRECTORY, TIMESTAMP_FIELD,

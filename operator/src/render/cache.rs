@@ -11,8 +11,9 @@ use std::collections::HashMap;
 
 use sha2::{Digest, Sha256};
 
+use super::layout::{self, ConfigMaps};
 use super::shard::Piece;
-use super::{Component, RenderError, RenderedObject, probes, prometheus, render_from, rules};
+use super::{Component, RenderError, RenderedObject, probes, prometheus, render_from};
 use crate::resolve::{ResolvedMonitor, ResolvedStack};
 
 /// What one monitor rendered to, at one revision.
@@ -29,8 +30,8 @@ pub struct RenderCache {
     /// Digest of the stack's spec, name and namespace the entries were rendered under.
     stack_digest: Option<[u8; 32]>,
     monitors: HashMap<String, MonitorEntry>,
-    /// The rules layout and the digest of the monitor revisions it was rendered from.
-    rules: Option<([u8; 32], rules::RulesLayout)>,
+    /// The laid-out rule files and the digest of the monitor revisions they were rendered from.
+    rules: Option<([u8; 32], ConfigMaps)>,
     /// Monitors rendered (not taken from the cache) by the last render, for tests and metrics.
     last_rendered_monitors: usize,
 }
@@ -87,17 +88,17 @@ impl RenderCache {
         self.monitors = fresh;
         self.last_rendered_monitors = rendered_now;
 
-        let rules_layout = if Component::Rules.enabled(stack) {
+        let rules = if Component::Rules.enabled(stack) {
             let rules_digest = rules_digest(stack);
             match &self.rules {
-                Some((cached_digest, layout)) if *cached_digest == rules_digest => Some(layout.clone()),
+                Some((cached_digest, rules)) if *cached_digest == rules_digest => Some(rules.clone()),
                 _ => {
-                    let layout = rules::layout(stack)?;
+                    let rules = layout::rules(stack)?;
                     // Kept only when every monitor it read has a revision.
                     if rules_inputs(stack).all(|monitor| monitor.revision.is_some()) {
-                        self.rules = Some((rules_digest, layout.clone()));
+                        self.rules = Some((rules_digest, rules.clone()));
                     }
-                    Some(layout)
+                    Some(rules)
                 }
             }
         } else {
@@ -116,7 +117,7 @@ impl RenderCache {
                 probe_pieces.push(&entry.probes);
             }
         }
-        render_from(stack, &scrape, &probe_pieces, rules_layout)
+        render_from(stack, scrape, probe_pieces, rules)
     }
 }
 
@@ -137,11 +138,8 @@ fn rules_digest(stack: &ResolvedStack) -> [u8; 32] {
 }
 
 fn stack_digest(stack: &ResolvedStack) -> Result<[u8; 32], RenderError> {
-    let spec = serde_json::to_vec(&stack.spec).map_err(|error| RenderError::Serialize {
-        component: Component::Prometheus,
-        what: "the stack's spec".to_owned(),
-        message: error.to_string(),
-    })?;
+    let spec =
+        serde_json::to_vec(&stack.spec).map_err(RenderError::serialize(Component::Prometheus, "the stack's spec"))?;
     let mut hasher = Sha256::new();
     hasher.update(stack.name.as_bytes());
     hasher.update([0]);

@@ -13,10 +13,12 @@ use kube::api::DynamicObject;
 use serde::Serialize;
 
 use super::common::{
-    ProbeTiming, config_map, config_map_volume, container_ports, content_hash, empty_dir_volume, http_probe,
-    into_object, metadata, object_name, object_name_with, pod_selector, pod_template, resource_requirements,
-    restricted_container_security, restricted_pod_spec, service, service_url, strings, to_yaml, volume_claim,
-    volume_mount,
+    config_map, content_hash, into_object, metadata, object_name, object_name_with, pod_selector, service, service_url,
+    strings, to_yaml,
+};
+use super::pod::{
+    ProbeTiming, config_map_volume, container_ports, empty_dir_volume, http_probe, pod_template, resource_requirements,
+    restricted_container_security, restricted_pod_spec, volume_claim, volume_mount,
 };
 use super::{Component, RenderError, ports};
 use crate::api::{Duration, TraceBackend};

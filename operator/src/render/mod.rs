@@ -1,8 +1,25 @@
 //! Pure renderers: `ResolvedStack` → Kubernetes objects, one module per component.
 //!
 //! No client, no clock, no randomness: the same input gives the same bytes, in a stable order.
+//!
+//! [`render_stack`] (and the render [`cache`]) run one pipeline: each monitor's pieces (its
+//! scrape jobs, its probe expectations), the rule files, then the one [`layout`] stage that
+//! decides single or sharded ConfigMaps for everything that grows with the monitors, then every
+//! component's objects, Prometheus' StatefulSet mounting what the layout made.
+
+/// The golden test of a renderer that is a module directory (`rules/`, `prometheus/`, ...): its
+/// snapshot stays in `render/snapshots`, where it was when the renderer was one file.
+#[cfg(test)]
+macro_rules! assert_golden_snapshot {
+    ($rendered:expr) => {
+        insta::with_settings!({ snapshot_path => "../snapshots" }, {
+            insta::assert_snapshot!(crate::render::objects_to_yaml(&$rendered.unwrap()).unwrap());
+        })
+    };
+}
 
 pub mod common;
+pub mod pod;
 
 pub mod alertmanager;
 pub mod alloy;
@@ -13,14 +30,16 @@ pub mod probes;
 pub mod prometheus;
 pub mod promtail;
 pub mod rules;
-pub mod shard;
 
 pub mod cache;
+pub mod layout;
+pub mod shard;
 
 use kube::api::DynamicObject;
 
 use crate::api::Collector;
 use crate::resolve::ResolvedStack;
+use crate::schema::FieldError;
 
 /// The rendered components, in render order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -81,18 +100,21 @@ impl Component {
         }
     }
 
-    /// Renders this component's objects.
+    /// Renders this component's objects. Prometheus, its rules and the probe expectations grow
+    /// with the monitors and are laid out together: they render as [`render_stack`] renders them.
     pub fn render(self, stack: &ResolvedStack) -> Result<Vec<DynamicObject>, RenderError> {
         match self {
             Self::Loki => loki::render(stack),
             Self::Promtail => promtail::render(stack),
             Self::Alloy => alloy::render(stack),
-            Self::Prometheus => prometheus::render(stack),
-            Self::Rules => rules::render(stack),
             Self::Alertmanager => alertmanager::render(stack),
             Self::Grafana => grafana::render(stack),
             Self::Jaeger => jaeger::render(stack),
-            Self::Probes => probes::render(stack),
+            Self::Prometheus | Self::Rules | Self::Probes => Ok(render_stack(stack)?
+                .into_iter()
+                .filter(|rendered| rendered.component == self)
+                .map(|rendered| rendered.object)
+                .collect()),
         }
     }
 }
@@ -116,59 +138,73 @@ pub struct RenderedObject {
 /// the component and what could not be produced.
 #[derive(Debug, thiserror::Error)]
 pub enum RenderError {
-    #[error("{component}: cannot serialize {what}: {message}")]
-    Serialize { component: Component, what: String, message: String },
-    #[error("{component}: {field}: {message}")]
-    Invalid { component: Component, field: String, message: String },
+    #[error("{component}: cannot serialize {what}: {source}")]
+    Serialize { component: Component, what: String, source: SerializeError },
+    #[error("{component}: {error}")]
+    Invalid { component: Component, error: FieldError },
+    /// A template of the renderer's own names a placeholder it has no value for: a bug, caught
+    /// by the renderer's tests, reported rather than panicking.
+    #[error("{component}: template {template} has no value for ${{{placeholder}}}")]
+    Template { component: Component, template: &'static str, placeholder: String },
 }
 
-/// Renders every enabled component of the stack.
-pub fn render_stack(stack: &ResolvedStack) -> Result<Vec<RenderedObject>, RenderError> {
-    let mut pieces = MonitorPieces::default();
-    for monitor in &stack.monitors {
-        pieces.scrape.push(prometheus::monitor_piece(stack, monitor)?);
-        pieces.probes.push(probes::monitor_piece(stack, monitor)?);
+impl RenderError {
+    /// Input the renderer cannot use, at a field path (`spec.slos.period`, or
+    /// `ServiceMonitor ns/name: spec.endpoints[0].interval`).
+    pub fn invalid(component: Component, path: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::Invalid { component, error: FieldError { path: path.into(), message: message.into() } }
     }
-    let rules_layout = if Component::Rules.enabled(stack) { Some(rules::layout(stack)?) } else { None };
-    render_from(
-        stack,
-        &pieces.scrape.iter().collect::<Vec<_>>(),
-        &pieces.probes.iter().collect::<Vec<_>>(),
-        rules_layout,
-    )
+
+    /// A serializer's error, as `map_err(RenderError::serialize(component, what))`.
+    pub fn serialize<E: Into<SerializeError>>(component: Component, what: impl Into<String>) -> impl FnOnce(E) -> Self {
+        move |error| Self::Serialize { component, what: what.into(), source: error.into() }
+    }
 }
 
-/// The per-monitor pieces of the sharded outputs, in monitor order.
-#[derive(Default)]
-struct MonitorPieces {
-    scrape: Vec<shard::Piece>,
-    probes: Vec<shard::Piece>,
+/// The serializer that failed, with its own error.
+#[derive(Debug, thiserror::Error)]
+pub enum SerializeError {
+    #[error(transparent)]
+    Json(#[from] serde_json::Error),
+    #[error(transparent)]
+    Yaml(#[from] serde_saphyr::SerializeError),
 }
 
-/// Renders every enabled component from the monitors' pieces and the rules layout, fresh or
-/// from the render cache: the same input gives the same objects either way.
+/// Renders every enabled component of the stack: the monitors' pieces, the rule files, the one
+/// layout stage for what grows with the monitors, then every component's objects.
+pub fn render_stack(stack: &ResolvedStack) -> Result<Vec<RenderedObject>, RenderError> {
+    let mut scrape = Vec::with_capacity(stack.monitors.len());
+    let mut probe_pieces = Vec::with_capacity(stack.monitors.len());
+    for monitor in &stack.monitors {
+        scrape.push(prometheus::monitor_piece(stack, monitor)?);
+        probe_pieces.push(probes::monitor_piece(stack, monitor)?);
+    }
+    let rules = if Component::Rules.enabled(stack) { Some(layout::rules(stack)?) } else { None };
+    render_from(stack, scrape.iter().collect(), probe_pieces.iter().collect(), rules)
+}
+
+/// Renders every enabled component from the monitors' pieces and the laid-out rule files, fresh
+/// or from the render cache: the same input gives the same objects either way.
 fn render_from(
     stack: &ResolvedStack,
-    scrape: &[&shard::Piece],
-    probe_pieces: &[&shard::Piece],
-    mut rules_layout: Option<rules::RulesLayout>,
+    scrape: Vec<&shard::Piece>,
+    probe_pieces: Vec<&shard::Piece>,
+    rules: Option<layout::ConfigMaps>,
 ) -> Result<Vec<RenderedObject>, RenderError> {
+    let mut laid_out = layout::Layout::of(stack, scrape, probe_pieces, rules)?;
     let mut rendered = Vec::new();
     for component in Component::ALL {
         if !component.enabled(stack) {
             continue;
         }
         let objects = match component {
-            // Prometheus mounts every rule ConfigMap, so the rules are laid out first, once.
-            Component::Prometheus => match &rules_layout {
-                Some(layout) => prometheus::render_with(stack, scrape, &layout.config_map_names(stack))?,
-                None => component.render(stack)?,
+            // Prometheus' StatefulSet mounts the scrape and rule ConfigMaps as the layout made them.
+            Component::Prometheus => match (laid_out.scrape.take(), &laid_out.rules) {
+                (Some(config), Some(rules)) => prometheus::objects(stack, config, rules)?,
+                _ => Vec::new(),
             },
-            Component::Rules => match rules_layout.take() {
-                Some(layout) => rules::render_layout(stack, layout)?,
-                None => component.render(stack)?,
-            },
-            Component::Probes => probes::render_with(stack, probe_pieces)?,
+            Component::Rules => laid_out.rules.take().map(|rules| rules.into_objects(stack)).unwrap_or_default(),
+            Component::Probes => laid_out.probes.take().map(|probes| probes.into_objects(stack)).unwrap_or_default(),
             _ => component.render(stack)?,
         };
         rendered.extend(objects.into_iter().map(|object| RenderedObject { component, object }));

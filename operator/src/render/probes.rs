@@ -9,8 +9,10 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::api::DynamicObject;
 use serde::Serialize;
 
-use super::common::{ProbeTiming, config_map, http_get_probe, into_object, object_name, to_json};
-use super::shard::{self, Piece};
+use super::common::{object_name, to_json};
+use super::layout::{FileSet, GrowingFile, ShardFormat, Sizing};
+use super::pod::{ProbeTiming, http_get_probe};
+use super::shard::Piece;
 use super::{Component, RenderError};
 use crate::api::HttpProbe;
 use crate::resolve::{ResolvedMonitor, ResolvedStack};
@@ -54,13 +56,9 @@ fn expected(stack: &ResolvedStack, monitor: &ResolvedMonitor) -> ExpectedProbes 
 /// One monitor's expectations as a shard piece: one compact JSON line.
 pub fn monitor_piece(stack: &ResolvedStack, monitor: &ResolvedMonitor) -> Result<Piece, RenderError> {
     let expected = expected(stack, monitor);
-    serde_json::to_string(&expected).map(|text| Piece::new(&expected.monitor, text)).map_err(|error| {
-        RenderError::Serialize {
-            component: Component::Probes,
-            what: expected.monitor.clone(),
-            message: error.to_string(),
-        }
-    })
+    let text = serde_json::to_string(&expected)
+        .map_err(RenderError::serialize(Component::Probes, expected.monitor.as_str()))?;
+    Ok(Piece::new(&expected.monitor, text))
 }
 
 /// The Kubernetes probe for an expected HTTP probe.
@@ -116,16 +114,15 @@ pub fn compare(expected: &HttpProbe, actual: Option<&Probe>) -> Option<String> {
     (!differences.is_empty()).then(|| differences.join("; "))
 }
 
-/// The probe expectations and the seed's health-response shapes, in one ConfigMap.
+/// Renders the probe expectations alone, as [`super::render_stack`] renders them.
 pub fn render(stack: &ResolvedStack) -> Result<Vec<DynamicObject>, RenderError> {
-    let pieces: Vec<Piece> =
-        stack.monitors.iter().map(|monitor| monitor_piece(stack, monitor)).collect::<Result<_, _>>()?;
-    render_with(stack, &pieces.iter().collect::<Vec<_>>())
+    Component::Probes.render(stack)
 }
 
-/// Renders from the monitors' expectation pieces (fresh or from the render cache): one
-/// ConfigMap with pretty `expectations.json` while small, else compact shards.
-pub fn render_with(stack: &ResolvedStack, pieces: &[&Piece]) -> Result<Vec<DynamicObject>, RenderError> {
+/// The probe expectations and the seed's health-response shapes before layout: one ConfigMap
+/// with pretty `expectations.json` while small, else the monitors' pieces (fresh or from the
+/// render cache), one compact line each, in `<stack>-probes-expectations-NNNN` shards.
+pub fn files<'a>(stack: &'a ResolvedStack, pieces: Vec<&'a Piece>) -> Result<FileSet<'a>, RenderError> {
     let health = serde_json::json!({
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": "liveness response (/health)",
@@ -148,31 +145,34 @@ pub fn render_with(stack: &ResolvedStack, pieces: &[&Piece]) -> Result<Vec<Dynam
             "dependencies": {"type": "object", "additionalProperties": {"type": "string"}}
         }
     });
-    let mut files = BTreeMap::from([
+    let files = BTreeMap::from([
         ("health-response.schema.json".to_owned(), to_json(Component::Probes, "health schema", &health)?),
         ("ready-response.schema.json".to_owned(), to_json(Component::Probes, "ready schema", &ready)?),
     ]);
-    let name = object_name(stack, Component::Probes);
-    // Pretty JSON is about two and a half times the compact pieces.
-    let estimated: usize = pieces.iter().map(|piece| piece.text.len()).sum::<usize>() * 5 / 2;
-    if estimated <= shard::UNSHARDED_LIMIT {
-        let text = to_json(Component::Probes, "expectations.json", &expected_probes(stack))?;
-        files.insert("expectations.json".to_owned(), text);
-        return Ok(vec![into_object(Component::Probes, config_map(stack, Component::Probes, name, files))?]);
-    }
-    // Thousands of monitors: one compact line per monitor, in `<stack>-probes-expectations-NNNN`.
-    let buckets = shard::bucket_count(pieces, shard::SHARD_BUDGET, 4);
-    let mut objects = vec![shard::config_map_object(stack, Component::Probes, name.clone(), files)?];
-    for (bucket, members) in shard::distribute(pieces, buckets).into_iter().enumerate() {
-        let texts: Vec<&str> = members.iter().map(|piece| piece.text.as_str()).collect();
-        let file = shard::shard_file(EXPECTATIONS_STEM, bucket, "json");
-        let files = BTreeMap::from([(file, format!("[\n{}\n]\n", texts.join(",\n")))]);
-        let object_name = shard::shard_object(&name, EXPECTATIONS_STEM, bucket);
-        objects.push(shard::config_map_object(stack, Component::Probes, object_name, files)?);
-    }
-    Ok(objects)
+    Ok(FileSet {
+        component: Component::Probes,
+        name: object_name(stack, Component::Probes),
+        files,
+        growing: Some(GrowingFile {
+            name: EXPECTATIONS_FILE,
+            pieces,
+            // Pretty JSON is about two and a half times the compact pieces.
+            sizing: Sizing::Estimated { numerator: 5, denominator: 2 },
+            whole: Box::new(move || to_json(Component::Probes, EXPECTATIONS_FILE, &expected_probes(stack))),
+            shards: ShardFormat {
+                stem: EXPECTATIONS_STEM,
+                extension: "json",
+                head: "[\n",
+                tail: "\n]\n",
+                index: None,
+                overflow: None,
+            },
+        }),
+    })
 }
 
+/// The expectations file of a stack that fits one object.
+pub const EXPECTATIONS_FILE: &str = "expectations.json";
 /// Stem of the expectation shards of large stacks: `expectations-0000.json` …
 pub const EXPECTATIONS_STEM: &str = "expectations";
 

@@ -21,9 +21,11 @@ use kube::api::DynamicObject;
 use serde::Serialize;
 
 use super::common::{
-    ProbeTiming, config_map, config_map_volume, container_ports, content_hash, host_path_volume, http_probe,
-    into_object, metadata, object_name, pod_selector, pod_template, resource_requirements,
-    restricted_container_security, service_account, strings, tcp_probe, to_yaml, volume_mount,
+    config_map, content_hash, into_object, metadata, object_name, pod_selector, service_account, strings, to_yaml,
+};
+use super::pod::{
+    ProbeTiming, config_map_volume, container_ports, host_path_volume, http_probe, pod_template, resource_requirements,
+    restricted_container_security, tcp_probe, volume_mount,
 };
 use super::{Component, RenderError, loki, ports};
 use crate::api::LogLevel;
@@ -100,11 +102,11 @@ pub fn level_template(levels: &[LogLevel]) -> String {
 pub fn pipeline(stack: &ResolvedStack, component: Component) -> Result<LogPipeline, RenderError> {
     let levels = &stack.spec.logging.levels;
     if levels.is_empty() {
-        return Err(RenderError::Invalid {
+        return Err(RenderError::invalid(
             component,
-            field: "spec.logging.levels".to_owned(),
-            message: "at least one level is needed to normalise the level label".to_owned(),
-        });
+            "spec.logging.levels",
+            "at least one level is needed to normalise the level label",
+        ));
     }
     let mut json_fields = strings(&seed::LOG_FIELDS);
     json_fields.push(seed::LOG_TYPE_FIELD.to_owned());
@@ -553,7 +555,9 @@ mod tests {
         stack.spec.logging.levels = vec![LogLevel::Warn];
         assert!(text(&stack).contains(r#"eq $level \"WARN\" }}"#));
         stack.spec.logging.levels.clear();
-        assert!(matches!(render(&stack), Err(RenderError::Invalid { field, .. }) if field == "spec.logging.levels"));
+        assert!(
+            matches!(render(&stack), Err(RenderError::Invalid { error, .. }) if error.path == "spec.logging.levels")
+        );
     }
 
     #[test]

@@ -11,15 +11,8 @@
 //!   so it changes (and with it the Prometheus pod template, which mounts every shard) only when
 //!   the output doubles or halves, not with every monitor added;
 //! - small stacks, below [`UNSHARDED_LIMIT`], keep the single-object layout byte for byte.
-
-use std::collections::BTreeMap;
-
-use k8s_openapi::api::core::v1::{ConfigMapProjection, ProjectedVolumeSource, Volume, VolumeProjection};
-use kube::api::{DynamicObject, TypeMeta};
-
-use super::common::metadata;
-use super::{Component, RenderError};
-use crate::resolve::ResolvedStack;
+//!
+//! This module holds the arithmetic; [`super::layout`] decides and builds the ConfigMaps.
 
 /// Largest data one shard ConfigMap is filled with: half the API server's 1 MiB ConfigMap limit,
 /// so metadata, the applied-hash annotation and a bucket that hashing filled unevenly all fit.
@@ -97,54 +90,6 @@ pub fn shard_file(stem: &str, bucket: usize, extension: &str) -> String {
 /// Name of a shard's ConfigMap: `<base>-<suffix>-0007`.
 pub fn shard_object(base: &str, suffix: &str, bucket: usize) -> String {
     format!("{base}-{suffix}-{bucket:04}")
-}
-
-/// A ConfigMap of the component built directly as a dynamic object, so megabytes of file text
-/// are moved in rather than copied through serde.
-pub fn config_map_object(
-    stack: &ResolvedStack,
-    component: Component,
-    name: String,
-    files: BTreeMap<String, String>,
-) -> Result<DynamicObject, RenderError> {
-    let meta = metadata(stack, component, name);
-    let data: serde_json::Map<String, serde_json::Value> =
-        files.into_iter().map(|(file, text)| (file, serde_json::Value::String(text))).collect();
-    let mut object = DynamicObject {
-        types: Some(TypeMeta { api_version: "v1".to_owned(), kind: "ConfigMap".to_owned() }),
-        metadata: meta,
-        data: serde_json::Value::Object(serde_json::Map::with_capacity(1)),
-    };
-    if let Some(fields) = object.data.as_object_mut() {
-        fields.insert("data".to_owned(), serde_json::Value::Object(data));
-    }
-    Ok(object)
-}
-
-/// One volume with the files of several ConfigMaps: the shards of a file and the ConfigMap that
-/// names them land in one directory, so a reloader watching it sees every change.
-pub fn projected_config_maps_volume(volume_name: &str, config_map_names: &[String]) -> Volume {
-    let sources = config_map_names
-        .iter()
-        .map(|name| VolumeProjection {
-            config_map: Some(ConfigMapProjection { name: name.clone(), ..ConfigMapProjection::default() }),
-            ..VolumeProjection::default()
-        })
-        .collect();
-    Volume {
-        name: volume_name.to_owned(),
-        projected: Some(ProjectedVolumeSource { sources: Some(sources), ..ProjectedVolumeSource::default() }),
-        ..Volume::default()
-    }
-}
-
-/// The volume of a component's files: the plain ConfigMap volume when there is one ConfigMap,
-/// else a projected volume of all of them.
-pub fn files_volume(volume_name: &str, config_map_names: &[String]) -> Volume {
-    match config_map_names {
-        [single] => super::common::config_map_volume(volume_name, single),
-        many => projected_config_maps_volume(volume_name, many),
-    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,324 @@
+//! The seed's Infrastructure, Application and Business dashboards.
+
+use super::model::Dashboard;
+use super::panels::*;
+use super::{APPLICATION_FILE, BUSINESS_FILE, INFRASTRUCTURE_FILE, dashboard_uids, metrics};
+use crate::render::Component;
+use crate::resolve::ResolvedStack;
+
+// ---------------------------------------------------------------------------------------------
+// The seed's dashboards
+// ---------------------------------------------------------------------------------------------
+
+/// Infrastructure: containers' CPU, memory and replicas, Cosmos DB, network, disks, restarts.
+pub fn infrastructure(stack: &ResolvedStack) -> Dashboard {
+    use metrics::*;
+    let alerts = &stack.spec.alerting.rules.infrastructure;
+    let mut panels = vec![
+        timeseries_with_threshold_line(
+            "CPU Utilization (All Services)",
+            "CPU used by each service's containers, in percent of their CPU limit.",
+            24,
+            vec![step(None, "green"), step(Some(alerts.high_cpu.threshold), "orange"), step(Some(alerts.critical_cpu.threshold), "red")],
+        )
+        .unit("percent")
+        .min(0.0)
+        .target(range_query(
+            "A",
+            format!(
+                "100 * sum by (namespace, container) (rate({CPU_SECONDS}{{container!=\"\", container!=\"POD\"}}[$__rate_interval]))\n  / sum by (namespace, container) ({CPU_LIMITS}{{resource=\"cpu\"}})"
+            ),
+            "{{namespace}}/{{container}}",
+        )),
+        stacked_timeseries(
+            "Memory Usage (All Services)",
+            "Working-set memory of each service's containers, stacked.",
+            24,
+        )
+        .unit("bytes")
+        .min(0.0)
+        .target(range_query(
+            "A",
+            format!("sum by (namespace, container) ({MEMORY_WORKING_SET}{{container!=\"\", container!=\"POD\"}})"),
+            "{{namespace}}/{{container}}",
+        )),
+        gauge("Active Replicas", "Available replicas of each Deployment; red at zero.", 8)
+            .min(0.0)
+            .thresholds(vec![step(None, "red"), step(Some(1.0), "green")])
+            .target(range_query(
+                "A",
+                format!("sum by (namespace, deployment) ({REPLICAS_AVAILABLE})"),
+                "{{deployment}}",
+            )),
+        timeseries(
+            "Cosmos DB RU/s Consumption",
+            "Request units consumed per second, by database (Azure Monitor's TotalRequestUnits).",
+            16,
+        )
+        .unit("short")
+        .min(0.0)
+        .target(range_query(
+            "A",
+            format!("sum by (database_name) (rate({COSMOS_REQUEST_UNITS}[$__rate_interval]))"),
+            "{{database_name}}",
+        )),
+        timeseries("Network Bandwidth", "Bytes received and sent per second, by namespace.", 12)
+            .unit("Bps")
+            .target(range_query(
+                "A",
+                format!("sum by (namespace) (rate({NETWORK_RECEIVE}[$__rate_interval]))"),
+                "{{namespace}} received",
+            ))
+            .target(range_query(
+                "B",
+                format!("sum by (namespace) (rate({NETWORK_TRANSMIT}[$__rate_interval]))"),
+                "{{namespace}} sent",
+            )),
+        timeseries("Network Errors", "Receive and transmit errors per second, by namespace.", 12)
+            .unit("short")
+            .min(0.0)
+            .target(range_query(
+                "A",
+                format!(
+                    "sum by (namespace) (rate({NETWORK_RECEIVE_ERRORS}[$__rate_interval]) + rate({NETWORK_TRANSMIT_ERRORS}[$__rate_interval]))"
+                ),
+                "{{namespace}}",
+            )),
+        timeseries_with_threshold_line(
+            "Disk Usage %",
+            "Used share of each persistent volume.",
+            12,
+            red_from(alerts.disk_full.threshold),
+        )
+        .unit("percent")
+        .min(0.0)
+        .target(range_query(
+            "A",
+            format!("100 * max by (namespace, persistentvolumeclaim) ({VOLUME_USED} / {VOLUME_CAPACITY})"),
+            "{{namespace}}/{{persistentvolumeclaim}}",
+        )),
+        timeseries_with_threshold_line(
+            "Container Restarts",
+            "Restarts of each container over the crash alert's window.",
+            12,
+            red_from(alerts.container_crash.threshold),
+        )
+        .min(0.0)
+        .target(range_query(
+            "A",
+            format!(
+                "sum by (namespace, container) (increase({RESTARTS}[{}]))",
+                alerts.container_crash.window.as_ref().map_or("10m", |window| window.as_str())
+            ),
+            "{{namespace}}/{{container}}",
+        )),
+    ];
+    // Database latency comes from Jaeger's span metrics (the spans' `db.system`).
+    if Component::Jaeger.enabled(stack) {
+        let quantile = |ref_id: &str, q: &str| {
+            range_query(
+                ref_id,
+                format!(
+                    "histogram_quantile({q}, sum by (le, db_system) (rate({SPAN_DURATION_BUCKET}{{db_system!=\"\"}}[$__rate_interval])))"
+                ),
+                &format!("{{{{db_system}}}} p{}", &q[2..]),
+            )
+        };
+        panels.push(
+            timeseries(
+                "Database Latency (p50, p95, p99)",
+                "Latency of database calls (MongoDB, Cosmos DB, Milvus) from the spans' db.system.",
+                24,
+            )
+            .unit("ms")
+            .min(0.0)
+            .target(quantile("A", "0.50"))
+            .target(quantile("B", "0.95"))
+            .target(quantile("C", "0.99")),
+        );
+    }
+    dashboard(
+        dashboard_uids::INFRASTRUCTURE,
+        "Infrastructure",
+        "Containers, databases and network of the platform.",
+        "now-6h",
+        panels,
+    )
+}
+
+/// Application: the RED metrics per service and the LLM usage.
+pub fn application(stack: &ResolvedStack) -> Dashboard {
+    let red = &stack.spec.metrics.red;
+    let business = &stack.spec.metrics.business;
+    let alerts = &stack.spec.alerting.rules.application;
+    let requests = &red.requests;
+    let failures = &red.failures;
+    let duration = &red.duration;
+    let latency = |ref_id: &str, q: &str, by: &str, legend: &str| {
+        range_query(
+            ref_id,
+            format!("histogram_quantile({q}, sum by (le{by}) (rate({duration}_bucket[$__rate_interval])))"),
+            legend,
+        )
+    };
+    let panels = vec![
+        timeseries("Request Rate (per service)", "Requests per second, one series per service.", 24)
+            .unit("reqps")
+            .min(0.0)
+            .target(range_query("A", format!("sum by (service) (rate({requests}[$__rate_interval]))"), "{{service}}")),
+        timeseries_with_threshold_line(
+            "Error Rate %",
+            "Failed requests in percent of all requests; the red line is the high-error-rate alert.",
+            24,
+            red_from(alerts.high_error_rate.threshold),
+        )
+        .unit("percent")
+        .min(0.0)
+        .target(range_query(
+            "A",
+            format!(
+                "100 * sum by (service) (rate({failures}[$__rate_interval]))\n  / sum by (service) (rate({requests}[$__rate_interval]))"
+            ),
+            "{{service}}",
+        )),
+        timeseries_with_threshold_line(
+            "p95 Latency",
+            "95th percentile of request duration per service; the red line is the high-latency alert.",
+            12,
+            red_from(alerts.high_latency.threshold),
+        )
+        .unit("s")
+        .min(0.0)
+        .target(latency("A", "0.95", ", service", "{{service}}")),
+        barchart("LLM Token Usage", "Tokens consumed over the dashboard's range, by model.", 12, "model", "auto")
+            .min(0.0)
+            .target(table_query(
+                "A",
+                format!("sum by (model) (increase({}[$__range]))", business.llm_tokens),
+                "{{model}}",
+            )),
+        timeseries("Response Latency (p50, p95, p99)", "Request duration percentiles over every service.", 12)
+            .unit("s")
+            .min(0.0)
+            .target(latency("A", "0.50", "", "p50"))
+            .target(latency("B", "0.95", "", "p95"))
+            .target(latency("C", "0.99", "", "p99")),
+        timeseries("LLM API Calls (per model)", "LLM API calls per second, by model.", 12)
+            .unit("reqps")
+            .min(0.0)
+            .target(range_query(
+                "A",
+                format!("sum by (model) (rate({}[$__rate_interval]))", business.llm_calls),
+                "{{model}}",
+            )),
+    ];
+    dashboard(
+        dashboard_uids::APPLICATION,
+        "Application",
+        "Rate, errors and duration of every service, and LLM usage.",
+        "now-6h",
+        panels,
+    )
+}
+
+/// Business: the executive view (DAU, MAU, signups, MRR), conversations and revenue health.
+pub fn business(stack: &ResolvedStack) -> Dashboard {
+    let metric = &stack.spec.metrics.business;
+    let alerts = &stack.spec.alerting.rules.business;
+    let mut conversations = timeseries("Conversations per Day", "Conversations per day over the last 30 days.", 24)
+        .min(0.0)
+        .target(range_query("A", format!("sum(increase({}[1d]))", metric.conversations), "conversations"));
+    conversations.time_from = Some("30d".to_owned());
+    conversations.interval = Some("1d".to_owned());
+    let panels = vec![
+        stat("DAU", "Daily active users.", 6).target(range_query(
+            "A",
+            format!("max({})", metric.daily_active_users),
+            "DAU",
+        )),
+        stat("MAU", "Monthly active users.", 6).target(range_query(
+            "A",
+            format!("max({})", metric.monthly_active_users),
+            "MAU",
+        )),
+        stat("New Signups", "Signups over the last day.", 6).target(range_query(
+            "A",
+            format!("sum(increase({}[1d]))", metric.signups),
+            "signups",
+        )),
+        stat("MRR", "Monthly recurring revenue.", 6).unit("currencyUSD").target(range_query(
+            "A",
+            format!("sum({})", metric.monthly_recurring_revenue),
+            "MRR",
+        )),
+        conversations,
+        barchart(
+            "Top Chatbots by Usage",
+            "The ten chatbots with the most conversations in the range.",
+            12,
+            "chatbot",
+            "horizontal",
+        )
+        .min(0.0)
+        .target(table_query(
+            "A",
+            format!("topk(10, sum by (chatbot) (increase({}[$__range])))", metric.conversations),
+            "{{chatbot}}",
+        )),
+        timeseries_with_threshold_line(
+            "Payment Failure Rate %",
+            "Failed payments in percent of all payments; the red line is the payment-failure alert.",
+            12,
+            red_from(alerts.payment_failures.threshold),
+        )
+        .unit("percent")
+        .min(0.0)
+        .target(range_query(
+            "A",
+            format!(
+                "100 * sum(rate({}[$__rate_interval])) / sum(rate({}[$__rate_interval]))",
+                metric.payment_failures, metric.payments
+            ),
+            "failed payments",
+        )),
+        stat("Active Subscriptions", "Subscriptions currently active.", 12).target(range_query(
+            "A",
+            format!("sum({})", metric.active_subscriptions),
+            "subscriptions",
+        )),
+        stat("Monthly Churn %", "Subscriptions cancelled over 30 days, in percent of the active ones.", 12)
+            .unit("percent")
+            .thresholds(red_from(alerts.high_churn.threshold))
+            .target(range_query(
+                "A",
+                format!(
+                    "100 * sum(increase({}[30d])) / sum({})",
+                    metric.cancelled_subscriptions, metric.active_subscriptions
+                ),
+                "churn",
+            )),
+    ];
+    dashboard(
+        dashboard_uids::BUSINESS,
+        "Business",
+        "Users, conversations and revenue of the platform.",
+        "now-7d",
+        panels,
+    )
+}
+
+/// The enabled dashboards as `(file name, dashboard)`.
+pub fn dashboards(stack: &ResolvedStack) -> Vec<(&'static str, Dashboard)> {
+    let spec = &stack.spec.dashboards;
+    let mut list = Vec::new();
+    if spec.infrastructure {
+        list.push((INFRASTRUCTURE_FILE, infrastructure(stack)));
+    }
+    if spec.application {
+        list.push((APPLICATION_FILE, application(stack)));
+    }
+    if spec.business {
+        list.push((BUSINESS_FILE, business(stack)));
+    }
+    list
+}

@@ -1,0 +1,369 @@
+//! The building blocks of the stack's pods: restricted security contexts, pod templates, probes,
+//! environment variables, volumes and claims, resources and the config-reloader sidecar.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::{
+    Capabilities, ConfigMapVolumeSource, Container, ContainerPort, EmptyDirVolumeSource, EnvVar, EnvVarSource,
+    HTTPGetAction, KeyToPath, ObjectFieldSelector, PersistentVolumeClaim, PersistentVolumeClaimSpec,
+    PodSecurityContext, PodSpec, PodTemplateSpec, Probe, ResourceRequirements, SeccompProfile, SecretKeySelector,
+    SecretVolumeSource, SecurityContext, TCPSocketAction, Volume, VolumeMount, VolumeResourceRequirements,
+};
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+
+use super::Component;
+use super::common::{CONFIG_HASH_ANNOTATION, labels};
+use crate::api::defaults::images;
+use crate::api::{Resources, SecretKeyRef, StorageSize};
+use crate::resolve::ResolvedStack;
+
+/// Container ports from `(name, port)` pairs.
+pub fn container_ports(ports: &[(&str, u16)]) -> Vec<ContainerPort> {
+    ports
+        .iter()
+        .map(|(name, port)| ContainerPort {
+            name: Some((*name).to_owned()),
+            container_port: i32::from(*port),
+            protocol: Some("TCP".to_owned()),
+            ..ContainerPort::default()
+        })
+        .collect()
+}
+
+/// Pod security context meeting the restricted Pod Security Standard.
+pub fn restricted_pod_security(user_id: i64) -> PodSecurityContext {
+    PodSecurityContext {
+        run_as_non_root: Some(true),
+        run_as_user: Some(user_id),
+        run_as_group: Some(user_id),
+        fs_group: Some(user_id),
+        seccomp_profile: Some(SeccompProfile { type_: "RuntimeDefault".to_owned(), localhost_profile: None }),
+        ..PodSecurityContext::default()
+    }
+}
+
+/// Container security context meeting the restricted Pod Security Standard.
+pub fn restricted_container_security() -> SecurityContext {
+    SecurityContext {
+        allow_privilege_escalation: Some(false),
+        read_only_root_filesystem: Some(true),
+        run_as_non_root: Some(true),
+        capabilities: Some(Capabilities { drop: Some(vec!["ALL".to_owned()]), add: None }),
+        seccomp_profile: Some(SeccompProfile { type_: "RuntimeDefault".to_owned(), localhost_profile: None }),
+        ..SecurityContext::default()
+    }
+}
+
+/// A pod of stackscope's own containers under the restricted Pod Security Standard, without a
+/// service-account token: none of them calls the Kubernetes API (Prometheus, which does, sets
+/// its own account over this).
+pub fn restricted_pod_spec(user_id: i64, containers: Vec<Container>, volumes: Vec<Volume>) -> PodSpec {
+    PodSpec {
+        containers,
+        security_context: Some(restricted_pod_security(user_id)),
+        automount_service_account_token: Some(false),
+        volumes: Some(volumes),
+        ..PodSpec::default()
+    }
+}
+
+/// The pod template of a component's workload, labelled like its other objects. `config_hash`
+/// is the hash of the configuration a change of which must restart the pods; `None` where a
+/// config reloader applies changes in place.
+pub fn pod_template(
+    stack: &ResolvedStack,
+    component: Component,
+    config_hash: Option<String>,
+    spec: PodSpec,
+) -> PodTemplateSpec {
+    PodTemplateSpec {
+        metadata: Some(ObjectMeta {
+            labels: Some(labels(stack, component)),
+            annotations: config_hash.map(|hash| BTreeMap::from([(CONFIG_HASH_ANNOTATION.to_owned(), hash)])),
+            ..ObjectMeta::default()
+        }),
+        spec: Some(spec),
+    }
+}
+
+/// When a probe starts, how often it runs, how long one check may take and how many failed
+/// checks in a row fail it. Each container keeps its own numbers: the components start and
+/// answer at different speeds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ProbeTiming {
+    pub initial_delay_seconds: i32,
+    pub period_seconds: i32,
+    pub timeout_seconds: i32,
+    pub failure_threshold: i32,
+}
+
+impl ProbeTiming {
+    /// Starting `initial_delay_seconds` after the container, then every 10 seconds with a
+    /// 5-second timeout, failing after 3 misses: what most of the stack's containers use.
+    pub const fn after(initial_delay_seconds: i32) -> Self {
+        Self { initial_delay_seconds, period_seconds: 10, timeout_seconds: 5, failure_threshold: 3 }
+    }
+
+    /// The same timing with another timeout.
+    pub const fn timeout(self, timeout_seconds: i32) -> Self {
+        Self { timeout_seconds, ..self }
+    }
+
+    /// The same timing, failing only after `failure_threshold` misses in a row.
+    pub const fn failures(self, failure_threshold: i32) -> Self {
+        Self { failure_threshold, ..self }
+    }
+}
+
+/// A probe with no handler yet, timed as given.
+fn timed_probe(timing: ProbeTiming) -> Probe {
+    Probe {
+        initial_delay_seconds: Some(timing.initial_delay_seconds),
+        period_seconds: Some(timing.period_seconds),
+        timeout_seconds: Some(timing.timeout_seconds),
+        failure_threshold: Some(timing.failure_threshold),
+        ..Probe::default()
+    }
+}
+
+/// An HTTP GET probe of `path` on a port given by number or by name.
+pub fn http_get_probe(path: &str, port: IntOrString, timing: ProbeTiming) -> Probe {
+    Probe {
+        http_get: Some(HTTPGetAction { path: Some(path.to_owned()), port, ..HTTPGetAction::default() }),
+        ..timed_probe(timing)
+    }
+}
+
+/// An HTTP GET probe of `path` on a named container port: the stack's own containers name every
+/// port, so a port number changes in one place.
+pub fn http_probe(path: &str, port_name: &str, timing: ProbeTiming) -> Probe {
+    http_get_probe(path, IntOrString::String(port_name.to_owned()), timing)
+}
+
+/// A probe that only connects to a named container port: for liveness where the HTTP endpoints
+/// also report states a restart would not fix (a WAL replay, an unreachable Loki).
+pub fn tcp_probe(port_name: &str, timing: ProbeTiming) -> Probe {
+    Probe {
+        tcp_socket: Some(TCPSocketAction { port: IntOrString::String(port_name.to_owned()), host: None }),
+        ..timed_probe(timing)
+    }
+}
+
+/// An environment variable read from a Secret key; the value never enters a rendered object.
+pub fn env_from_secret(variable: &str, secret: &SecretKeyRef) -> EnvVar {
+    EnvVar {
+        name: variable.to_owned(),
+        value: None,
+        value_from: Some(EnvVarSource {
+            secret_key_ref: Some(SecretKeySelector {
+                name: secret.name.clone(),
+                key: secret.key.clone(),
+                optional: Some(false),
+            }),
+            ..EnvVarSource::default()
+        }),
+    }
+}
+
+/// A plain environment variable.
+pub fn env(variable: &str, value: &str) -> EnvVar {
+    EnvVar { name: variable.to_owned(), value: Some(value.to_owned()), value_from: None }
+}
+
+/// An environment variable from the downward API: a field of the pod (`metadata.name`,
+/// `status.podIP`, ...), known only once the pod exists.
+pub fn field_env(variable: &str, field_path: &str) -> EnvVar {
+    EnvVar {
+        name: variable.to_owned(),
+        value: None,
+        value_from: Some(EnvVarSource {
+            field_ref: Some(ObjectFieldSelector { field_path: field_path.to_owned(), api_version: None }),
+            ..EnvVarSource::default()
+        }),
+    }
+}
+
+/// A volume exposing Secret keys as files: `(key, file name)` pairs.
+pub fn secret_volume(volume_name: &str, secret_name: &str, items: &[(&str, &str)]) -> Volume {
+    Volume {
+        name: volume_name.to_owned(),
+        secret: Some(SecretVolumeSource {
+            secret_name: Some(secret_name.to_owned()),
+            items: Some(
+                items
+                    .iter()
+                    .map(|(key, path)| KeyToPath { key: (*key).to_owned(), path: (*path).to_owned(), mode: None })
+                    .collect(),
+            ),
+            default_mode: Some(0o440),
+            optional: Some(false),
+        }),
+        ..Volume::default()
+    }
+}
+
+/// A volume with the files of a ConfigMap.
+pub fn config_map_volume(volume_name: &str, config_map_name: &str) -> Volume {
+    Volume {
+        name: volume_name.to_owned(),
+        config_map: Some(ConfigMapVolumeSource {
+            name: config_map_name.to_owned(),
+            ..ConfigMapVolumeSource::default()
+        }),
+        ..Volume::default()
+    }
+}
+
+/// A scratch volume that lives as long as the pod: writable space (`/tmp`, caches, data that is
+/// rebuilt on start) under a read-only root filesystem.
+pub fn empty_dir_volume(volume_name: &str) -> Volume {
+    Volume { name: volume_name.to_owned(), empty_dir: Some(EmptyDirVolumeSource::default()), ..Volume::default() }
+}
+
+/// A volume mount.
+pub fn volume_mount(volume_name: &str, mount_path: &str, read_only: bool) -> VolumeMount {
+    VolumeMount {
+        name: volume_name.to_owned(),
+        mount_path: mount_path.to_owned(),
+        read_only: read_only.then_some(true),
+        ..VolumeMount::default()
+    }
+}
+
+/// A `ReadWriteOnce` claim of the given size: a standalone PersistentVolumeClaim of the component
+/// (named `name`), or, with `metadata` of just a name, a StatefulSet's volume claim template.
+pub fn volume_claim(
+    metadata: ObjectMeta,
+    size: &StorageSize,
+    storage_class_name: Option<&str>,
+) -> PersistentVolumeClaim {
+    PersistentVolumeClaim {
+        metadata,
+        spec: Some(PersistentVolumeClaimSpec {
+            access_modes: Some(vec!["ReadWriteOnce".to_owned()]),
+            resources: Some(VolumeResourceRequirements {
+                requests: Some(BTreeMap::from([("storage".to_owned(), Quantity(size.as_str().to_owned()))])),
+                limits: None,
+            }),
+            storage_class_name: storage_class_name.map(str::to_owned),
+            ..PersistentVolumeClaimSpec::default()
+        }),
+        ..PersistentVolumeClaim::default()
+    }
+}
+
+/// A StatefulSet's volume claim template: a [`volume_claim`] with only a name, which the
+/// StatefulSet completes per replica.
+pub fn volume_claim_template(
+    volume_name: &str,
+    size: &StorageSize,
+    storage_class_name: Option<&str>,
+) -> PersistentVolumeClaim {
+    volume_claim(ObjectMeta { name: Some(volume_name.to_owned()), ..ObjectMeta::default() }, size, storage_class_name)
+}
+
+/// Kubernetes resource requirements from the spec's `resources`, `None` when empty.
+pub fn resource_requirements(resources: &Resources) -> Option<ResourceRequirements> {
+    if resources.requests.is_empty() && resources.limits.is_empty() {
+        return None;
+    }
+    let quantities = |map: &BTreeMap<String, String>| {
+        (!map.is_empty()).then(|| map.iter().map(|(k, v)| (k.clone(), Quantity(v.clone()))).collect())
+    };
+    Some(ResourceRequirements {
+        requests: quantities(&resources.requests),
+        limits: quantities(&resources.limits),
+        ..Default::default()
+    })
+}
+
+/// A volume of a directory on the node. `host_type` is Kubernetes' check on the path
+/// (`Directory`, `DirectoryOrCreate`, ...). Only log collectors use it: they read the node's
+/// log files and keep their read positions where a restarted pod finds them again.
+pub fn host_path_volume(volume_name: &str, path: &str, host_type: &str) -> Volume {
+    Volume {
+        name: volume_name.to_owned(),
+        host_path: Some(k8s_openapi::api::core::v1::HostPathVolumeSource {
+            path: path.to_owned(),
+            type_: Some(host_type.to_owned()),
+        }),
+        ..Volume::default()
+    }
+}
+
+/// A volume with chosen keys of a ConfigMap: `(key, path)` pairs, the path relative to the mount.
+pub fn config_map_items_volume(volume_name: &str, config_map_name: &str, items: &[(&str, &str)]) -> Volume {
+    Volume {
+        name: volume_name.to_owned(),
+        config_map: Some(ConfigMapVolumeSource {
+            name: config_map_name.to_owned(),
+            items: Some(
+                items
+                    .iter()
+                    .map(|(key, path)| KeyToPath { key: (*key).to_owned(), path: (*path).to_owned(), mode: None })
+                    .collect(),
+            ),
+            ..ConfigMapVolumeSource::default()
+        }),
+        ..Volume::default()
+    }
+}
+
+/// Port of the config reloader's `/healthz` and `/metrics`.
+const RELOADER_PORT: u16 = 8080;
+
+/// What differs between the `prometheus-config-reloader` sidecars of Prometheus and Alertmanager.
+#[derive(Clone, Copy, Debug)]
+pub struct ConfigReloader<'a> {
+    /// The main container's port, whose `/-/reload` the reloader calls.
+    pub reload_port: u16,
+    /// `(volume, directory)` of each mounted ConfigMap it watches, mounted read-only.
+    pub watched: &'a [(&'a str, &'a str)],
+    /// Pass the pod's name as `POD_NAME`: the reloader derives the StatefulSet ordinal from it
+    /// (and warns without it).
+    pub pod_name_env: bool,
+    /// Limit CPU to the request as well as memory.
+    pub cpu_limit: bool,
+    /// Timeout of its probes, in seconds.
+    pub probe_timeout_seconds: i32,
+}
+
+/// The `prometheus-config-reloader` sidecar: calls the main container's `/-/reload` when a
+/// watched ConfigMap changes, so a configuration change never restarts the pod.
+pub fn config_reloader(reloader: ConfigReloader<'_>) -> Container {
+    let mut args = vec![
+        format!("--listen-address=:{RELOADER_PORT}"),
+        format!("--reload-url=http://127.0.0.1:{}/-/reload", reloader.reload_port),
+    ];
+    args.extend(reloader.watched.iter().map(|(_, directory)| format!("--watched-dir={directory}")));
+    // prometheus-operator's defaults for this sidecar.
+    let quantity = |value: &str| Quantity(value.to_owned());
+    let requests = BTreeMap::from([("cpu".to_owned(), quantity("10m")), ("memory".to_owned(), quantity("50Mi"))]);
+    let mut limits = requests.clone();
+    if !reloader.cpu_limit {
+        limits.remove("cpu");
+    }
+    let timing =
+        |initial_delay_seconds| ProbeTiming::after(initial_delay_seconds).timeout(reloader.probe_timeout_seconds);
+    Container {
+        name: "config-reloader".to_owned(),
+        image: Some(images::CONFIG_RELOADER.to_owned()),
+        args: Some(args),
+        env: reloader.pod_name_env.then(|| vec![field_env("POD_NAME", "metadata.name")]),
+        ports: Some(container_ports(&[("reloader-web", RELOADER_PORT)])),
+        liveness_probe: Some(http_probe("/healthz", "reloader-web", timing(10))),
+        readiness_probe: Some(http_probe("/healthz", "reloader-web", timing(5))),
+        resources: Some(ResourceRequirements {
+            requests: Some(requests),
+            limits: Some(limits),
+            ..ResourceRequirements::default()
+        }),
+        security_context: Some(restricted_container_security()),
+        volume_mounts: Some(
+            reloader.watched.iter().map(|(volume, directory)| volume_mount(volume, directory, true)).collect(),
+        ),
+        ..Container::default()
+    }
+}
