@@ -148,8 +148,7 @@ mod tests {
         assert_eq!(invalid.retry(), Retry::AfterChange);
         let render = ReconcileError::from(RenderError::Invalid {
             component: Component::Rules,
-            field: "spec.alerting".to_owned(),
-            message: "bad".to_owned(),
+            error: FieldError { path: "spec.alerting".to_owned(), message: "bad".to_owned() },
         });
         assert_eq!(render.retry(), Retry::AfterChange);
         assert_eq!(ReconcileError::NoNamespace.retry(), Retry::AfterChange);

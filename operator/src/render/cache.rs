@@ -11,7 +11,7 @@ use std::collections::HashMap;
 
 use sha2::{Digest, Sha256};
 
-use super::layout::{self, ConfigMaps};
+use super::layout::ConfigMaps;
 use super::shard::Piece;
 use super::{Component, RenderError, RenderedObject, probes, prometheus, render_from};
 use crate::resolve::{ResolvedMonitor, ResolvedStack};
@@ -93,7 +93,7 @@ impl RenderCache {
             match &self.rules {
                 Some((cached_digest, rules)) if *cached_digest == rules_digest => Some(rules.clone()),
                 _ => {
-                    let rules = layout::rules(stack)?;
+                    let rules = super::rule_config_maps(stack)?;
                     // Kept only when every monitor it read has a revision.
                     if rules_inputs(stack).all(|monitor| monitor.revision.is_some()) {
                         self.rules = Some((rules_digest, rules.clone()));

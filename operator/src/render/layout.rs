@@ -18,7 +18,7 @@ use kube::api::{DynamicObject, TypeMeta};
 use super::common::metadata;
 use super::pod::config_map_volume;
 use super::shard::{self, Piece};
-use super::{Component, RenderError, probes, prometheus, rules};
+use super::{Component, RenderError};
 use crate::resolve::ResolvedStack;
 
 /// A component's ConfigMap files before layout.
@@ -128,39 +128,6 @@ impl ConfigMaps {
         let component = self.component;
         self.config_maps.into_iter().map(|(name, files)| config_map_object(stack, component, name, files)).collect()
     }
-}
-
-/// The ConfigMaps of the three file sets that grow with the monitors, laid out; `None` for a
-/// disabled component (and once taken).
-pub struct Layout {
-    pub scrape: Option<ConfigMaps>,
-    pub rules: Option<ConfigMaps>,
-    pub probes: Option<ConfigMaps>,
-}
-
-impl Layout {
-    /// Lays out Prometheus' configuration and the probe expectations from the monitors' pieces,
-    /// beside the rule files laid out by [`rules`] (fresh or from the render cache).
-    pub fn of<'a>(
-        stack: &'a ResolvedStack,
-        scrape: Vec<&'a Piece>,
-        probe_pieces: Vec<&'a Piece>,
-        rules: Option<ConfigMaps>,
-    ) -> Result<Self, RenderError> {
-        let scrape = if Component::Prometheus.enabled(stack) {
-            Some(lay_out(prometheus::config_files(stack, scrape))?)
-        } else {
-            None
-        };
-        let probes = Some(lay_out(probes::files(stack, probe_pieces)?)?);
-        Ok(Self { scrape, rules, probes })
-    }
-}
-
-/// The rule files laid out; the render cache keeps them while the monitors they read stay the same.
-pub fn rules(stack: &ResolvedStack) -> Result<ConfigMaps, RenderError> {
-    let mut content = rules::RuleContent::of(stack)?;
-    lay_out(content.file_set(stack))
 }
 
 /// Lays a file set out: one ConfigMap while its files fit one object, else the main ConfigMap

@@ -39,7 +39,9 @@ use kube::api::DynamicObject;
 
 use crate::api::Collector;
 use crate::resolve::ResolvedStack;
-use crate::schema::FieldError;
+use crate::validate::FieldError;
+use layout::ConfigMaps;
+use shard::Piece;
 
 /// The rendered components, in render order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -179,7 +181,7 @@ pub fn render_stack(stack: &ResolvedStack) -> Result<Vec<RenderedObject>, Render
         scrape.push(prometheus::monitor_piece(stack, monitor)?);
         probe_pieces.push(probes::monitor_piece(stack, monitor)?);
     }
-    let rules = if Component::Rules.enabled(stack) { Some(layout::rules(stack)?) } else { None };
+    let rules = if Component::Rules.enabled(stack) { Some(rule_config_maps(stack)?) } else { None };
     render_from(stack, scrape.iter().collect(), probe_pieces.iter().collect(), rules)
 }
 
@@ -187,11 +189,11 @@ pub fn render_stack(stack: &ResolvedStack) -> Result<Vec<RenderedObject>, Render
 /// or from the render cache: the same input gives the same objects either way.
 fn render_from(
     stack: &ResolvedStack,
-    scrape: Vec<&shard::Piece>,
-    probe_pieces: Vec<&shard::Piece>,
-    rules: Option<layout::ConfigMaps>,
+    scrape: Vec<&Piece>,
+    probe_pieces: Vec<&Piece>,
+    rules: Option<ConfigMaps>,
 ) -> Result<Vec<RenderedObject>, RenderError> {
-    let mut laid_out = layout::Layout::of(stack, scrape, probe_pieces, rules)?;
+    let mut laid_out = Layout::of(stack, scrape, probe_pieces, rules)?;
     let mut rendered = Vec::new();
     for component in Component::ALL {
         if !component.enabled(stack) {
@@ -210,6 +212,39 @@ fn render_from(
         rendered.extend(objects.into_iter().map(|object| RenderedObject { component, object }));
     }
     Ok(rendered)
+}
+
+/// The ConfigMaps of the three file sets that grow with the monitors, laid out; `None` for a
+/// disabled component (and once taken).
+struct Layout {
+    pub scrape: Option<ConfigMaps>,
+    pub rules: Option<ConfigMaps>,
+    pub probes: Option<ConfigMaps>,
+}
+
+impl Layout {
+    /// Lays out Prometheus' configuration and the probe expectations from the monitors' pieces,
+    /// beside the rule files laid out by [`rule_config_maps`] (fresh or from the render cache).
+    fn of<'a>(
+        stack: &'a ResolvedStack,
+        scrape: Vec<&'a Piece>,
+        probe_pieces: Vec<&'a Piece>,
+        rules: Option<ConfigMaps>,
+    ) -> Result<Self, RenderError> {
+        let scrape = if Component::Prometheus.enabled(stack) {
+            Some(layout::lay_out(prometheus::config_files(stack, scrape))?)
+        } else {
+            None
+        };
+        let probes = Some(layout::lay_out(probes::files(stack, probe_pieces)?)?);
+        Ok(Self { scrape, rules, probes })
+    }
+}
+
+/// The rule files laid out; the render cache keeps them while the monitors they read stay the same.
+pub(crate) fn rule_config_maps(stack: &ResolvedStack) -> Result<ConfigMaps, RenderError> {
+    let mut content = rules::RuleContent::of(stack)?;
+    layout::lay_out(content.file_set(stack))
 }
 
 /// Well-known ports of the rendered components.
