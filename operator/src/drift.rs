@@ -6,7 +6,7 @@
 use serde_json::Value;
 
 /// Longest value shown in a drift entry; status must stay small.
-pub const MAX_VALUE_CHARS: usize = 256;
+pub(crate) const MAX_VALUE_CHARS: usize = 256;
 
 /// One field that differs.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -32,7 +32,10 @@ pub fn compare(declared: &Value, live: &Value) -> Vec<FieldDrift> {
 
 /// [`compare`] against a live object whose top-level fields `live_field` looks up, so that a
 /// typed object need not be converted to a JSON value as a whole first.
-pub fn compare_fields<'live>(declared: &Value, live_field: impl Fn(&str) -> Option<&'live Value>) -> Vec<FieldDrift> {
+pub(crate) fn compare_fields<'live>(
+    declared: &Value,
+    live_field: impl Fn(&str) -> Option<&'live Value>,
+) -> Vec<FieldDrift> {
     let mut drifts = Vec::new();
     let Some(declared) = declared.as_object() else { return drifts };
     let mut keys: Vec<&String> = declared.keys().collect();

@@ -18,7 +18,7 @@ use crate::validate;
 use crate::validate::FieldError;
 
 /// prometheus-operator's API group.
-pub const PROMETHEUS_OPERATOR_GROUP: &str = "monitoring.coreos.com";
+pub(crate) const PROMETHEUS_OPERATOR_GROUP: &str = "monitoring.coreos.com";
 /// `apiVersion` of prometheus-operator's ServiceMonitor.
 pub const PROMETHEUS_OPERATOR_API_VERSION: &str = "monitoring.coreos.com/v1";
 /// Annotation `kubectl apply` keeps the previous manifest in; it describes the source object,
@@ -27,7 +27,7 @@ const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
 
 /// One thing the conversion has to say about a field of the source object.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Finding {
+pub(crate) struct Finding {
     /// Path of the field from the object's root, e.g. `spec.endpoints[0].oauth2`.
     pub path: String,
     /// What happened to it.
@@ -42,7 +42,7 @@ impl std::fmt::Display for Finding {
 
 /// A prometheus-operator ServiceMonitor converted into a stackscope one (not yet validated).
 #[derive(Clone, Debug, PartialEq)]
-pub struct Conversion {
+pub(crate) struct Conversion {
     /// `namespace/name` (or `name`) of the source object.
     pub source: String,
     /// The stackscope ServiceMonitor as JSON.
@@ -54,7 +54,7 @@ pub struct Conversion {
 }
 
 /// Whether a document is a prometheus-operator ServiceMonitor.
-pub fn is_prometheus_operator_monitor(value: &Value) -> bool {
+pub(crate) fn is_prometheus_operator_monitor(value: &Value) -> bool {
     value.get("apiVersion").and_then(Value::as_str) == Some(PROMETHEUS_OPERATOR_API_VERSION)
         && value.get("kind").and_then(Value::as_str) == Some("ServiceMonitor")
 }
@@ -383,7 +383,7 @@ fn non_empty(value: &Value) -> Option<Value> {
 /// Converts one prometheus-operator ServiceMonitor. Metadata keeps the name, namespace, labels
 /// and annotations; what the API server set (uid, resourceVersion, managedFields, ...) and the
 /// status belong to the source object.
-pub fn convert(source: &Value) -> Conversion {
+pub(crate) fn convert(source: &Value) -> Conversion {
     let mut converter = Converter { notes: Vec::new(), dropped: Vec::new() };
     let mut metadata = Map::new();
     if let Some(source_metadata) = source.get("metadata").and_then(Value::as_object) {
@@ -417,7 +417,7 @@ pub fn convert(source: &Value) -> Conversion {
 
 /// Checks a converted monitor as `stackscope validate` checks a file: the CRD's schema and CEL
 /// rules, then the semantic checks. Returns the typed monitor, or every problem found.
-pub fn check(validator: &SchemaValidator, conversion: &Conversion) -> Result<ServiceMonitor, Vec<FieldError>> {
+pub(crate) fn check(validator: &SchemaValidator, conversion: &Conversion) -> Result<ServiceMonitor, Vec<FieldError>> {
     let errors = validator.validate("ServiceMonitor", &conversion.converted);
     if !errors.is_empty() {
         return Err(errors);
@@ -440,7 +440,7 @@ pub fn monitor_resource() -> kube::core::ApiResource {
 }
 
 /// Why prometheus-operator's ServiceMonitors cannot be read, in words that say what to do.
-pub fn unavailable_reason(error: &kube::Error) -> String {
+pub(crate) fn unavailable_reason(error: &kube::Error) -> String {
     match error {
         kube::Error::Api(status) if status.code == 404 => format!(
             "the cluster serves no {PROMETHEUS_OPERATOR_API_VERSION} ServiceMonitor: the CRD \

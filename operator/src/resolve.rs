@@ -112,12 +112,12 @@ impl ResolvedStack {
     }
 
     /// Retention of ordinary logs: the explicit value, else the environment's.
-    pub fn log_retention(&self) -> Duration {
+    pub(crate) fn log_retention(&self) -> Duration {
         self.spec.logging.loki.retention_period.clone().unwrap_or_else(|| self.spec.environment.log_retention())
     }
 
     /// Log storage: the explicit type, else the environment's.
-    pub fn log_storage(&self) -> LogStorageType {
+    pub(crate) fn log_storage(&self) -> LogStorageType {
         self.spec.logging.loki.storage.storage_type.unwrap_or_else(|| self.spec.environment.log_storage())
     }
 
@@ -129,7 +129,7 @@ impl ResolvedStack {
 
 impl ResolvedMonitor {
     /// `namespace/name`, as users write it.
-    pub fn key(&self) -> String {
+    pub(crate) fn key(&self) -> String {
         format!("{}/{}", self.namespace, self.name)
     }
 
@@ -156,7 +156,7 @@ impl ResolvedMonitor {
 
 /// Namespaces a monitor's Services are looked for in (prometheus-operator's `namespaceSelector`:
 /// `any`, `matchNames`, else the monitor's own); `None` means every namespace.
-pub fn service_namespaces(spec: &ServiceMonitorSpec, monitor_namespace: &str) -> Option<Vec<String>> {
+pub(crate) fn service_namespaces(spec: &ServiceMonitorSpec, monitor_namespace: &str) -> Option<Vec<String>> {
     match &spec.namespace_selector {
         Some(selector) if selector.any => None,
         Some(selector) if !selector.match_names.is_empty() => {
@@ -181,7 +181,7 @@ pub fn monitor_selects_service(monitor: &ServiceMonitor, service: &k8s_openapi::
 }
 
 /// Whether a Kubernetes label selector matches a set of labels (an empty selector matches all).
-pub fn selector_matches(
+pub(crate) fn selector_matches(
     selector: &k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector,
     labels: &std::collections::BTreeMap<String, String>,
 ) -> bool {

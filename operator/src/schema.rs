@@ -70,7 +70,7 @@ impl SchemaValidator {
     /// Drops what the API server drops before it validates: a field written as `null` where the
     /// schema does not allow null (it then takes its default, if any). Nullable fields keep their
     /// null, which the schema and the CEL rules then judge.
-    pub fn prune_nulls(&self, kind: &str, object: &mut Value) {
+    pub(crate) fn prune_nulls(&self, kind: &str, object: &mut Value) {
         if let Some(schema) = self.kinds.get(kind) {
             prune_nulls(&schema.openapi, object);
         }

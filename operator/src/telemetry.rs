@@ -15,17 +15,17 @@ use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::util::SubscriberInitExt;
 
 /// The `service` field of every line.
-pub const SERVICE: &str = "stackscope";
+pub(crate) const SERVICE: &str = "stackscope";
 
 /// Formats events as the seed's JSON log lines.
-pub struct SeedJson;
+pub(crate) struct SeedJson;
 
 /// Fields of an event or span, as JSON values.
 struct Fields(Map<String, Value>);
 
 /// Keeps each span's fields as JSON so that every line logged inside a span carries them as
 /// top-level keys (`trace_id` and `stack` of a reconcile).
-pub struct SpanFields;
+pub(crate) struct SpanFields;
 
 impl<S> Layer<S> for SpanFields
 where
@@ -41,7 +41,7 @@ where
 }
 
 /// A fresh 16-hex-digit trace id for one unit of work (a reconcile).
-pub fn new_trace_id() -> String {
+pub(crate) fn new_trace_id() -> String {
     use sha2::{Digest, Sha256};
     use std::sync::atomic::{AtomicU64, Ordering};
     static COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -74,7 +74,7 @@ impl Visit for Fields {
 }
 
 /// One log line from a timestamp, level and the event's fields (the pure part, tested).
-pub fn line(timestamp: &str, level: &tracing::Level, mut fields: Map<String, Value>) -> Value {
+pub(crate) fn line(timestamp: &str, level: &tracing::Level, mut fields: Map<String, Value>) -> Value {
     let mut object = Map::new();
     object.insert("timestamp".to_owned(), Value::String(timestamp.to_owned()));
     // The seed's levels: DEBUG INFO WARN ERROR (TRACE folds into DEBUG).

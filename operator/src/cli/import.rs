@@ -91,7 +91,7 @@ pub fn documents_of_files(files: &[(String, String)]) -> Result<Vec<(String, Val
 
 /// Documents to convert: a `List` (what `kubectl get -o yaml` prints for several objects) is
 /// expanded into its items.
-pub fn expand_lists(value: Value) -> Vec<Value> {
+pub(crate) fn expand_lists(value: Value) -> Vec<Value> {
     let is_list =
         value.get("kind").and_then(Value::as_str).is_some_and(|kind| kind == "List" || kind.ends_with("List"))
             && value.get("items").is_some_and(Value::is_array);

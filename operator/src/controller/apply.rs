@@ -22,7 +22,7 @@ use crate::render::RenderedObject;
 use crate::render::common::{MANAGER, STACK_LABEL, cluster_scoped_prefix};
 
 /// Annotation holding the hash of the declaration an object was last applied from.
-pub const APPLIED_HASH_ANNOTATION: &str = "stackscope.dev/applied-hash";
+pub(crate) const APPLIED_HASH_ANNOTATION: &str = "stackscope.dev/applied-hash";
 
 /// Why the apply stage failed.
 #[derive(Debug, thiserror::Error)]
@@ -37,7 +37,7 @@ pub enum ApplyError {
 
 impl ApplyError {
     /// A bounded label for metrics.
-    pub fn reason(&self) -> &'static str {
+    pub(crate) fn reason(&self) -> &'static str {
         match self {
             Self::UnknownKind { .. } => "unknown_kind",
             Self::Serialize { .. } => "serialize",
@@ -48,7 +48,7 @@ impl ApplyError {
     /// Whether sending the same request again may succeed: not when the API server refused the
     /// object as invalid (400, 422) or stackscope could not produce it, which only a change of
     /// the input can mend.
-    pub fn is_transient(&self) -> bool {
+    pub(crate) fn is_transient(&self) -> bool {
         match self {
             Self::UnknownKind { .. } | Self::Serialize { .. } => false,
             Self::Api { source: kube::Error::Api(status), .. } => !matches!(status.code, 400 | 422),
@@ -97,7 +97,7 @@ pub struct Declared {
 
 impl Declared {
     /// `Kind/namespace/name`.
-    pub fn key(&self) -> String {
+    pub(crate) fn key(&self) -> String {
         object_key(&self.kind.resource.kind, self.namespace.as_deref(), &self.name)
     }
 }
@@ -110,7 +110,7 @@ fn object_key(kind: &str, namespace: Option<&str>, name: &str) -> String {
 }
 
 /// The owner reference every namespaced object of the stack carries.
-pub fn owner_reference(stack: &ObservabilityStack) -> Option<OwnerReference> {
+pub(crate) fn owner_reference(stack: &ObservabilityStack) -> Option<OwnerReference> {
     stack.controller_owner_ref(&())
 }
 
@@ -223,7 +223,7 @@ impl OwnWrites {
 
     /// Whether this event of the object is the echo of a write of this replica (and forgets
     /// that write: a later identical version, e.g. from a relist, triggers again).
-    pub fn is_echo(&self, kind: &OwnedKind, object: &DynamicObject) -> bool {
+    pub(crate) fn is_echo(&self, kind: &OwnedKind, object: &DynamicObject) -> bool {
         let Some(version) = object.metadata.resource_version.as_deref() else { return false };
         let namespace = if kind.namespaced { object.metadata.namespace.as_deref() } else { None };
         let key = object_key(&kind.resource.kind, namespace, &object.name_any());
@@ -249,7 +249,7 @@ impl OwnedCache {
     }
 
     /// Waits until every store holds its first full list.
-    pub async fn wait_until_ready(&self) {
+    pub(crate) async fn wait_until_ready(&self) {
         for (_, store) in &self.stores {
             // An error means the writer is gone (shutdown): reads then fall back to the API.
             let _ = store.wait_until_ready().await;
@@ -360,7 +360,7 @@ pub enum LiveState {
 }
 
 /// The drift entry of an object that was deleted.
-pub fn deleted_field() -> FieldDrift {
+pub(crate) fn deleted_field() -> FieldDrift {
     FieldDrift { path: "<object>".to_owned(), expected: "present".to_owned(), actual: "<absent>".to_owned() }
 }
 
@@ -392,7 +392,7 @@ fn compare_live(item: &Declared, live: &DynamicObject) -> Result<LiveState, Appl
 }
 
 /// Deletes objects labelled as the stack's that the render no longer produces.
-pub async fn prune(
+pub(crate) async fn prune(
     client: &Client,
     live: Live<'_>,
     stack_name: &str,

@@ -21,7 +21,7 @@ use crate::resolve::ResolvedStack;
 use crate::schema::SchemaValidator;
 
 /// What every reconcile shares.
-pub struct Context {
+pub(crate) struct Context {
     pub client: Client,
     pub metrics: Metrics,
     /// Every ServiceMonitor in the cluster, kept by a reflector.
@@ -49,14 +49,14 @@ pub struct Context {
 impl Context {
     /// Waits until the caches hold their first full list. An error means a watch ended at
     /// shutdown; the reconcile then reads what there is.
-    pub async fn caches_ready(&self) {
+    pub(crate) async fn caches_ready(&self) {
         let _ = self.monitors.wait_until_ready().await;
         let _ = self.services.wait_until_ready().await;
         self.owned.wait_until_ready().await;
     }
 
     /// Forgets everything kept for a stack that is gone.
-    pub fn forget(&self, key: &StackKey) {
+    pub(crate) fn forget(&self, key: &StackKey) {
         self.render_caches.forget(key);
         self.written_statuses.forget(key);
         self.backoffs.reset(key.as_str());
@@ -65,11 +65,11 @@ impl Context {
 
 /// `namespace/name` of a stack: the key of everything the controller keeps per stack.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub struct StackKey(String);
+pub(crate) struct StackKey(String);
 
 impl StackKey {
     /// The key of a stack, which must have a namespace (ObservabilityStacks are namespaced).
-    pub fn of(stack: &ObservabilityStack) -> Result<Self, ReconcileError> {
+    pub(crate) fn of(stack: &ObservabilityStack) -> Result<Self, ReconcileError> {
         let namespace = stack.namespace().ok_or(ReconcileError::NoNamespace)?;
         Ok(Self(format!("{namespace}/{}", stack.name_any())))
     }
@@ -98,7 +98,7 @@ fn lock_or_reset<T: Default>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 
 /// Render caches by stack; a stack's cache is dropped with the stack.
 #[derive(Default)]
-pub struct RenderCaches(Mutex<BTreeMap<StackKey, RenderCache>>);
+pub(crate) struct RenderCaches(Mutex<BTreeMap<StackKey, RenderCache>>);
 
 impl RenderCaches {
     /// Renders a stack through its cache (the same objects a fresh render gives).
@@ -116,12 +116,12 @@ impl RenderCaches {
 /// reconcile triggered by an owned object's watch event may run before the stack's own status
 /// update reaches the cache, and must not undo it.
 #[derive(Default)]
-pub struct WrittenStatuses(Mutex<BTreeMap<StackKey, (String, ObservabilityStackStatus)>>);
+pub(crate) struct WrittenStatuses(Mutex<BTreeMap<StackKey, (String, ObservabilityStackStatus)>>);
 
 impl WrittenStatuses {
     /// The stack's status as last written: by this replica for this very stack (same uid), else
     /// as cached.
-    pub fn previous(&self, key: &StackKey, stack: &ObservabilityStack) -> Option<ObservabilityStackStatus> {
+    pub(crate) fn previous(&self, key: &StackKey, stack: &ObservabilityStack) -> Option<ObservabilityStackStatus> {
         let uid = stack.uid().unwrap_or_default();
         let written = lock_or_reset(&self.0)
             .get(key)
@@ -130,7 +130,7 @@ impl WrittenStatuses {
         written.or_else(|| stack.status.clone())
     }
 
-    pub fn remember(&self, key: &StackKey, stack: &ObservabilityStack, status: ObservabilityStackStatus) {
+    pub(crate) fn remember(&self, key: &StackKey, stack: &ObservabilityStack, status: ObservabilityStackStatus) {
         lock_or_reset(&self.0).insert(key.clone(), (stack.uid().unwrap_or_default(), status));
     }
 

@@ -18,7 +18,7 @@ use crate::validate::FieldError;
 
 /// Monitors sorted into accepted and rejected.
 #[derive(Clone, Debug, Default)]
-pub struct Selection {
+pub(crate) struct Selection {
     /// Every accepted monitor, prometheus-operator's converted ones included.
     pub accepted: Vec<Arc<ServiceMonitor>>,
     /// `(namespace, name)` of the accepted monitors that are prometheus-operator's.
@@ -28,7 +28,7 @@ pub struct Selection {
 
 impl Selection {
     /// References of the accepted monitors, prometheus-operator's with their API version.
-    pub fn accepted_refs(&self) -> Vec<MonitorRef> {
+    pub(crate) fn accepted_refs(&self) -> Vec<MonitorRef> {
         self.accepted
             .iter()
             .map(|monitor| {
@@ -43,7 +43,7 @@ impl Selection {
 /// A prometheus-operator ServiceMonitor as the controller sees it: where it is, its labels (for
 /// the stack's selectors), and its conversion.
 #[derive(Clone, Debug)]
-pub struct ForeignMonitor {
+pub(crate) struct ForeignMonitor {
     pub namespace: String,
     pub name: String,
     pub labels: std::collections::BTreeMap<String, String>,
@@ -52,7 +52,7 @@ pub struct ForeignMonitor {
 
 impl ForeignMonitor {
     /// Converts a prometheus-operator ServiceMonitor read from the cluster.
-    pub fn from_object(object: &kube::api::DynamicObject) -> Option<Self> {
+    pub(crate) fn from_object(object: &kube::api::DynamicObject) -> Option<Self> {
         let value = serde_json::to_value(object).ok()?;
         Some(Self {
             namespace: object.namespace().unwrap_or_default(),
@@ -99,7 +99,7 @@ pub struct DereferenceError {
 }
 
 /// The first problem that stops a monitor from rendering: schema, semantics, then Secrets.
-pub fn static_problem(validator: &SchemaValidator, monitor: &ServiceMonitor) -> Option<FieldError> {
+pub(crate) fn static_problem(validator: &SchemaValidator, monitor: &ServiceMonitor) -> Option<FieldError> {
     let value = serde_json::to_value(monitor).ok()?;
     validator
         .validate("ServiceMonitor", &value)
@@ -112,13 +112,13 @@ pub fn static_problem(validator: &SchemaValidator, monitor: &ServiceMonitor) -> 
 /// regex validation is most of a reconcile's CPU with thousands of monitors (a profile of 100
 /// monitors: a third of it), and a monitor's spec changes only with its generation.
 #[derive(Debug, Default)]
-pub struct StaticProblems {
+pub(crate) struct StaticProblems {
     checked: Mutex<HashMap<String, (i64, Option<FieldError>)>>,
 }
 
 impl StaticProblems {
     /// [`static_problem`], from the memo when this generation of the monitor was checked before.
-    pub fn check(&self, validator: &SchemaValidator, monitor: &ServiceMonitor) -> Option<FieldError> {
+    pub(crate) fn check(&self, validator: &SchemaValidator, monitor: &ServiceMonitor) -> Option<FieldError> {
         let key = monitor.metadata.uid.clone().zip(monitor.metadata.generation);
         if let Some((uid, generation)) = &key
             && let Ok(checked) = self.checked.lock()
@@ -149,7 +149,7 @@ impl StaticProblems {
 /// A monitor outside the stack's namespace may not reference Secrets or ConfigMaps: Prometheus
 /// runs in the stack's namespace and can only mount objects there, and letting a monitor lend
 /// another namespace's credentials to a stack would cross a tenancy boundary.
-pub fn foreign_reference(monitor: &ServiceMonitor, stack_namespace: &str) -> Option<(String, String)> {
+pub(crate) fn foreign_reference(monitor: &ServiceMonitor, stack_namespace: &str) -> Option<(String, String)> {
     let namespace = monitor.metadata.namespace.as_deref().unwrap_or(stack_namespace);
     if namespace == stack_namespace {
         return None;
@@ -169,7 +169,7 @@ pub fn foreign_reference(monitor: &ServiceMonitor, stack_namespace: &str) -> Opt
 /// The Services of one reconcile, indexed so that finding a monitor's Services does not scan them
 /// all: at 10k monitors and 10k Services the scans (each monitor against every Service of its
 /// namespace, twice: ports and probes) were most of a reconcile.
-pub struct ServiceIndex<'a> {
+pub(crate) struct ServiceIndex<'a> {
     by_namespace: HashMap<&'a str, Vec<&'a Service>>,
     /// Services by each of their label pairs: a selector with `matchLabels` looks only at the
     /// Services carrying its first pair.
@@ -193,7 +193,7 @@ impl<'a> ServiceIndex<'a> {
 
     /// The Services in these namespaces (`None`: in every namespace) that the label selector
     /// picks, by namespace and name.
-    pub fn selected(&self, namespaces: Option<&[String]>, selector: &LabelSelector) -> Vec<&'a Service> {
+    pub(crate) fn selected(&self, namespaces: Option<&[String]>, selector: &LabelSelector) -> Vec<&'a Service> {
         let in_namespaces = |service: &&Service| {
             let namespace = service.metadata.namespace.as_deref().unwrap_or_default();
             namespaces.is_none_or(|names| names.iter().any(|name| name == namespace))
@@ -225,7 +225,7 @@ impl<'a> ServiceIndex<'a> {
     }
 
     /// The Services a monitor selects: in its namespaces, by its label selector.
-    pub fn for_monitor(&self, monitor: &ServiceMonitor) -> Vec<&'a Service> {
+    pub(crate) fn for_monitor(&self, monitor: &ServiceMonitor) -> Vec<&'a Service> {
         let namespace = monitor.metadata.namespace.as_deref().unwrap_or_default();
         self.selected(service_namespaces(&monitor.spec, namespace).as_deref(), &monitor.spec.selector)
     }
@@ -233,7 +233,7 @@ impl<'a> ServiceIndex<'a> {
 
 /// An endpoint whose `port` names no port of any Service the monitor selects (`selected`). With
 /// no Service selected yet nothing is known to be wrong (Prometheus simply has no target).
-pub fn unknown_port(monitor: &ServiceMonitor, selected: &[&Service]) -> Option<(String, String)> {
+pub(crate) fn unknown_port(monitor: &ServiceMonitor, selected: &[&Service]) -> Option<(String, String)> {
     if selected.is_empty() {
         return None;
     }
@@ -262,7 +262,7 @@ pub fn unknown_port(monitor: &ServiceMonitor, selected: &[&Service]) -> Option<(
 /// Selects and checks the monitors of a stack, stackscope's own and, when the stack enables it,
 /// prometheus-operator's (converted). Secret existence is checked through the API; ports against
 /// the cached Services.
-pub async fn select(
+pub(crate) async fn select(
     client: &Client,
     validator: &SchemaValidator,
     checked: &StaticProblems,

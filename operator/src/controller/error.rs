@@ -14,7 +14,7 @@ use crate::render::RenderError;
 
 /// Why a reconcile failed. Each variant names the stage.
 #[derive(Debug, thiserror::Error)]
-pub enum ReconcileError {
+pub(crate) enum ReconcileError {
     #[error("the ObservabilityStack has no namespace")]
     NoNamespace,
     #[error("dereference: {0}")]
@@ -36,7 +36,7 @@ pub enum ReconcileError {
 /// The finalizer helper's own failures (adding or removing the finalizer); failures of the
 /// apply and cleanup it runs are the reconcile's own errors.
 #[derive(Debug, thiserror::Error)]
-pub enum FinalizerError {
+pub(crate) enum FinalizerError {
     #[error("failed to add the finalizer: {0}")]
     Add(#[source] kube::Error),
     #[error("failed to remove the finalizer: {0}")]
@@ -62,7 +62,7 @@ impl From<kube::runtime::finalizer::Error<ReconcileError>> for ReconcileError {
 
 /// When a failed reconcile runs again.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Retry {
+pub(crate) enum Retry {
     /// The input cannot render as it is: only a change of the stack or of what it reads (each
     /// of which triggers a reconcile) can help, so nothing is retried on a timer.
     AfterChange,
@@ -72,7 +72,7 @@ pub enum Retry {
 
 impl ReconcileError {
     /// A bounded label for metrics.
-    pub fn reason(&self) -> &'static str {
+    pub(crate) fn reason(&self) -> &'static str {
         match self {
             Self::NoNamespace => "no_namespace",
             Self::Dereference(_) => "dereference",
@@ -86,7 +86,7 @@ impl ReconcileError {
     }
 
     /// The retry policy of this kind of failure.
-    pub fn retry(&self) -> Retry {
+    pub(crate) fn retry(&self) -> Retry {
         match self {
             // Pure stages: the same input gives the same answer.
             Self::NoNamespace | Self::InvalidStack(_) | Self::Render(_) => Retry::AfterChange,
@@ -99,17 +99,17 @@ impl ReconcileError {
 }
 
 /// First and longest delay of the per-stack backoff.
-pub const BACKOFF_FIRST: Duration = Duration::from_secs(1);
-pub const BACKOFF_MAX: Duration = Duration::from_secs(300);
+pub(crate) const BACKOFF_FIRST: Duration = Duration::from_secs(1);
+pub(crate) const BACKOFF_MAX: Duration = Duration::from_secs(300);
 
 /// Consecutive transient failures per stack (`namespace/name`), for the backoff; a success
 /// forgets the stack.
 #[derive(Debug, Default)]
-pub struct Backoffs(Mutex<HashMap<String, u32>>);
+pub(crate) struct Backoffs(Mutex<HashMap<String, u32>>);
 
 impl Backoffs {
     /// The delay before the next attempt after one more failure: 1 s, 2 s, 4 s … at most 5 min.
-    pub fn next_delay(&self, stack: &str) -> Duration {
+    pub(crate) fn next_delay(&self, stack: &str) -> Duration {
         let failures = match self.0.lock() {
             Ok(mut failures) => {
                 let count = failures.entry(stack.to_owned()).or_insert(0);
@@ -123,7 +123,7 @@ impl Backoffs {
     }
 
     /// Forgets the failures of a stack that reconciled, or is gone.
-    pub fn reset(&self, stack: &str) {
+    pub(crate) fn reset(&self, stack: &str) {
         if let Ok(mut failures) = self.0.lock() {
             failures.remove(stack);
         }

@@ -19,7 +19,7 @@ fn truncate(text: &str) -> String {
 }
 
 /// The events a new status calls for, each with the object it is about.
-pub fn new_events(
+pub(crate) fn new_events(
     stack: &ObjectReference,
     stack_key: &StackKey,
     previous: Option<&ObservabilityStackStatus>,
@@ -118,7 +118,7 @@ fn rejection_events(
 }
 
 /// Publishes events; one that cannot be published is logged, never fails the reconcile.
-pub async fn publish(recorder: &Recorder, events: Vec<(Event, ObjectReference)>) {
+pub(crate) async fn publish(recorder: &Recorder, events: Vec<(Event, ObjectReference)>) {
     for (event, regarding) in events {
         if let Err(error) = recorder.publish(&event, &regarding).await {
             tracing::warn!(error = %error, "cannot publish event");

@@ -28,7 +28,7 @@ const FIRST_LIST_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Whether prometheus-operator's ServiceMonitors can be read.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Availability {
+pub(crate) enum Availability {
     /// Not listed yet.
     Unknown,
     /// Listed; the cache is current.
@@ -39,7 +39,7 @@ pub enum Availability {
 
 /// What a reconcile gets: the converted monitors, or why there are none.
 #[derive(Clone, Debug)]
-pub enum Snapshot {
+pub(crate) enum Snapshot {
     Available(Vec<ForeignMonitor>),
     Unavailable(String),
 }
@@ -58,7 +58,7 @@ struct Inner {
 
 /// The cache of prometheus-operator's ServiceMonitors, started on first use.
 #[derive(Clone)]
-pub struct ForeignMonitors(Arc<Inner>);
+pub(crate) struct ForeignMonitors(Arc<Inner>);
 
 impl ForeignMonitors {
     /// A cache that reconciles the stacks of `stacks` concerned by a change through `trigger`.
@@ -84,12 +84,12 @@ impl ForeignMonitors {
     }
 
     /// Whether they can be read, as far as known.
-    pub fn availability(&self) -> Availability {
+    pub(crate) fn availability(&self) -> Availability {
         self.0.availability.borrow().clone()
     }
 
     /// Starts the watch unless it runs already.
-    pub fn ensure_started(&self) {
+    pub(crate) fn ensure_started(&self) {
         let Some(writer) = self.0.writer.lock().ok().and_then(|mut writer| writer.take()) else { return };
         let inner = self.0.clone();
         let task = tokio::spawn(watch(inner, writer));
@@ -99,7 +99,7 @@ impl ForeignMonitors {
     }
 
     /// Stops the watch.
-    pub fn stop(&self) {
+    pub(crate) fn stop(&self) {
         if let Some(task) = self.0.task.lock().ok().and_then(|mut task| task.take()) {
             task.abort();
         }
@@ -107,7 +107,7 @@ impl ForeignMonitors {
 
     /// The converted monitors for a reconcile, starting the watch and waiting for its first list
     /// when needed.
-    pub async fn snapshot(&self) -> Snapshot {
+    pub(crate) async fn snapshot(&self) -> Snapshot {
         self.ensure_started();
         let mut availability = self.0.availability.subscribe();
         let settled = tokio::time::timeout(FIRST_LIST_TIMEOUT, availability.wait_for(|a| *a != Availability::Unknown))
@@ -126,7 +126,7 @@ impl ForeignMonitors {
     }
 
     /// Every cached monitor, converted; empty unless they can be read.
-    pub fn converted(&self) -> Vec<ForeignMonitor> {
+    pub(crate) fn converted(&self) -> Vec<ForeignMonitor> {
         if self.availability() != Availability::Available {
             return Vec::new();
         }

@@ -44,7 +44,7 @@ pub fn find(api_version: &str, kind_name: &str) -> Option<OwnedKind> {
 }
 
 /// A reference to an owned object from its `Kind/namespace/name` (or `Kind/name`) key.
-pub fn reference_of(key: &str) -> Option<k8s_openapi::api::core::v1::ObjectReference> {
+pub(crate) fn reference_of(key: &str) -> Option<k8s_openapi::api::core::v1::ObjectReference> {
     let mut parts = key.splitn(3, '/');
     let (kind_name, first, second) = (parts.next()?, parts.next()?, parts.next());
     let owned = owned_kinds().into_iter().find(|owned| owned.resource.kind == kind_name)?;
@@ -62,7 +62,7 @@ pub fn reference_of(key: &str) -> Option<k8s_openapi::api::core::v1::ObjectRefer
 }
 
 /// Position of a kind in the apply order (unknown kinds last).
-pub fn apply_rank(api_version: &str, kind_name: &str) -> usize {
+pub(crate) fn apply_rank(api_version: &str, kind_name: &str) -> usize {
     owned_kinds()
         .iter()
         .position(|owned| owned.resource.api_version == api_version && owned.resource.kind == kind_name)

@@ -24,7 +24,7 @@ pub struct LeaseConfig {
 }
 
 /// One replica's view of the lease.
-pub struct LeaderElector {
+pub(crate) struct LeaderElector {
     api: Api<Lease>,
     config: LeaseConfig,
 }
@@ -39,7 +39,7 @@ impl LeaderElector {
     }
 
     /// The identity of this replica.
-    pub fn identity(&self) -> &str {
+    pub(crate) fn identity(&self) -> &str {
         &self.config.identity
     }
 
@@ -55,7 +55,7 @@ impl LeaderElector {
     }
 
     /// Acquires or renews the lease; `Ok(true)` while this replica leads.
-    pub async fn try_lead(&self) -> Result<bool, kube::Error> {
+    pub(crate) async fn try_lead(&self) -> Result<bool, kube::Error> {
         let now = Timestamp::now();
         let Some(mut lease) = self.api.get_opt(&self.config.name).await? else {
             let lease = Lease {
@@ -87,7 +87,7 @@ impl LeaderElector {
     }
 
     /// Gives the lease up on shutdown so a successor need not wait for it to expire.
-    pub async fn release(&self) -> Result<(), kube::Error> {
+    pub(crate) async fn release(&self) -> Result<(), kube::Error> {
         let Some(mut lease) = self.api.get_opt(&self.config.name).await? else { return Ok(()) };
         let ours = lease.spec.as_ref().and_then(|spec| spec.holder_identity.as_deref()) == Some(self.identity());
         if !ours {
@@ -105,7 +105,7 @@ impl LeaderElector {
     }
 
     /// Waits until this replica leads, retrying every `renew_every`.
-    pub async fn wait_for_leadership(&self) {
+    pub(crate) async fn wait_for_leadership(&self) {
         loop {
             match self.try_lead().await {
                 Ok(true) => return,
@@ -119,7 +119,7 @@ impl LeaderElector {
     /// Renews the lease until it is lost or renewal has failed for two thirds of the lease
     /// duration (before anyone else may take it over); then returns, and the caller must stop
     /// writing.
-    pub async fn hold(&self) {
+    pub(crate) async fn hold(&self) {
         let mut last_renewal = tokio::time::Instant::now();
         loop {
             tokio::time::sleep(self.config.renew_every).await;

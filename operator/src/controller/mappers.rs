@@ -17,7 +17,7 @@ use crate::resolve::{monitor_selects_service, service_namespaces, stack_selects}
 use crate::schema::SchemaValidator;
 
 /// The stacks and monitors a mapping looks at.
-pub struct Concerned<'a> {
+pub(crate) struct Concerned<'a> {
     pub stacks: &'a [Arc<ObservabilityStack>],
     /// stackscope's monitors and prometheus-operator's converted ones. A monitor stackscope would
     /// refuse may be among them: it then simply concerns no stack.
@@ -37,19 +37,19 @@ impl Concerned<'_> {
     }
 
     /// Stacks that select a monitor.
-    pub fn selecting(&self, monitor: &ServiceMonitor) -> Refs {
+    pub(crate) fn selecting(&self, monitor: &ServiceMonitor) -> Refs {
         self.stacks_where(|stack| stack_selects(stack, monitor))
     }
 
     /// Stacks with a monitor that selects the Service.
-    pub fn monitoring_service(&self, service: &Service) -> Refs {
+    pub(crate) fn monitoring_service(&self, service: &Service) -> Refs {
         let watching: Vec<&Arc<ServiceMonitor>> =
             self.monitors.iter().filter(|monitor| monitor_selects_service(monitor, service)).collect();
         self.stacks_with_any(&watching)
     }
 
     /// Stacks with a monitor whose Services may be in the namespace (probes of its workloads).
-    pub fn probing_namespace(&self, namespace: Option<&str>) -> Refs {
+    pub(crate) fn probing_namespace(&self, namespace: Option<&str>) -> Refs {
         let Some(namespace) = namespace else { return Vec::new() };
         let probing: Vec<&Arc<ServiceMonitor>> = self
             .monitors
@@ -63,14 +63,14 @@ impl Concerned<'_> {
     }
 
     /// Stacks whose cluster-scoped objects carry this name's prefix.
-    pub fn owning_cluster_object(&self, name: &str) -> Refs {
+    pub(crate) fn owning_cluster_object(&self, name: &str) -> Refs {
         self.stacks_where(|stack| {
             name.starts_with(&cluster_scoped_prefix(&stack.namespace().unwrap_or_default(), &stack.name_any()))
         })
     }
 
     /// Stacks that read a Secret through a monitor they select.
-    pub fn reading_secret(&self, namespace: &str, name: &str) -> Refs {
+    pub(crate) fn reading_secret(&self, namespace: &str, name: &str) -> Refs {
         let reading: Vec<&Arc<ServiceMonitor>> = self
             .monitors
             .iter()
@@ -86,7 +86,7 @@ impl Concerned<'_> {
 /// Maps changes of other objects to the stacks they concern, from the caches of stacks and
 /// monitors.
 #[derive(Clone)]
-pub struct Mappers {
+pub(crate) struct Mappers {
     pub stacks: Store<ObservabilityStack>,
     pub monitors: Store<ServiceMonitor>,
     pub foreign: ForeignMonitors,
@@ -114,23 +114,23 @@ impl Mappers {
         map(&Concerned { stacks: &stacks, monitors: &monitors })
     }
 
-    pub fn stacks_selecting(&self, monitor: &ServiceMonitor) -> Refs {
+    pub(crate) fn stacks_selecting(&self, monitor: &ServiceMonitor) -> Refs {
         self.with(false, |concerned| concerned.selecting(monitor))
     }
 
-    pub fn stacks_monitoring_service(&self, service: &Service) -> Refs {
+    pub(crate) fn stacks_monitoring_service(&self, service: &Service) -> Refs {
         self.with(true, |concerned| concerned.monitoring_service(service))
     }
 
-    pub fn stacks_probing_namespace(&self, namespace: Option<&str>) -> Refs {
+    pub(crate) fn stacks_probing_namespace(&self, namespace: Option<&str>) -> Refs {
         self.with(true, |concerned| concerned.probing_namespace(namespace))
     }
 
-    pub fn stacks_owning_cluster_object(&self, name: &str) -> Refs {
+    pub(crate) fn stacks_owning_cluster_object(&self, name: &str) -> Refs {
         self.with(false, |concerned| concerned.owning_cluster_object(name))
     }
 
-    pub fn stacks_reading_secret(&self, secret: &PartialObjectMeta<Secret>) -> Refs {
+    pub(crate) fn stacks_reading_secret(&self, secret: &PartialObjectMeta<Secret>) -> Refs {
         let namespace = secret.namespace().unwrap_or_default();
         self.with(true, |concerned| concerned.reading_secret(&namespace, &secret.name_any()))
     }

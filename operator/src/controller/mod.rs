@@ -15,10 +15,10 @@
 
 pub mod apply;
 pub mod context;
-pub mod dereference;
-pub mod error;
-pub mod events;
-pub mod foreign;
+pub(crate) mod dereference;
+pub(crate) mod error;
+pub(crate) mod events;
+pub(crate) mod foreign;
 pub mod kinds;
 pub mod leader;
 pub mod mappers;
@@ -28,11 +28,10 @@ pub mod probes;
 pub mod reconcile;
 pub mod report;
 pub mod run;
-pub mod server;
-pub mod status;
-pub mod status_writes;
+pub(crate) mod server;
+pub(crate) mod status;
+pub(crate) mod status_writes;
 pub mod validate;
-pub mod watches;
+pub(crate) mod watches;
 
-pub use error::ReconcileError;
 pub use run::{RunConfig, RunError, Shutdown, WatchScope, run, run_with};

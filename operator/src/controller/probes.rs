@@ -16,11 +16,11 @@ use crate::render::probes::{ExpectedProbes, compare, to_k8s_probe};
 
 /// Field manager of enforced probes, apart from `stackscope` so that the stack's own objects and
 /// the users' workloads never share ownership.
-pub const PROBE_MANAGER: &str = "stackscope-probes";
+pub(crate) const PROBE_MANAGER: &str = "stackscope-probes";
 
 /// Why the probes could not be checked or enforced.
 #[derive(Debug, thiserror::Error)]
-pub enum ProbeError {
+pub(crate) enum ProbeError {
     #[error("list {kind} in namespace {namespace}: {source}")]
     List { kind: &'static str, namespace: String, source: kube::Error },
     #[error("enforce probes on {workload}: {source}")]
@@ -29,7 +29,7 @@ pub enum ProbeError {
 
 /// A workload (Deployment, StatefulSet or DaemonSet) and its pod template.
 #[derive(Clone, Debug)]
-pub struct Workload {
+pub(crate) struct Workload {
     pub resource: ApiResource,
     pub namespace: String,
     pub name: String,
@@ -47,7 +47,7 @@ impl Workload {
     }
 
     /// `Kind/namespace/name`, as status lists it.
-    pub fn key(&self) -> String {
+    pub(crate) fn key(&self) -> String {
         format!("{}/{}/{}", self.resource.kind, self.namespace, self.name)
     }
 
@@ -62,7 +62,7 @@ impl Workload {
 
 /// Whether a Service's selector picks the workload's pods. A Service without a selector picks
 /// nothing (its endpoints are managed by hand).
-pub fn service_selects(service: &Service, template: &PodTemplateSpec) -> bool {
+pub(crate) fn service_selects(service: &Service, template: &PodTemplateSpec) -> bool {
     let Some(selector) = service.spec.as_ref().and_then(|spec| spec.selector.as_ref()) else { return false };
     if selector.is_empty() {
         return false;
@@ -73,7 +73,7 @@ pub fn service_selects(service: &Service, template: &PodTemplateSpec) -> bool {
 }
 
 /// What differs between a workload's probes and the expected ones (pure).
-pub fn check_workload(expected: &ExpectedProbes, workload: &Workload) -> Vec<ProbeFinding> {
+pub(crate) fn check_workload(expected: &ExpectedProbes, workload: &Workload) -> Vec<ProbeFinding> {
     let Some(container) = workload.container_named(expected.container.as_deref()) else {
         return vec![ProbeFinding {
             workload: workload.key(),
@@ -104,7 +104,7 @@ pub fn check_workload(expected: &ExpectedProbes, workload: &Workload) -> Vec<Pro
 }
 
 /// The server-side apply body that sets just the two probes of one container.
-pub fn enforcement_patch(workload: &Workload, container: &str, expected: &ExpectedProbes) -> serde_json::Value {
+pub(crate) fn enforcement_patch(workload: &Workload, container: &str, expected: &ExpectedProbes) -> serde_json::Value {
     serde_json::json!({
         "apiVersion": workload.resource.api_version,
         "kind": workload.resource.kind,
@@ -119,7 +119,7 @@ pub fn enforcement_patch(workload: &Workload, container: &str, expected: &Expect
 
 /// What a probe check found and how many writes enforcing took.
 #[derive(Clone, Debug, Default)]
-pub struct ProbeCheck {
+pub(crate) struct ProbeCheck {
     pub findings: Vec<ProbeFinding>,
     pub writes: u32,
 }
@@ -162,7 +162,7 @@ async fn enforce(
 
 /// Checks (and under `Enforce` sets) the probes of every workload behind the monitors' Services.
 /// Each namespace's workloads are listed once per check.
-pub async fn check(
+pub(crate) async fn check(
     client: &Client,
     services: &ServiceIndex<'_>,
     expectations: &[ExpectedProbes],
@@ -208,15 +208,6 @@ pub async fn check(
     result.findings.sort_by(|a, b| (&a.workload, &a.container, &a.probe).cmp(&(&b.workload, &b.container, &b.probe)));
     result.findings.dedup();
     Ok(result)
-}
-
-/// Namespaces whose workloads a set of monitors' probes concern; `None` means every namespace.
-pub fn watched_namespaces(expectations: &[ExpectedProbes]) -> Option<BTreeSet<String>> {
-    let mut namespaces = BTreeSet::new();
-    for expected in expectations {
-        namespaces.extend(expected.namespaces.clone()?);
-    }
-    Some(namespaces)
 }
 
 #[cfg(test)]
@@ -326,13 +317,5 @@ mod tests {
         assert_eq!(container["readinessProbe"]["periodSeconds"], 5);
         assert_eq!(patch["spec"].as_object().unwrap().len(), 1, "nothing but the template is declared");
         assert_eq!(patch["metadata"]["namespace"], "machineavatars");
-    }
-
-    #[test]
-    fn watched_namespaces_union_the_monitors_or_mean_all() {
-        let mut expectations = expected_probes(&machineavatars());
-        assert_eq!(watched_namespaces(&expectations), Some(BTreeSet::from(["machineavatars".to_owned()])));
-        expectations[0].namespaces = None;
-        assert_eq!(watched_namespaces(&expectations), None);
     }
 }

@@ -29,12 +29,12 @@ use crate::resolve::ResolvedStack;
 use crate::schema::SchemaValidator;
 
 /// Finalizer that removes the stack's cluster-scoped objects, which owner references cannot.
-pub const FINALIZER: &str = "stackscope.dev/cleanup";
+pub(crate) const FINALIZER: &str = "stackscope.dev/cleanup";
 /// How often a stack is re-checked for drift even when no watch event arrives.
-pub const RESYNC: Duration = Duration::from_secs(300);
+pub(crate) const RESYNC: Duration = Duration::from_secs(300);
 
 /// Reconciles one stack through the finalizer helper, in a span carrying a fresh trace id.
-pub async fn reconcile(stack: Arc<ObservabilityStack>, context: Arc<Context>) -> Result<Action, ReconcileError> {
+pub(crate) async fn reconcile(stack: Arc<ObservabilityStack>, context: Arc<Context>) -> Result<Action, ReconcileError> {
     use tracing::Instrument;
     let key = format!("{}/{}", stack.namespace().unwrap_or_default(), stack.name_any());
     let span = tracing::info_span!("reconcile", trace_id = %crate::telemetry::new_trace_id(), stack = %key);
@@ -71,7 +71,7 @@ async fn reconcile_stack(stack: Arc<ObservabilityStack>, context: Arc<Context>) 
 
 /// When a failed reconcile runs again: input that cannot render waits for a change, a failing
 /// API backs off per stack. The error is already in status and in the logs, with its trace id.
-pub fn error_policy(stack: Arc<ObservabilityStack>, error: &ReconcileError, context: Arc<Context>) -> Action {
+pub(crate) fn error_policy(stack: Arc<ObservabilityStack>, error: &ReconcileError, context: Arc<Context>) -> Action {
     context.metrics.errors.with_label_values(&[error.reason()]).inc();
     match error.retry() {
         Retry::AfterChange => Action::await_change(),
@@ -161,7 +161,7 @@ async fn foreign_monitors(stack: &ObservabilityStack, context: &Context, outcome
 /// The validate and render stages: the stack checked, then rendered with the accepted monitors
 /// (through the stack's render cache when one is given). The reconcile and `stackscope drift`
 /// share them.
-pub fn validate_and_render(
+pub(crate) fn validate_and_render(
     validator: &SchemaValidator,
     stack: &ObservabilityStack,
     selection: &Selection,
@@ -177,7 +177,7 @@ pub fn validate_and_render(
 }
 
 /// Hash of a whole render: equal hashes mean every object was declared the same.
-pub fn render_hash(declared: &[Declared]) -> String {
+pub(crate) fn render_hash(declared: &[Declared]) -> String {
     let mut hasher = Sha256::new();
     for item in declared {
         hasher.update(item.key().as_bytes());

@@ -15,7 +15,7 @@ use super::metrics::Metrics;
 
 /// What the endpoints report.
 #[derive(Clone)]
-pub struct ServerState {
+pub(crate) struct ServerState {
     pub metrics: Metrics,
     /// The API server answered and the caches synced.
     pub kubernetes_ready: Arc<AtomicBool>,
@@ -28,7 +28,7 @@ async fn metrics(State(state): State<ServerState>) -> impl IntoResponse {
 }
 
 /// Liveness in the seed's `/health` shape.
-pub fn health_body() -> serde_json::Value {
+pub(crate) fn health_body() -> serde_json::Value {
     serde_json::json!({
         "status": "healthy",
         "timestamp": Timestamp::from_second(Timestamp::now().as_second()).unwrap_or(Timestamp::UNIX_EPOCH).to_string(),
@@ -42,7 +42,7 @@ async fn health() -> impl IntoResponse {
 }
 
 /// Readiness in the seed's `/ready` shape: ready once the API server answered.
-pub fn ready_body(kubernetes_ready: bool, leading: bool) -> (StatusCode, serde_json::Value) {
+pub(crate) fn ready_body(kubernetes_ready: bool, leading: bool) -> (StatusCode, serde_json::Value) {
     let body = serde_json::json!({
         "ready": kubernetes_ready,
         "dependencies": {
@@ -61,7 +61,7 @@ async fn ready(State(state): State<ServerState>) -> impl IntoResponse {
 }
 
 /// The router of the three endpoints.
-pub fn router(state: ServerState) -> Router {
+pub(crate) fn router(state: ServerState) -> Router {
     Router::new()
         .route("/metrics", get(metrics))
         .route("/health", get(health))
@@ -70,7 +70,7 @@ pub fn router(state: ServerState) -> Router {
 }
 
 /// Serves until the listener fails.
-pub async fn serve(address: std::net::SocketAddr, state: ServerState) -> std::io::Result<()> {
+pub(crate) async fn serve(address: std::net::SocketAddr, state: ServerState) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(address).await?;
     axum::serve(listener, router(state)).await
 }

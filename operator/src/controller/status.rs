@@ -13,13 +13,13 @@ use crate::api::{
 use crate::render::{Component, RenderedObject};
 
 /// Most drift entries kept in status; the summary still counts all.
-pub const MAX_DRIFT_ENTRIES: usize = 50;
+pub(crate) const MAX_DRIFT_ENTRIES: usize = 50;
 /// How long a corrected drift stays listed, so that users see what was put back.
-pub const CORRECTED_DRIFT_RETENTION_SECONDS: i64 = 3600;
+pub(crate) const CORRECTED_DRIFT_RETENTION_SECONDS: i64 = 3600;
 
 /// Everything a reconcile learned, the input of the status.
 #[derive(Clone, Debug, Default)]
-pub struct Outcome {
+pub(crate) struct Outcome {
     pub generation: Option<i64>,
     pub accepted: Vec<MonitorRef>,
     pub rejected: Vec<RejectedMonitor>,
@@ -35,7 +35,7 @@ pub struct Outcome {
 
 impl Outcome {
     /// The rendered objects as `(component, key)` pairs.
-    pub fn rendered_from(objects: &[RenderedObject]) -> Vec<(Component, String)> {
+    pub(crate) fn rendered_from(objects: &[RenderedObject]) -> Vec<(Component, String)> {
         objects
             .iter()
             .map(|object| {
@@ -95,7 +95,11 @@ fn drift_entries(drift: &[ObjectDrift], previous: &[DriftEntry], now: &str) -> V
 }
 
 /// The new status. `previous` supplies transition times that did not change.
-pub fn build(outcome: &Outcome, previous: Option<&ObservabilityStackStatus>, now: &str) -> ObservabilityStackStatus {
+pub(crate) fn build(
+    outcome: &Outcome,
+    previous: Option<&ObservabilityStackStatus>,
+    now: &str,
+) -> ObservabilityStackStatus {
     let empty = ObservabilityStackStatus::default();
     let previous = previous.unwrap_or(&empty);
     let generation = outcome.generation;

@@ -17,7 +17,7 @@ use crate::render::common::MANAGER;
 use crate::resolve::stack_selects;
 
 /// Now, to the second, as status times are written.
-pub fn now() -> String {
+pub(crate) fn now() -> String {
     Timestamp::from_second(Timestamp::now().as_second()).unwrap_or(Timestamp::UNIX_EPOCH).to_string()
 }
 
@@ -56,7 +56,7 @@ pub async fn stack(
 /// A monitor's status after this reconcile of the stack; `None` when it would not change.
 /// prometheus-operator's monitors (rejections with an API version) have a status of their own
 /// that stackscope never writes.
-pub fn monitor_status(
+pub(crate) fn monitor_status(
     monitor: &ServiceMonitor,
     rejected: &[RejectedMonitor],
     stack_key: &StackKey,
@@ -98,7 +98,7 @@ pub fn monitor_status(
 }
 
 /// Sets each selected monitor's `Accepted` condition, writing only what changed.
-pub async fn monitors(
+pub(crate) async fn monitors(
     client: &Client,
     metrics: &Metrics,
     stack: &ObservabilityStack,

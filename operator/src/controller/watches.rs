@@ -21,10 +21,10 @@ use crate::api::{ObservabilityStack, ServiceMonitor};
 use crate::render::common::{MANAGER, STACK_LABEL};
 
 /// The changes of one watch that trigger reconciles.
-pub type Changes<K> = BoxStream<'static, Result<K, watcher::Error>>;
+pub(crate) type Changes<K> = BoxStream<'static, Result<K, watcher::Error>>;
 
 /// An Api of one namespace, or of every namespace.
-pub fn namespaced_or_all<K>(client: &Client, namespace: Option<&str>) -> Api<K>
+pub(crate) fn namespaced_or_all<K>(client: &Client, namespace: Option<&str>) -> Api<K>
 where
     K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>,
 {
@@ -35,14 +35,14 @@ where
 }
 
 /// The watch of the objects a stack owns: those stackscope manages for some stack.
-pub fn owned_watch() -> watcher::Config {
+pub(crate) fn owned_watch() -> watcher::Config {
     watcher::Config::default().labels(&format!("app.kubernetes.io/managed-by={MANAGER},{STACK_LABEL}"))
 }
 
 /// A cached watch of a kind the reconciles read (of one namespace, if given): its store, and the
 /// changes that matter to a render (`fingerprint`), which trigger reconciles once the store holds
 /// them.
-pub fn cached_watch<K>(
+pub(crate) fn cached_watch<K>(
     client: &Client,
     namespace: Option<&str>,
     fingerprint: fn(&K) -> u64,
@@ -70,7 +70,7 @@ where
 /// first full list passes nothing: it fills the caches before the first reconciles, which every
 /// stack gets anyway. So at start 10k Services are not mapped to stacks one by one, and a status
 /// write (stackscope's own, one per monitor) does not cause another reconcile.
-pub fn relevant_changes<K>(
+pub(crate) fn relevant_changes<K>(
     events: impl futures::Stream<Item = Result<watcher::Event<K>, watcher::Error>> + Send + 'static,
     fingerprint: fn(&K) -> u64,
 ) -> Changes<K>
@@ -104,7 +104,7 @@ where
 }
 
 /// What a render reads of a monitor: its spec (the generation) and labels, not its status.
-pub fn monitor_fingerprint(monitor: &ServiceMonitor) -> u64 {
+pub(crate) fn monitor_fingerprint(monitor: &ServiceMonitor) -> u64 {
     let mut hasher = DefaultHasher::new();
     monitor.metadata.generation.hash(&mut hasher);
     monitor.metadata.labels.hash(&mut hasher);
@@ -114,7 +114,7 @@ pub fn monitor_fingerprint(monitor: &ServiceMonitor) -> u64 {
 /// What of a stack calls for a reconcile: everything but its status, which the operator writes
 /// itself (a trigger on it doubled the reconciles of every change). Annotations count, so that a
 /// touch of the stack still reconciles it; deletion and finalizers for the cleanup.
-pub fn stack_fingerprint(stack: &ObservabilityStack) -> Option<u64> {
+pub(crate) fn stack_fingerprint(stack: &ObservabilityStack) -> Option<u64> {
     let mut hasher = DefaultHasher::new();
     stack.metadata.generation.hash(&mut hasher);
     stack.metadata.labels.hash(&mut hasher);
@@ -125,7 +125,7 @@ pub fn stack_fingerprint(stack: &ObservabilityStack) -> Option<u64> {
 }
 
 /// What a render reads of a Service: labels and spec (ports, selector), not its status.
-pub fn service_fingerprint(service: &Service) -> u64 {
+pub(crate) fn service_fingerprint(service: &Service) -> u64 {
     let mut hasher = DefaultHasher::new();
     service.metadata.labels.hash(&mut hasher);
     serde_json::to_string(&service.spec).unwrap_or_default().hash(&mut hasher);
@@ -134,7 +134,11 @@ pub fn service_fingerprint(service: &Service) -> u64 {
 
 /// Metadata-only changes of every object of a kind (of one namespace, if given), with backoff;
 /// with `spec_only`, only changes that bump the generation (spec edits) pass.
-pub fn metadata_changes<K>(client: &Client, namespace: Option<&str>, spec_only: bool) -> Changes<PartialObjectMeta<K>>
+pub(crate) fn metadata_changes<K>(
+    client: &Client,
+    namespace: Option<&str>,
+    spec_only: bool,
+) -> Changes<PartialObjectMeta<K>>
 where
     K: Resource<DynamicType = (), Scope = NamespaceResourceScope>
         + Clone
@@ -161,7 +165,7 @@ where
 /// also pause every other trigger, since kube's controller backs off its merged trigger stream as
 /// one. After an API server restart every watch failed once, the pauses grew with each error, and
 /// the operator saw no change for minutes (found by the fault test).
-pub fn without_watch_errors<K, S>(kind: &str, metrics: &Metrics, changes: S) -> Changes<K>
+pub(crate) fn without_watch_errors<K, S>(kind: &str, metrics: &Metrics, changes: S) -> Changes<K>
 where
     K: Send + 'static,
     S: futures::Stream<Item = Result<K, watcher::Error>> + Send + 'static,

@@ -33,9 +33,9 @@ pub const CONFIG_FILE: &str = "config.alloy";
 /// Where the ConfigMap is mounted.
 const CONFIG_DIRECTORY: &str = "/etc/alloy";
 /// Alloy's `--storage.path` (file positions, WAL), a node directory that survives restarts.
-pub const STORAGE_DIRECTORY: &str = "/var/lib/alloy/data";
+pub(crate) const STORAGE_DIRECTORY: &str = "/var/lib/alloy/data";
 /// Alloy's readiness endpoint.
-pub const READY_PATH: &str = "/-/ready";
+pub(crate) const READY_PATH: &str = "/-/ready";
 /// Label of the file components and of the processing pipeline.
 const PIPELINE: &str = "containers";
 /// Label of the `loki.write` component.
@@ -43,7 +43,7 @@ const WRITER: &str = "loki";
 
 /// A value of an Alloy attribute.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Value {
+pub(crate) enum Value {
     /// A string literal, quoted and escaped when written.
     String(String),
     /// An expression written as is: only references to other components' exports, built from
@@ -68,7 +68,7 @@ impl Value {
 
 /// Quotes a string the way Alloy reads it: double quotes, Go-style escapes for `"`, `\` and
 /// control characters; everything else (any Unicode) as is.
-pub fn quote(text: &str) -> String {
+pub(crate) fn quote(text: &str) -> String {
     let mut quoted = String::with_capacity(text.len() + 2);
     quoted.push('"');
     for character in text.chars() {
@@ -106,7 +106,7 @@ enum Statement {
 /// multi-line lists and objects with trailing commas. A writer is one body (the file, or a
 /// block's contents); [`AlloyWriter::finish`] prints it.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct AlloyWriter {
+pub(crate) struct AlloyWriter {
     statements: Vec<Statement>,
 }
 
@@ -117,24 +117,24 @@ impl AlloyWriter {
     }
 
     /// A `//` comment, one per line of `text`.
-    pub fn comment(&mut self, text: &str) {
+    pub(crate) fn comment(&mut self, text: &str) {
         self.statements.push(Statement::Comment(text.to_owned()));
     }
 
     /// An attribute `name = value`. `name` is an identifier of this module's constants.
-    pub fn attribute(&mut self, name: &str, value: Value) {
+    pub(crate) fn attribute(&mut self, name: &str, value: Value) {
         self.statements.push(Statement::Attribute(name.to_owned(), value));
     }
 
     /// A block `name "label" { ... }` whose contents `body` writes (`name { }` when empty).
-    pub fn block(&mut self, name: &str, label: Option<&str>, body: impl FnOnce(&mut Self)) {
+    pub(crate) fn block(&mut self, name: &str, label: Option<&str>, body: impl FnOnce(&mut Self)) {
         let mut inner = Self::new();
         body(&mut inner);
         self.statements.push(Statement::Block { name: name.to_owned(), label: label.map(str::to_owned), body: inner });
     }
 
     /// The finished text.
-    pub fn finish(&self) -> String {
+    pub(crate) fn finish(&self) -> String {
         let mut text = String::new();
         self.print(&mut text, 0);
         text
@@ -312,7 +312,7 @@ fn write_stages(writer: &mut AlloyWriter, pipeline: &LogPipeline) {
 }
 
 /// `config.alloy` for the stack.
-pub fn config(stack: &ResolvedStack) -> Result<String, RenderError> {
+pub(crate) fn config(stack: &ResolvedStack) -> Result<String, RenderError> {
     let pipeline = promtail::pipeline(stack, Component::Alloy)?;
     let mut writer = AlloyWriter::new();
     writer.comment(&format!(

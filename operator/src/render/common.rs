@@ -19,51 +19,46 @@ use crate::resolve::ResolvedStack;
 /// Label carrying the owning stack's name; it selects everything a stack owns.
 pub const STACK_LABEL: &str = "stackscope.dev/stack";
 /// Label carrying the component.
-pub const COMPONENT_LABEL: &str = "app.kubernetes.io/component";
+pub(crate) const COMPONENT_LABEL: &str = "app.kubernetes.io/component";
 /// Annotation with the hash of a workload's configuration, so a config change rolls its pods.
-pub const CONFIG_HASH_ANNOTATION: &str = "stackscope.dev/config-hash";
+pub(crate) const CONFIG_HASH_ANNOTATION: &str = "stackscope.dev/config-hash";
 /// The field manager and `managed-by` value.
-pub const MANAGER: &str = "stackscope";
+pub(crate) const MANAGER: &str = "stackscope";
 
 /// Name of a component's main objects: `<stack>-<component>`.
-pub fn object_name(stack: &ResolvedStack, component: Component) -> String {
+pub(crate) fn object_name(stack: &ResolvedStack, component: Component) -> String {
     format!("{}-{}", stack.name, component.as_str())
 }
 
 /// Name of a secondary object of a component: `<stack>-<component>-<suffix>`.
-pub fn object_name_with(stack: &ResolvedStack, component: Component, suffix: &str) -> String {
+pub(crate) fn object_name_with(stack: &ResolvedStack, component: Component, suffix: &str) -> String {
     format!("{}-{}-{}", stack.name, component.as_str(), suffix)
 }
 
 /// Name prefix of a stack's cluster-scoped objects. They cannot carry an owner reference to a
 /// namespaced stack, so the name says whose they are (and stacks of the same name in two
 /// namespaces never collide).
-pub fn cluster_scoped_prefix(namespace: &str, stack_name: &str) -> String {
+pub(crate) fn cluster_scoped_prefix(namespace: &str, stack_name: &str) -> String {
     format!("stackscope-{namespace}-{stack_name}-")
 }
 
 /// Name of a component's cluster-scoped object (ClusterRole, ClusterRoleBinding).
-pub fn cluster_object_name(stack: &ResolvedStack, component: Component) -> String {
+pub(crate) fn cluster_object_name(stack: &ResolvedStack, component: Component) -> String {
     format!("{}{}", cluster_scoped_prefix(&stack.namespace, &stack.name), component.as_str())
 }
 
 /// In-cluster URL of a component's Service.
-pub fn service_url(stack: &ResolvedStack, component: Component, port: u16) -> String {
+pub(crate) fn service_url(stack: &ResolvedStack, component: Component, port: u16) -> String {
     format!("http://{}.{}.svc:{}", object_name(stack, component), stack.namespace, port)
 }
 
-/// In-cluster `host:port` of a component's Service.
-pub fn service_address(stack: &ResolvedStack, component: Component, port: u16) -> String {
-    format!("{}.{}.svc:{}", object_name(stack, component), stack.namespace, port)
-}
-
 /// Owned copies of static names, for the `Vec<String>` fields of configuration files and RBAC rules.
-pub fn strings(items: &[&str]) -> Vec<String> {
+pub(crate) fn strings(items: &[&str]) -> Vec<String> {
     items.iter().map(|item| (*item).to_owned()).collect()
 }
 
 /// Labels that select a component's pods. Kept minimal: selectors are immutable.
-pub fn selector_labels(stack: &ResolvedStack, component: Component) -> BTreeMap<String, String> {
+pub(crate) fn selector_labels(stack: &ResolvedStack, component: Component) -> BTreeMap<String, String> {
     BTreeMap::from([
         ("app.kubernetes.io/name".to_owned(), component.as_str().to_owned()),
         ("app.kubernetes.io/instance".to_owned(), stack.name.clone()),
@@ -71,7 +66,7 @@ pub fn selector_labels(stack: &ResolvedStack, component: Component) -> BTreeMap<
 }
 
 /// Every label stackscope puts on a component's objects.
-pub fn labels(stack: &ResolvedStack, component: Component) -> BTreeMap<String, String> {
+pub(crate) fn labels(stack: &ResolvedStack, component: Component) -> BTreeMap<String, String> {
     let mut labels = selector_labels(stack, component);
     labels.insert(COMPONENT_LABEL.to_owned(), component.as_str().to_owned());
     labels.insert("app.kubernetes.io/part-of".to_owned(), "stackscope".to_owned());
@@ -81,7 +76,7 @@ pub fn labels(stack: &ResolvedStack, component: Component) -> BTreeMap<String, S
 }
 
 /// Metadata of a component object in the stack's namespace.
-pub fn metadata(stack: &ResolvedStack, component: Component, name: String) -> ObjectMeta {
+pub(crate) fn metadata(stack: &ResolvedStack, component: Component, name: String) -> ObjectMeta {
     ObjectMeta {
         name: Some(name),
         namespace: Some(stack.namespace.clone()),
@@ -91,12 +86,12 @@ pub fn metadata(stack: &ResolvedStack, component: Component, name: String) -> Ob
 }
 
 /// Metadata of a cluster-scoped component object (no namespace).
-pub fn cluster_metadata(stack: &ResolvedStack, component: Component, name: String) -> ObjectMeta {
+pub(crate) fn cluster_metadata(stack: &ResolvedStack, component: Component, name: String) -> ObjectMeta {
     ObjectMeta { name: Some(name), labels: Some(labels(stack, component)), ..ObjectMeta::default() }
 }
 
 /// The component's ServiceAccount, named like its main objects.
-pub fn service_account(stack: &ResolvedStack, component: Component) -> ServiceAccount {
+pub(crate) fn service_account(stack: &ResolvedStack, component: Component) -> ServiceAccount {
     ServiceAccount {
         metadata: metadata(stack, component, object_name(stack, component)),
         automount_service_account_token: Some(true),
@@ -105,12 +100,12 @@ pub fn service_account(stack: &ResolvedStack, component: Component) -> ServiceAc
 }
 
 /// A label selector matching a component's pods.
-pub fn pod_selector(stack: &ResolvedStack, component: Component) -> LabelSelector {
+pub(crate) fn pod_selector(stack: &ResolvedStack, component: Component) -> LabelSelector {
     LabelSelector { match_labels: Some(selector_labels(stack, component)), match_expressions: None }
 }
 
 /// A ConfigMap of the component with the given files.
-pub fn config_map(
+pub(crate) fn config_map(
     stack: &ResolvedStack,
     component: Component,
     name: String,
@@ -120,7 +115,7 @@ pub fn config_map(
 }
 
 /// A ClusterIP Service selecting the component's pods, with `(name, port)` pairs.
-pub fn service(stack: &ResolvedStack, component: Component, name: String, ports: &[(&str, u16)]) -> Service {
+pub(crate) fn service(stack: &ResolvedStack, component: Component, name: String, ports: &[(&str, u16)]) -> Service {
     Service {
         metadata: metadata(stack, component, name),
         spec: Some(ServiceSpec {
@@ -144,7 +139,12 @@ pub fn service(stack: &ResolvedStack, component: Component, name: String, ports:
 }
 
 /// A headless Service for a StatefulSet's stable network identities.
-pub fn headless_service(stack: &ResolvedStack, component: Component, name: String, ports: &[(&str, u16)]) -> Service {
+pub(crate) fn headless_service(
+    stack: &ResolvedStack,
+    component: Component,
+    name: String,
+    ports: &[(&str, u16)],
+) -> Service {
     let mut headless = service(stack, component, name, ports);
     if let Some(spec) = headless.spec.as_mut() {
         spec.cluster_ip = Some("None".to_owned());
@@ -154,17 +154,17 @@ pub fn headless_service(stack: &ResolvedStack, component: Component, name: Strin
 }
 
 /// Serializes a configuration file as YAML, deterministically (struct order, sorted maps).
-pub fn to_yaml<T: Serialize>(component: Component, what: &str, value: &T) -> Result<String, RenderError> {
+pub(crate) fn to_yaml<T: Serialize>(component: Component, what: &str, value: &T) -> Result<String, RenderError> {
     serde_saphyr::to_string(value).map_err(RenderError::serialize(component, what))
 }
 
 /// Serializes a configuration file as pretty JSON (dashboards, strategies).
-pub fn to_json<T: Serialize>(component: Component, what: &str, value: &T) -> Result<String, RenderError> {
+pub(crate) fn to_json<T: Serialize>(component: Component, what: &str, value: &T) -> Result<String, RenderError> {
     serde_json::to_string_pretty(value).map_err(RenderError::serialize(component, what))
 }
 
 /// Hex SHA-256 of a set of files, for the config-hash annotation.
-pub fn content_hash(files: &BTreeMap<String, String>) -> String {
+pub(crate) fn content_hash(files: &BTreeMap<String, String>) -> String {
     let mut hasher = Sha256::new();
     for (name, content) in files {
         hasher.update(name.as_bytes());
@@ -176,7 +176,7 @@ pub fn content_hash(files: &BTreeMap<String, String>) -> String {
 }
 
 /// Converts a typed object into the dynamic form every renderer returns.
-pub fn into_object<K>(component: Component, object: K) -> Result<DynamicObject, RenderError>
+pub(crate) fn into_object<K>(component: Component, object: K) -> Result<DynamicObject, RenderError>
 where
     K: Resource<DynamicType = ()> + Serialize,
 {
@@ -191,7 +191,7 @@ where
 /// Escapes a literal (a label value, port or object name) for use inside an RE2 regular
 /// expression, like Go's `regexp.QuoteMeta`: names may contain `.`, which must not match any
 /// character. Borrowed when nothing needs escaping, the usual case.
-pub fn regex_literal(text: &str) -> Cow<'_, str> {
+pub(crate) fn regex_literal(text: &str) -> Cow<'_, str> {
     const META: &[u8] = b"\\.+*?()|[]{}^$";
     if !text.bytes().any(|byte| META.contains(&byte)) {
         return Cow::Borrowed(text);

@@ -33,16 +33,16 @@ const METRICS_STORE: &str = "spanmetrics";
 /// Where Badger keeps its files.
 const BADGER_DIRECTORY: &str = "/badger";
 /// Path of the healthcheckv2 status endpoint used by the probes.
-pub const HEALTH_PATH: &str = "/status";
+pub(crate) const HEALTH_PATH: &str = "/status";
 /// The user of the upstream image.
 const JAEGER_USER: i64 = 10001;
 /// Span attributes the span metrics carry beyond service, span name, kind and status: the
 /// performance budgets of the database and Milvus select spans by `db_system`.
-pub const SPAN_METRICS_DIMENSIONS: [&str; 1] = ["db.system"];
+pub(crate) const SPAN_METRICS_DIMENSIONS: [&str; 1] = ["db.system"];
 
 /// The Jaeger v2 (OpenTelemetry Collector) configuration.
 #[derive(Serialize, Debug, Clone, PartialEq)]
-pub struct JaegerConfig {
+pub(crate) struct JaegerConfig {
     pub service: ServiceSection,
     pub extensions: Extensions,
     pub receivers: Receivers,
@@ -53,31 +53,31 @@ pub struct JaegerConfig {
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
-pub struct Connectors {
+pub(crate) struct Connectors {
     pub spanmetrics: SpanMetricsConnector,
 }
 
 /// The spanmetrics connector: R.E.D. metrics of every span, with extra span attributes as labels.
 #[derive(Serialize, Debug, Clone, PartialEq)]
-pub struct SpanMetricsConnector {
+pub(crate) struct SpanMetricsConnector {
     pub dimensions: Vec<Dimension>,
 }
 
 /// A span attribute the span metrics are split by (`db.system` becomes the label `db_system`).
 #[derive(Serialize, Debug, Clone, PartialEq)]
-pub struct Dimension {
+pub(crate) struct Dimension {
     pub name: String,
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
-pub struct ServiceSection {
+pub(crate) struct ServiceSection {
     pub extensions: Vec<String>,
     pub pipelines: BTreeMap<String, Pipeline>,
     pub telemetry: Telemetry,
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
-pub struct Pipeline {
+pub(crate) struct Pipeline {
     pub receivers: Vec<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub processors: Vec<String>,
@@ -85,91 +85,91 @@ pub struct Pipeline {
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
-pub struct Telemetry {
+pub(crate) struct Telemetry {
     pub resource: BTreeMap<String, String>,
     pub metrics: TelemetryMetrics,
     pub logs: TelemetryLogs,
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
-pub struct TelemetryMetrics {
+pub(crate) struct TelemetryMetrics {
     pub level: String,
     pub readers: Vec<MetricReader>,
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
-pub struct MetricReader {
+pub(crate) struct MetricReader {
     pub pull: PullReader,
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
-pub struct PullReader {
+pub(crate) struct PullReader {
     pub exporter: PullExporter,
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
-pub struct PullExporter {
+pub(crate) struct PullExporter {
     pub prometheus: HostPort,
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
-pub struct HostPort {
+pub(crate) struct HostPort {
     pub host: String,
     pub port: u16,
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
-pub struct TelemetryLogs {
+pub(crate) struct TelemetryLogs {
     pub level: String,
     pub encoding: String,
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
-pub struct Extensions {
+pub(crate) struct Extensions {
     pub healthcheckv2: HealthCheck,
     pub jaeger_query: JaegerQuery,
     pub jaeger_storage: JaegerStorage,
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
-pub struct HealthCheck {
+pub(crate) struct HealthCheck {
     pub use_v2: bool,
     pub http: HealthHttp,
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
-pub struct HealthHttp {
+pub(crate) struct HealthHttp {
     pub endpoint: String,
     pub status: PathToggle,
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
-pub struct PathToggle {
+pub(crate) struct PathToggle {
     pub enabled: bool,
     pub path: String,
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
-pub struct JaegerQuery {
+pub(crate) struct JaegerQuery {
     pub storage: QueryStorage,
     pub http: Endpoint,
     pub grpc: Endpoint,
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
-pub struct QueryStorage {
+pub(crate) struct QueryStorage {
     pub traces: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub metrics: Option<String>,
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
-pub struct Endpoint {
+pub(crate) struct Endpoint {
     pub endpoint: String,
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
-pub struct JaegerStorage {
+pub(crate) struct JaegerStorage {
     pub backends: BTreeMap<String, TraceBackendConfig>,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub metric_backends: BTreeMap<String, MetricBackendConfig>,
@@ -177,7 +177,7 @@ pub struct JaegerStorage {
 
 /// One trace storage backend: exactly one of the fields is set.
 #[derive(Serialize, Debug, Clone, PartialEq)]
-pub struct TraceBackendConfig {
+pub(crate) struct TraceBackendConfig {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub memory: Option<MemoryStorage>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -185,58 +185,58 @@ pub struct TraceBackendConfig {
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
-pub struct MemoryStorage {
+pub(crate) struct MemoryStorage {
     pub max_traces: u32,
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
-pub struct BadgerStorage {
+pub(crate) struct BadgerStorage {
     pub directories: BadgerDirectories,
     pub ephemeral: bool,
     pub ttl: BadgerTtl,
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
-pub struct BadgerDirectories {
+pub(crate) struct BadgerDirectories {
     pub keys: String,
     pub values: String,
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
-pub struct BadgerTtl {
+pub(crate) struct BadgerTtl {
     pub spans: String,
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
-pub struct MetricBackendConfig {
+pub(crate) struct MetricBackendConfig {
     pub prometheus: PrometheusMetricBackend,
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
-pub struct PrometheusMetricBackend {
+pub(crate) struct PrometheusMetricBackend {
     pub endpoint: String,
     pub normalize_calls: bool,
     pub normalize_duration: bool,
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
-pub struct Receivers {
+pub(crate) struct Receivers {
     pub otlp: Otlp,
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
-pub struct Otlp {
+pub(crate) struct Otlp {
     pub protocols: OtlpProtocols,
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
-pub struct OtlpProtocols {
+pub(crate) struct OtlpProtocols {
     pub grpc: Endpoint,
     pub http: Endpoint,
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
-pub struct Processors {
+pub(crate) struct Processors {
     pub memory_limiter: MemoryLimiter,
     pub batch: BTreeMap<String, String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -244,20 +244,20 @@ pub struct Processors {
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
-pub struct MemoryLimiter {
+pub(crate) struct MemoryLimiter {
     pub check_interval: String,
     pub limit_percentage: u32,
     pub spike_limit_percentage: u32,
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
-pub struct TailSampling {
+pub(crate) struct TailSampling {
     pub decision_wait: String,
     pub policies: Vec<SamplingPolicy>,
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
-pub struct SamplingPolicy {
+pub(crate) struct SamplingPolicy {
     pub name: String,
     #[serde(rename = "type")]
     pub policy_type: String,
@@ -265,19 +265,19 @@ pub struct SamplingPolicy {
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
-pub struct Probabilistic {
+pub(crate) struct Probabilistic {
     pub sampling_percentage: f64,
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
-pub struct Exporters {
+pub(crate) struct Exporters {
     pub jaeger_storage_exporter: StorageExporter,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub prometheus: Option<Endpoint>,
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
-pub struct StorageExporter {
+pub(crate) struct StorageExporter {
     pub trace_storage: String,
 }
 
@@ -312,7 +312,7 @@ fn span_metrics_enabled(stack: &ResolvedStack) -> bool {
 }
 
 /// Builds the Jaeger configuration for the stack.
-pub fn config(stack: &ResolvedStack) -> JaegerConfig {
+pub(crate) fn config(stack: &ResolvedStack) -> JaegerConfig {
     let tracing = &stack.spec.tracing;
     let span_metrics = span_metrics_enabled(stack);
     let backend = match tracing.storage.backend {

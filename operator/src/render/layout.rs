@@ -22,7 +22,7 @@ use super::{Component, RenderError};
 use crate::resolve::ResolvedStack;
 
 /// A component's ConfigMap files before layout.
-pub struct FileSet<'a> {
+pub(crate) struct FileSet<'a> {
     pub component: Component,
     /// Name of the main ConfigMap, and the stem of its shards' names.
     pub name: String,
@@ -34,7 +34,7 @@ pub struct FileSet<'a> {
 
 /// A file that grows with the monitors: whole in the main ConfigMap while it fits, else its
 /// pieces in shards.
-pub struct GrowingFile<'a> {
+pub(crate) struct GrowingFile<'a> {
     /// Its name in the main ConfigMap when whole.
     pub name: &'static str,
     /// Its pieces, compact, in order.
@@ -47,7 +47,7 @@ pub struct GrowingFile<'a> {
 
 /// How the whole file is measured against the single-object limit.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Sizing {
+pub(crate) enum Sizing {
     /// Estimated from the pieces (the whole file is `numerator / denominator` times their size)
     /// together with the other files, then written and measured again.
     Measured { numerator: usize, denominator: usize },
@@ -57,7 +57,7 @@ pub enum Sizing {
 }
 
 /// How a growing file is cut into shards.
-pub struct ShardFormat<'a> {
+pub(crate) struct ShardFormat<'a> {
     /// Stem of the shard files (`<stem>-0007.<extension>`) and objects (`<name>-<stem>-0007`).
     pub stem: &'static str,
     pub extension: &'static str,
@@ -73,7 +73,7 @@ pub struct ShardFormat<'a> {
 }
 
 /// A file of the main ConfigMap that can be cut into pieces too.
-pub struct Overflow<'a> {
+pub(crate) struct Overflow<'a> {
     /// The file's name in the main ConfigMap.
     pub file: &'static str,
     /// Its pieces; called only when it overflows.
@@ -86,21 +86,16 @@ pub struct Overflow<'a> {
 
 /// A file set laid out: its ConfigMaps by name with their files, the main one first.
 #[derive(Clone, Debug, PartialEq)]
-pub struct ConfigMaps {
+pub(crate) struct ConfigMaps {
     pub component: Component,
     pub config_maps: Vec<(String, BTreeMap<String, String>)>,
 }
 
 impl ConfigMaps {
-    /// Names of the ConfigMaps, the main one first.
-    pub fn names(&self) -> Vec<String> {
-        self.config_maps.iter().map(|(name, _)| name.clone()).collect()
-    }
-
     /// One volume with the files of every ConfigMap: the plain ConfigMap volume when there is
     /// one, else a projected volume, so the shards and the file naming them land in one
     /// directory and a reloader watching it sees every change.
-    pub fn volume(&self, volume_name: &str) -> Volume {
+    pub(crate) fn volume(&self, volume_name: &str) -> Volume {
         match self.config_maps.as_slice() {
             [(single, _)] => config_map_volume(volume_name, single),
             many => {
@@ -124,7 +119,7 @@ impl ConfigMaps {
     }
 
     /// The ConfigMap objects.
-    pub fn into_objects(self, stack: &ResolvedStack) -> Vec<DynamicObject> {
+    pub(crate) fn into_objects(self, stack: &ResolvedStack) -> Vec<DynamicObject> {
         let component = self.component;
         self.config_maps.into_iter().map(|(name, files)| config_map_object(stack, component, name, files)).collect()
     }
@@ -132,7 +127,7 @@ impl ConfigMaps {
 
 /// Lays a file set out: one ConfigMap while its files fit one object, else the main ConfigMap
 /// and the growing file's shards.
-pub fn lay_out(set: FileSet<'_>) -> Result<ConfigMaps, RenderError> {
+pub(crate) fn lay_out(set: FileSet<'_>) -> Result<ConfigMaps, RenderError> {
     let FileSet { component, name, mut files, growing } = set;
     let Some(growing) = growing else {
         return Ok(ConfigMaps { component, config_maps: vec![(name, files)] });
@@ -200,7 +195,7 @@ pub fn lay_out(set: FileSet<'_>) -> Result<ConfigMaps, RenderError> {
 
 /// A ConfigMap of the component built directly as a dynamic object, so megabytes of file text
 /// are moved in rather than copied through serde.
-pub fn config_map_object(
+pub(crate) fn config_map_object(
     stack: &ResolvedStack,
     component: Component,
     name: String,

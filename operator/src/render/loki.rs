@@ -38,16 +38,16 @@ pub const CONFIG_FILE: &str = "loki.yaml";
 const CONFIG_DIRECTORY: &str = "/etc/loki";
 /// Loki's data directory (`common.path_prefix`): WAL, TSDB index and cache, compactor, and the
 /// chunks themselves with filesystem storage. A volume claim of the StatefulSet.
-pub const DATA_DIRECTORY: &str = "/var/loki";
+pub(crate) const DATA_DIRECTORY: &str = "/var/loki";
 /// Path of Loki's push API, appended to the Service URL by the collectors.
-pub const PUSH_PATH: &str = "/loki/api/v1/push";
+pub(crate) const PUSH_PATH: &str = "/loki/api/v1/push";
 /// Readiness endpoint of every Loki target.
-pub const READY_PATH: &str = "/ready";
+pub(crate) const READY_PATH: &str = "/ready";
 /// Annotation carrying the Azure Blob access tier the chunk container's account must use.
-pub const ACCESS_TIER_ANNOTATION: &str = "stackscope.dev/azure-access-tier";
+pub(crate) const ACCESS_TIER_ANNOTATION: &str = "stackscope.dev/azure-access-tier";
 /// Environment variables Loki expands in `loki.yaml`, read from the Azure Secret.
-pub const AZURE_ACCOUNT_NAME_ENV: &str = "AZURE_STORAGE_ACCOUNT_NAME";
-pub const AZURE_ACCOUNT_KEY_ENV: &str = "AZURE_STORAGE_ACCOUNT_KEY";
+pub(crate) const AZURE_ACCOUNT_NAME_ENV: &str = "AZURE_STORAGE_ACCOUNT_NAME";
+pub(crate) const AZURE_ACCOUNT_KEY_ENV: &str = "AZURE_STORAGE_ACCOUNT_KEY";
 /// First day of the one schema period. Never change it: existing data is read with the
 /// period it was written under; a new schema would be a second period starting later.
 const SCHEMA_FROM: &str = "2024-04-01";
@@ -59,7 +59,7 @@ const LOKI_USER: i64 = 10001;
 /// The Loki configuration file (`loki.yaml`), only the keys stackscope sets; Loki's defaults
 /// apply to everything else.
 #[derive(Serialize, Debug, Clone, PartialEq)]
-pub struct LokiConfig {
+pub(crate) struct LokiConfig {
     pub auth_enabled: bool,
     pub server: ServerConfig,
     pub common: CommonConfig,
@@ -71,13 +71,13 @@ pub struct LokiConfig {
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
-pub struct ServerConfig {
+pub(crate) struct ServerConfig {
     pub http_listen_port: u16,
     pub grpc_listen_port: u16,
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
-pub struct CommonConfig {
+pub(crate) struct CommonConfig {
     pub path_prefix: String,
     pub replication_factor: u32,
     /// One instance: its rings never leave the process.
@@ -87,18 +87,18 @@ pub struct CommonConfig {
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
-pub struct RingConfig {
+pub(crate) struct RingConfig {
     pub kvstore: KvStoreConfig,
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
-pub struct KvStoreConfig {
+pub(crate) struct KvStoreConfig {
     pub store: String,
 }
 
 /// Object storage shared by chunks, index, ruler and delete requests: exactly one is set.
 #[derive(Serialize, Debug, Clone, PartialEq)]
-pub struct CommonStorage {
+pub(crate) struct CommonStorage {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub azure: Option<AzureStorageConfig>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -108,25 +108,25 @@ pub struct CommonStorage {
 /// Azure Blob Storage. Account name and key are `${VAR}` placeholders, expanded by Loki from
 /// environment variables that come from the Secret.
 #[derive(Serialize, Debug, Clone, PartialEq)]
-pub struct AzureStorageConfig {
+pub(crate) struct AzureStorageConfig {
     pub account_name: String,
     pub account_key: String,
     pub container_name: String,
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
-pub struct FilesystemStorageConfig {
+pub(crate) struct FilesystemStorageConfig {
     pub chunks_directory: String,
     pub rules_directory: String,
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
-pub struct SchemaConfig {
+pub(crate) struct SchemaConfig {
     pub configs: Vec<PeriodConfig>,
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
-pub struct PeriodConfig {
+pub(crate) struct PeriodConfig {
     pub from: String,
     pub store: String,
     pub object_store: String,
@@ -135,18 +135,18 @@ pub struct PeriodConfig {
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
-pub struct IndexConfig {
+pub(crate) struct IndexConfig {
     pub prefix: String,
     pub period: String,
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
-pub struct IngesterConfig {
+pub(crate) struct IngesterConfig {
     pub chunk_target_size: u64,
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
-pub struct LimitsConfig {
+pub(crate) struct LimitsConfig {
     pub ingestion_rate_mb: u32,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ingestion_burst_size_mb: Option<u32>,
@@ -159,14 +159,14 @@ pub struct LimitsConfig {
 /// A longer retention for the streams a LogQL selector matches; on overlap the highest
 /// priority wins.
 #[derive(Serialize, Debug, Clone, PartialEq)]
-pub struct StreamRetention {
+pub(crate) struct StreamRetention {
     pub selector: String,
     pub priority: u32,
     pub period: String,
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
-pub struct CompactorConfig {
+pub(crate) struct CompactorConfig {
     pub working_directory: String,
     pub compaction_interval: String,
     pub retention_enabled: bool,
@@ -177,12 +177,12 @@ pub struct CompactorConfig {
 
 /// Usage reporting to Grafana Labs is off: the stack keeps its data (and metadata) in house.
 #[derive(Serialize, Debug, Clone, PartialEq)]
-pub struct AnalyticsConfig {
+pub(crate) struct AnalyticsConfig {
     pub reporting_enabled: bool,
 }
 
 /// The Loki push URL the collectors send to.
-pub fn push_url(stack: &ResolvedStack) -> String {
+pub(crate) fn push_url(stack: &ResolvedStack) -> String {
     format!("{}{PUSH_PATH}", service_url(stack, Component::Loki, ports::LOKI_HTTP))
 }
 
@@ -209,7 +209,7 @@ fn access_tier_name(tier: AzureAccessTier) -> &'static str {
 }
 
 /// Builds the Loki configuration for the stack.
-pub fn config(stack: &ResolvedStack) -> LokiConfig {
+pub(crate) fn config(stack: &ResolvedStack) -> LokiConfig {
     let loki = &stack.spec.logging.loki;
     let storage_type = stack.log_storage();
     let store = object_store(storage_type).to_owned();
@@ -300,7 +300,7 @@ fn escape_for_env_expansion(text: &str) -> String {
 /// the credential placeholders, which are restored only where they are the whole value of their
 /// own key (a selector spelling `${...}` stays literal). They are double-quoted so that no
 /// character of the expanded value (base64 keys hold `+`, `/`, `=`) can change the YAML.
-pub fn config_file(stack: &ResolvedStack) -> Result<String, RenderError> {
+pub(crate) fn config_file(stack: &ResolvedStack) -> Result<String, RenderError> {
     let text = to_yaml(Component::Loki, CONFIG_FILE, &config(stack))?;
     let placeholders = [("account_name", AZURE_ACCOUNT_NAME_ENV), ("account_key", AZURE_ACCOUNT_KEY_ENV)];
     let mut file = String::with_capacity(text.len() + 16);

@@ -19,21 +19,21 @@ macro_rules! assert_golden_snapshot {
 }
 
 pub mod common;
-pub mod pod;
+pub(crate) mod pod;
 
 pub mod alertmanager;
 pub mod alloy;
-pub mod grafana;
-pub mod jaeger;
-pub mod loki;
+pub(crate) mod grafana;
+pub(crate) mod jaeger;
+pub(crate) mod loki;
 pub mod probes;
 pub mod prometheus;
-pub mod promtail;
+pub(crate) mod promtail;
 pub mod rules;
 
 pub mod cache;
 pub mod layout;
-pub mod shard;
+pub(crate) mod shard;
 
 use kube::api::DynamicObject;
 
@@ -153,12 +153,15 @@ pub enum RenderError {
 impl RenderError {
     /// Input the renderer cannot use, at a field path (`spec.slos.period`, or
     /// `ServiceMonitor ns/name: spec.endpoints[0].interval`).
-    pub fn invalid(component: Component, path: impl Into<String>, message: impl Into<String>) -> Self {
+    pub(crate) fn invalid(component: Component, path: impl Into<String>, message: impl Into<String>) -> Self {
         Self::Invalid { component, error: FieldError { path: path.into(), message: message.into() } }
     }
 
     /// A serializer's error, as `map_err(RenderError::serialize(component, what))`.
-    pub fn serialize<E: Into<SerializeError>>(component: Component, what: impl Into<String>) -> impl FnOnce(E) -> Self {
+    pub(crate) fn serialize<E: Into<SerializeError>>(
+        component: Component,
+        what: impl Into<String>,
+    ) -> impl FnOnce(E) -> Self {
         move |error| Self::Serialize { component, what: what.into(), source: error.into() }
     }
 }
@@ -248,23 +251,23 @@ pub(crate) fn rule_config_maps(stack: &ResolvedStack) -> Result<ConfigMaps, Rend
 }
 
 /// Well-known ports of the rendered components.
-pub mod ports {
-    pub const LOKI_HTTP: u16 = 3100;
-    pub const LOKI_GRPC: u16 = 9095;
-    pub const PROMTAIL_HTTP: u16 = 9080;
-    pub const ALLOY_HTTP: u16 = 12345;
-    pub const PROMETHEUS_HTTP: u16 = 9090;
-    pub const THANOS_SIDECAR_GRPC: u16 = 10901;
-    pub const THANOS_SIDECAR_HTTP: u16 = 10902;
-    pub const THANOS_COMPACTOR_HTTP: u16 = 10912;
-    pub const ALERTMANAGER_HTTP: u16 = 9093;
-    pub const ALERTMANAGER_CLUSTER: u16 = 9094;
-    pub const GRAFANA_HTTP: u16 = 3000;
-    pub const JAEGER_QUERY_HTTP: u16 = 16686;
-    pub const JAEGER_QUERY_GRPC: u16 = 16685;
-    pub const JAEGER_HEALTH: u16 = 13133;
-    pub const JAEGER_METRICS: u16 = 8888;
-    pub const JAEGER_SPANMETRICS: u16 = 8889;
+pub(crate) mod ports {
+    pub(crate) const LOKI_HTTP: u16 = 3100;
+    pub(crate) const LOKI_GRPC: u16 = 9095;
+    pub(crate) const PROMTAIL_HTTP: u16 = 9080;
+    pub(crate) const ALLOY_HTTP: u16 = 12345;
+    pub(crate) const PROMETHEUS_HTTP: u16 = 9090;
+    pub(crate) const THANOS_SIDECAR_GRPC: u16 = 10901;
+    pub(crate) const THANOS_SIDECAR_HTTP: u16 = 10902;
+    pub(crate) const THANOS_COMPACTOR_HTTP: u16 = 10912;
+    pub(crate) const ALERTMANAGER_HTTP: u16 = 9093;
+    pub(crate) const ALERTMANAGER_CLUSTER: u16 = 9094;
+    pub(crate) const GRAFANA_HTTP: u16 = 3000;
+    pub(crate) const JAEGER_QUERY_HTTP: u16 = 16686;
+    pub(crate) const JAEGER_QUERY_GRPC: u16 = 16685;
+    pub(crate) const JAEGER_HEALTH: u16 = 13133;
+    pub(crate) const JAEGER_METRICS: u16 = 8888;
+    pub(crate) const JAEGER_SPANMETRICS: u16 = 8889;
 }
 
 /// Stable Grafana datasource UIDs, so dashboards and cross-links never break.
@@ -285,7 +288,7 @@ pub(crate) mod fixtures {
     const MONITORS: &str = include_str!("../../../examples/machineavatars/monitors.yaml");
 
     /// The production stack of `examples/machineavatars` with its five monitors.
-    pub fn machineavatars() -> ResolvedStack {
+    pub(crate) fn machineavatars() -> ResolvedStack {
         let mut stacks = Vec::new();
         let mut monitors = Vec::new();
         for (file, text) in [("stack.yaml", STACK), ("monitors.yaml", MONITORS)] {
@@ -301,7 +304,7 @@ pub(crate) mod fixtures {
     }
 
     /// The data of the rendered object of that kind and name; panics naming it when absent.
-    pub fn object<'a>(objects: &'a [kube::api::DynamicObject], kind: &str, name: &str) -> &'a serde_json::Value {
+    pub(crate) fn object<'a>(objects: &'a [kube::api::DynamicObject], kind: &str, name: &str) -> &'a serde_json::Value {
         &objects
             .iter()
             .find(|o| o.types.as_ref().unwrap().kind == kind && o.metadata.name.as_deref() == Some(name))
@@ -310,7 +313,7 @@ pub(crate) mod fixtures {
     }
 
     /// The same stack with `environment: development` and an empty-spec-like shape.
-    pub fn minimal(environment: crate::api::Environment) -> ResolvedStack {
+    pub(crate) fn minimal(environment: crate::api::Environment) -> ResolvedStack {
         let mut stack = crate::api::ObservabilityStack::new("minimal", crate::api::ObservabilityStackSpec::default());
         stack.metadata.namespace = Some("monitoring".to_owned());
         stack.spec.environment = environment;

@@ -20,7 +20,7 @@ use crate::api::{Resources, SecretKeyRef, StorageSize};
 use crate::resolve::ResolvedStack;
 
 /// Container ports from `(name, port)` pairs.
-pub fn container_ports(ports: &[(&str, u16)]) -> Vec<ContainerPort> {
+pub(crate) fn container_ports(ports: &[(&str, u16)]) -> Vec<ContainerPort> {
     ports
         .iter()
         .map(|(name, port)| ContainerPort {
@@ -33,7 +33,7 @@ pub fn container_ports(ports: &[(&str, u16)]) -> Vec<ContainerPort> {
 }
 
 /// Pod security context meeting the restricted Pod Security Standard.
-pub fn restricted_pod_security(user_id: i64) -> PodSecurityContext {
+pub(crate) fn restricted_pod_security(user_id: i64) -> PodSecurityContext {
     PodSecurityContext {
         run_as_non_root: Some(true),
         run_as_user: Some(user_id),
@@ -45,7 +45,7 @@ pub fn restricted_pod_security(user_id: i64) -> PodSecurityContext {
 }
 
 /// Container security context meeting the restricted Pod Security Standard.
-pub fn restricted_container_security() -> SecurityContext {
+pub(crate) fn restricted_container_security() -> SecurityContext {
     SecurityContext {
         allow_privilege_escalation: Some(false),
         read_only_root_filesystem: Some(true),
@@ -59,7 +59,7 @@ pub fn restricted_container_security() -> SecurityContext {
 /// A pod of stackscope's own containers under the restricted Pod Security Standard, without a
 /// service-account token: none of them calls the Kubernetes API (Prometheus, which does, sets
 /// its own account over this).
-pub fn restricted_pod_spec(user_id: i64, containers: Vec<Container>, volumes: Vec<Volume>) -> PodSpec {
+pub(crate) fn restricted_pod_spec(user_id: i64, containers: Vec<Container>, volumes: Vec<Volume>) -> PodSpec {
     PodSpec {
         containers,
         security_context: Some(restricted_pod_security(user_id)),
@@ -72,7 +72,7 @@ pub fn restricted_pod_spec(user_id: i64, containers: Vec<Container>, volumes: Ve
 /// The pod template of a component's workload, labelled like its other objects. `config_hash`
 /// is the hash of the configuration a change of which must restart the pods; `None` where a
 /// config reloader applies changes in place.
-pub fn pod_template(
+pub(crate) fn pod_template(
     stack: &ResolvedStack,
     component: Component,
     config_hash: Option<String>,
@@ -92,7 +92,7 @@ pub fn pod_template(
 /// checks in a row fail it. Each container keeps its own numbers: the components start and
 /// answer at different speeds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ProbeTiming {
+pub(crate) struct ProbeTiming {
     pub initial_delay_seconds: i32,
     pub period_seconds: i32,
     pub timeout_seconds: i32,
@@ -102,17 +102,17 @@ pub struct ProbeTiming {
 impl ProbeTiming {
     /// Starting `initial_delay_seconds` after the container, then every 10 seconds with a
     /// 5-second timeout, failing after 3 misses: what most of the stack's containers use.
-    pub const fn after(initial_delay_seconds: i32) -> Self {
+    pub(crate) const fn after(initial_delay_seconds: i32) -> Self {
         Self { initial_delay_seconds, period_seconds: 10, timeout_seconds: 5, failure_threshold: 3 }
     }
 
     /// The same timing with another timeout.
-    pub const fn timeout(self, timeout_seconds: i32) -> Self {
+    pub(crate) const fn timeout(self, timeout_seconds: i32) -> Self {
         Self { timeout_seconds, ..self }
     }
 
     /// The same timing, failing only after `failure_threshold` misses in a row.
-    pub const fn failures(self, failure_threshold: i32) -> Self {
+    pub(crate) const fn failures(self, failure_threshold: i32) -> Self {
         Self { failure_threshold, ..self }
     }
 }
@@ -129,7 +129,7 @@ fn timed_probe(timing: ProbeTiming) -> Probe {
 }
 
 /// An HTTP GET probe of `path` on a port given by number or by name.
-pub fn http_get_probe(path: &str, port: IntOrString, timing: ProbeTiming) -> Probe {
+pub(crate) fn http_get_probe(path: &str, port: IntOrString, timing: ProbeTiming) -> Probe {
     Probe {
         http_get: Some(HTTPGetAction { path: Some(path.to_owned()), port, ..HTTPGetAction::default() }),
         ..timed_probe(timing)
@@ -138,13 +138,13 @@ pub fn http_get_probe(path: &str, port: IntOrString, timing: ProbeTiming) -> Pro
 
 /// An HTTP GET probe of `path` on a named container port: the stack's own containers name every
 /// port, so a port number changes in one place.
-pub fn http_probe(path: &str, port_name: &str, timing: ProbeTiming) -> Probe {
+pub(crate) fn http_probe(path: &str, port_name: &str, timing: ProbeTiming) -> Probe {
     http_get_probe(path, IntOrString::String(port_name.to_owned()), timing)
 }
 
 /// A probe that only connects to a named container port: for liveness where the HTTP endpoints
 /// also report states a restart would not fix (a WAL replay, an unreachable Loki).
-pub fn tcp_probe(port_name: &str, timing: ProbeTiming) -> Probe {
+pub(crate) fn tcp_probe(port_name: &str, timing: ProbeTiming) -> Probe {
     Probe {
         tcp_socket: Some(TCPSocketAction { port: IntOrString::String(port_name.to_owned()), host: None }),
         ..timed_probe(timing)
@@ -152,7 +152,7 @@ pub fn tcp_probe(port_name: &str, timing: ProbeTiming) -> Probe {
 }
 
 /// An environment variable read from a Secret key; the value never enters a rendered object.
-pub fn env_from_secret(variable: &str, secret: &SecretKeyRef) -> EnvVar {
+pub(crate) fn env_from_secret(variable: &str, secret: &SecretKeyRef) -> EnvVar {
     EnvVar {
         name: variable.to_owned(),
         value: None,
@@ -168,13 +168,13 @@ pub fn env_from_secret(variable: &str, secret: &SecretKeyRef) -> EnvVar {
 }
 
 /// A plain environment variable.
-pub fn env(variable: &str, value: &str) -> EnvVar {
+pub(crate) fn env(variable: &str, value: &str) -> EnvVar {
     EnvVar { name: variable.to_owned(), value: Some(value.to_owned()), value_from: None }
 }
 
 /// An environment variable from the downward API: a field of the pod (`metadata.name`,
 /// `status.podIP`, ...), known only once the pod exists.
-pub fn field_env(variable: &str, field_path: &str) -> EnvVar {
+pub(crate) fn field_env(variable: &str, field_path: &str) -> EnvVar {
     EnvVar {
         name: variable.to_owned(),
         value: None,
@@ -186,7 +186,7 @@ pub fn field_env(variable: &str, field_path: &str) -> EnvVar {
 }
 
 /// A volume exposing Secret keys as files: `(key, file name)` pairs.
-pub fn secret_volume(volume_name: &str, secret_name: &str, items: &[(&str, &str)]) -> Volume {
+pub(crate) fn secret_volume(volume_name: &str, secret_name: &str, items: &[(&str, &str)]) -> Volume {
     Volume {
         name: volume_name.to_owned(),
         secret: Some(SecretVolumeSource {
@@ -205,7 +205,7 @@ pub fn secret_volume(volume_name: &str, secret_name: &str, items: &[(&str, &str)
 }
 
 /// A volume with the files of a ConfigMap.
-pub fn config_map_volume(volume_name: &str, config_map_name: &str) -> Volume {
+pub(crate) fn config_map_volume(volume_name: &str, config_map_name: &str) -> Volume {
     Volume {
         name: volume_name.to_owned(),
         config_map: Some(ConfigMapVolumeSource {
@@ -218,12 +218,12 @@ pub fn config_map_volume(volume_name: &str, config_map_name: &str) -> Volume {
 
 /// A scratch volume that lives as long as the pod: writable space (`/tmp`, caches, data that is
 /// rebuilt on start) under a read-only root filesystem.
-pub fn empty_dir_volume(volume_name: &str) -> Volume {
+pub(crate) fn empty_dir_volume(volume_name: &str) -> Volume {
     Volume { name: volume_name.to_owned(), empty_dir: Some(EmptyDirVolumeSource::default()), ..Volume::default() }
 }
 
 /// A volume mount.
-pub fn volume_mount(volume_name: &str, mount_path: &str, read_only: bool) -> VolumeMount {
+pub(crate) fn volume_mount(volume_name: &str, mount_path: &str, read_only: bool) -> VolumeMount {
     VolumeMount {
         name: volume_name.to_owned(),
         mount_path: mount_path.to_owned(),
@@ -234,7 +234,7 @@ pub fn volume_mount(volume_name: &str, mount_path: &str, read_only: bool) -> Vol
 
 /// A `ReadWriteOnce` claim of the given size: a standalone PersistentVolumeClaim of the component
 /// (named `name`), or, with `metadata` of just a name, a StatefulSet's volume claim template.
-pub fn volume_claim(
+pub(crate) fn volume_claim(
     metadata: ObjectMeta,
     size: &StorageSize,
     storage_class_name: Option<&str>,
@@ -256,7 +256,7 @@ pub fn volume_claim(
 
 /// A StatefulSet's volume claim template: a [`volume_claim`] with only a name, which the
 /// StatefulSet completes per replica.
-pub fn volume_claim_template(
+pub(crate) fn volume_claim_template(
     volume_name: &str,
     size: &StorageSize,
     storage_class_name: Option<&str>,
@@ -265,7 +265,7 @@ pub fn volume_claim_template(
 }
 
 /// Kubernetes resource requirements from the spec's `resources`, `None` when empty.
-pub fn resource_requirements(resources: &Resources) -> Option<ResourceRequirements> {
+pub(crate) fn resource_requirements(resources: &Resources) -> Option<ResourceRequirements> {
     if resources.requests.is_empty() && resources.limits.is_empty() {
         return None;
     }
@@ -282,7 +282,7 @@ pub fn resource_requirements(resources: &Resources) -> Option<ResourceRequiremen
 /// A volume of a directory on the node. `host_type` is Kubernetes' check on the path
 /// (`Directory`, `DirectoryOrCreate`, ...). Only log collectors use it: they read the node's
 /// log files and keep their read positions where a restarted pod finds them again.
-pub fn host_path_volume(volume_name: &str, path: &str, host_type: &str) -> Volume {
+pub(crate) fn host_path_volume(volume_name: &str, path: &str, host_type: &str) -> Volume {
     Volume {
         name: volume_name.to_owned(),
         host_path: Some(k8s_openapi::api::core::v1::HostPathVolumeSource {
@@ -294,7 +294,7 @@ pub fn host_path_volume(volume_name: &str, path: &str, host_type: &str) -> Volum
 }
 
 /// A volume with chosen keys of a ConfigMap: `(key, path)` pairs, the path relative to the mount.
-pub fn config_map_items_volume(volume_name: &str, config_map_name: &str, items: &[(&str, &str)]) -> Volume {
+pub(crate) fn config_map_items_volume(volume_name: &str, config_map_name: &str, items: &[(&str, &str)]) -> Volume {
     Volume {
         name: volume_name.to_owned(),
         config_map: Some(ConfigMapVolumeSource {
@@ -316,7 +316,7 @@ const RELOADER_PORT: u16 = 8080;
 
 /// What differs between the `prometheus-config-reloader` sidecars of Prometheus and Alertmanager.
 #[derive(Clone, Copy, Debug)]
-pub struct ConfigReloader<'a> {
+pub(crate) struct ConfigReloader<'a> {
     /// The main container's port, whose `/-/reload` the reloader calls.
     pub reload_port: u16,
     /// `(volume, directory)` of each mounted ConfigMap it watches, mounted read-only.
@@ -332,7 +332,7 @@ pub struct ConfigReloader<'a> {
 
 /// The `prometheus-config-reloader` sidecar: calls the main container's `/-/reload` when a
 /// watched ConfigMap changes, so a configuration change never restarts the pod.
-pub fn config_reloader(reloader: ConfigReloader<'_>) -> Container {
+pub(crate) fn config_reloader(reloader: ConfigReloader<'_>) -> Container {
     let mut args = vec![
         format!("--listen-address=:{RELOADER_PORT}"),
         format!("--reload-url=http://127.0.0.1:{}/-/reload", reloader.reload_port),

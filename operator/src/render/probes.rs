@@ -20,7 +20,7 @@ use crate::resolve::{ResolvedMonitor, ResolvedStack};
 /// The probes one monitor's workloads must carry.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct ExpectedProbes {
+pub(crate) struct ExpectedProbes {
     /// `namespace/name` of the ServiceMonitor.
     pub monitor: String,
     /// Namespaces of the workloads; `None` means every namespace.
@@ -36,7 +36,7 @@ pub struct ExpectedProbes {
 }
 
 /// Every monitor's expected probes: the monitor's own, else the stack's defaults.
-pub fn expected_probes(stack: &ResolvedStack) -> Vec<ExpectedProbes> {
+pub(crate) fn expected_probes(stack: &ResolvedStack) -> Vec<ExpectedProbes> {
     stack.monitors.iter().map(|monitor| expected(stack, monitor)).collect()
 }
 
@@ -54,7 +54,7 @@ fn expected(stack: &ResolvedStack, monitor: &ResolvedMonitor) -> ExpectedProbes 
 }
 
 /// One monitor's expectations as a shard piece: one compact JSON line.
-pub fn monitor_piece(stack: &ResolvedStack, monitor: &ResolvedMonitor) -> Result<Piece, RenderError> {
+pub(crate) fn monitor_piece(stack: &ResolvedStack, monitor: &ResolvedMonitor) -> Result<Piece, RenderError> {
     let expected = expected(stack, monitor);
     let text = serde_json::to_string(&expected)
         .map_err(RenderError::serialize(Component::Probes, expected.monitor.as_str()))?;
@@ -62,7 +62,7 @@ pub fn monitor_piece(stack: &ResolvedStack, monitor: &ResolvedMonitor) -> Result
 }
 
 /// The Kubernetes probe for an expected HTTP probe.
-pub fn to_k8s_probe(probe: &HttpProbe) -> Probe {
+pub(crate) fn to_k8s_probe(probe: &HttpProbe) -> Probe {
     let seconds = |value: u32| i32::try_from(value).unwrap_or(i32::MAX);
     let timing = ProbeTiming {
         initial_delay_seconds: seconds(probe.initial_delay_seconds),
@@ -122,7 +122,7 @@ pub fn render(stack: &ResolvedStack) -> Result<Vec<DynamicObject>, RenderError> 
 /// The probe expectations and the seed's health-response shapes before layout: one ConfigMap
 /// with pretty `expectations.json` while small, else the monitors' pieces (fresh or from the
 /// render cache), one compact line each, in `<stack>-probes-expectations-NNNN` shards.
-pub fn files<'a>(stack: &'a ResolvedStack, pieces: Vec<&'a Piece>) -> Result<FileSet<'a>, RenderError> {
+pub(crate) fn files<'a>(stack: &'a ResolvedStack, pieces: Vec<&'a Piece>) -> Result<FileSet<'a>, RenderError> {
     let health = serde_json::json!({
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": "liveness response (/health)",
@@ -172,9 +172,9 @@ pub fn files<'a>(stack: &'a ResolvedStack, pieces: Vec<&'a Piece>) -> Result<Fil
 }
 
 /// The expectations file of a stack that fits one object.
-pub const EXPECTATIONS_FILE: &str = "expectations.json";
+pub(crate) const EXPECTATIONS_FILE: &str = "expectations.json";
 /// Stem of the expectation shards of large stacks: `expectations-0000.json` …
-pub const EXPECTATIONS_STEM: &str = "expectations";
+pub(crate) const EXPECTATIONS_STEM: &str = "expectations";
 
 #[cfg(test)]
 mod tests {

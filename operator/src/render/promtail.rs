@@ -37,35 +37,35 @@ pub const CONFIG_FILE: &str = "promtail.yaml";
 /// Where the ConfigMap is mounted.
 const CONFIG_DIRECTORY: &str = "/etc/promtail";
 /// Promtail's readiness endpoint.
-pub const READY_PATH: &str = "/ready";
+pub(crate) const READY_PATH: &str = "/ready";
 /// The node directory holding the kubelet's log files (`containers/` links into `pods/`).
-pub const NODE_LOG_DIRECTORY: &str = "/var/log";
+pub(crate) const NODE_LOG_DIRECTORY: &str = "/var/log";
 /// Where the collectors keep their state on the node, per stack and collector.
-pub const NODE_STATE_ROOT: &str = "/var/lib/stackscope";
+pub(crate) const NODE_STATE_ROOT: &str = "/var/lib/stackscope";
 
 /// Regular expression over the kubelet's log file name,
 /// `/var/log/containers/<pod>_<namespace>_<container>-<container id>.log`.
-pub const FILENAME_REGEX: &str =
+pub(crate) const FILENAME_REGEX: &str =
     r"^/var/log/containers/(?P<pod>[^_]+)_(?P<namespace>[^_]+)_(?P<container>.+)-[0-9a-f]{64}\.log$";
 /// The label the file targets put the file's path in.
-pub const FILENAME_LABEL: &str = "filename";
+pub(crate) const FILENAME_LABEL: &str = "filename";
 /// Labels taken from the file name.
-pub const FILE_LABELS: [&str; 3] = ["namespace", "pod", "container"];
+pub(crate) const FILE_LABELS: [&str; 3] = ["namespace", "pod", "container"];
 /// Label the CRI stage sets (`stdout` or `stderr`).
-pub const STREAM_LABEL: &str = "stream";
+pub(crate) const STREAM_LABEL: &str = "stream";
 /// Value of the `level` label for a level outside `spec.logging.levels`.
-pub const UNKNOWN_LEVEL: &str = "unknown";
+pub(crate) const UNKNOWN_LEVEL: &str = "unknown";
 /// LogQL selector of the lines dropped outside development.
-pub const DEBUG_SELECTOR: &str = r#"{level="DEBUG"}"#;
+pub(crate) const DEBUG_SELECTOR: &str = r#"{level="DEBUG"}"#;
 /// Reason counted in the collector's dropped-lines metric.
-pub const DEBUG_REASON: &str = "debug_level";
+pub(crate) const DEBUG_REASON: &str = "debug_level";
 /// The JSON field holding the line's time, and its format (the seed's `2025-12-30T10:30:15.123Z`).
-pub const TIMESTAMP_FIELD: &str = "timestamp";
-pub const TIMESTAMP_FORMAT: &str = "RFC3339Nano";
+pub(crate) const TIMESTAMP_FIELD: &str = "timestamp";
+pub(crate) const TIMESTAMP_FORMAT: &str = "RFC3339Nano";
 
 /// The log pipeline both collectors run, described once so Promtail and Alloy cannot diverge.
 #[derive(Debug, Clone, PartialEq)]
-pub struct LogPipeline {
+pub(crate) struct LogPipeline {
     /// Extracts [`FILE_LABELS`] from the [`FILENAME_LABEL`].
     pub filename_regex: String,
     /// Labels set from the file name.
@@ -87,7 +87,7 @@ pub struct LogPipeline {
 /// The Go template (Promtail's and Alloy's template stage) normalising the `level` field: trimmed
 /// and upper-cased, kept when it is one of `levels`, else `unknown`; a line without a level gets
 /// no level label (an empty result removes the field).
-pub fn level_template(levels: &[LogLevel]) -> String {
+pub(crate) fn level_template(levels: &[LogLevel]) -> String {
     let mut accepted: Vec<LogLevel> = levels.to_vec();
     accepted.sort();
     accepted.dedup();
@@ -99,7 +99,7 @@ pub fn level_template(levels: &[LogLevel]) -> String {
 }
 
 /// The stack's log pipeline, for the collector `component`.
-pub fn pipeline(stack: &ResolvedStack, component: Component) -> Result<LogPipeline, RenderError> {
+pub(crate) fn pipeline(stack: &ResolvedStack, component: Component) -> Result<LogPipeline, RenderError> {
     let levels = &stack.spec.logging.levels;
     if levels.is_empty() {
         return Err(RenderError::invalid(
@@ -129,7 +129,7 @@ pub fn pipeline(stack: &ResolvedStack, component: Component) -> Result<LogPipeli
 
 /// The Promtail configuration file.
 #[derive(Serialize, Debug, Clone, PartialEq)]
-pub struct PromtailConfig {
+pub(crate) struct PromtailConfig {
     pub server: ServerConfig,
     pub positions: PositionsConfig,
     pub clients: Vec<ClientConfig>,
@@ -137,38 +137,38 @@ pub struct PromtailConfig {
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
-pub struct ServerConfig {
+pub(crate) struct ServerConfig {
     pub http_listen_port: u16,
     /// 0: Promtail's gRPC server is not used.
     pub grpc_listen_port: u16,
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
-pub struct PositionsConfig {
+pub(crate) struct PositionsConfig {
     pub filename: String,
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
-pub struct ClientConfig {
+pub(crate) struct ClientConfig {
     pub url: String,
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
-pub struct ScrapeConfig {
+pub(crate) struct ScrapeConfig {
     pub job_name: String,
     pub static_configs: Vec<StaticConfig>,
     pub pipeline_stages: Vec<Stage>,
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
-pub struct StaticConfig {
+pub(crate) struct StaticConfig {
     pub targets: Vec<String>,
     pub labels: BTreeMap<String, String>,
 }
 
 /// One pipeline stage: exactly one field is set.
 #[derive(Serialize, Debug, Clone, PartialEq, Default)]
-pub struct Stage {
+pub(crate) struct Stage {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cri: Option<CriStage>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -193,35 +193,35 @@ pub struct Stage {
 
 /// The CRI stage with Promtail's defaults (`cri: {}`).
 #[derive(Serialize, Debug, Clone, PartialEq, Default)]
-pub struct CriStage {}
+pub(crate) struct CriStage {}
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
-pub struct RegexStage {
+pub(crate) struct RegexStage {
     pub expression: String,
     pub source: String,
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
-pub struct JsonStage {
+pub(crate) struct JsonStage {
     /// Extracted name → JMESPath expression.
     pub expressions: BTreeMap<String, String>,
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
-pub struct TemplateStage {
+pub(crate) struct TemplateStage {
     pub source: String,
     pub template: String,
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
-pub struct MatchStage {
+pub(crate) struct MatchStage {
     pub selector: String,
     pub action: String,
     pub drop_counter_reason: String,
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
-pub struct TimestampStage {
+pub(crate) struct TimestampStage {
     pub source: String,
     pub format: String,
 }
@@ -232,7 +232,7 @@ fn identity(names: &[String]) -> BTreeMap<String, String> {
 }
 
 /// The pipeline as Promtail stages, in order.
-pub fn stages(pipeline: &LogPipeline) -> Vec<Stage> {
+pub(crate) fn stages(pipeline: &LogPipeline) -> Vec<Stage> {
     let mut stages = vec![
         // The kubelet writes CRI-formatted files: time, stream, flags, then the line.
         Stage { cri: Some(CriStage {}), ..Stage::default() },
@@ -271,7 +271,7 @@ pub fn stages(pipeline: &LogPipeline) -> Vec<Stage> {
 }
 
 /// Builds the Promtail configuration for the stack.
-pub fn config(stack: &ResolvedStack) -> Result<PromtailConfig, RenderError> {
+pub(crate) fn config(stack: &ResolvedStack) -> Result<PromtailConfig, RenderError> {
     let pipeline = pipeline(stack, Component::Promtail)?;
     Ok(PromtailConfig {
         server: ServerConfig { http_listen_port: ports::PROMTAIL_HTTP, grpc_listen_port: 0 },
@@ -293,7 +293,7 @@ pub fn config(stack: &ResolvedStack) -> Result<PromtailConfig, RenderError> {
 
 /// The node directory where a collector of this stack keeps its state (positions), so a
 /// restarted pod resumes where it stopped instead of re-sending or skipping lines.
-pub fn node_state_directory(stack: &ResolvedStack, component: Component) -> String {
+pub(crate) fn node_state_directory(stack: &ResolvedStack, component: Component) -> String {
     format!("{NODE_STATE_ROOT}/{}-{}/{}", stack.namespace, stack.name, component.as_str())
 }
 
@@ -301,7 +301,7 @@ pub fn node_state_directory(stack: &ResolvedStack, component: Component) -> Stri
 /// kubelet's log files belong to root with mode 0640, so the collector runs as uid 0 to read
 /// them; it gets no capability (root without `CAP_DAC_OVERRIDE` reads only what root owns), no
 /// privilege escalation, a read-only root filesystem and the runtime's seccomp profile.
-pub fn collector_pod_security() -> PodSecurityContext {
+pub(crate) fn collector_pod_security() -> PodSecurityContext {
     PodSecurityContext {
         run_as_non_root: Some(false),
         run_as_user: Some(0),
@@ -313,35 +313,35 @@ pub fn collector_pod_security() -> PodSecurityContext {
 
 /// Container security of a log collector: restricted in everything but the user (see
 /// [`collector_pod_security`]).
-pub fn collector_container_security() -> SecurityContext {
+pub(crate) fn collector_container_security() -> SecurityContext {
     SecurityContext { run_as_non_root: Some(false), run_as_user: Some(0), ..restricted_container_security() }
 }
 
 /// Tolerates every taint: logs of every node, control-plane and tainted pools included.
-pub fn tolerate_every_taint() -> Vec<Toleration> {
+pub(crate) fn tolerate_every_taint() -> Vec<Toleration> {
     vec![Toleration { operator: Some("Exists".to_owned()), ..Toleration::default() }]
 }
 
 /// The collector's own ServiceAccount, without API access or a mounted token.
-pub fn collector_service_account(stack: &ResolvedStack, component: Component) -> ServiceAccount {
+pub(crate) fn collector_service_account(stack: &ResolvedStack, component: Component) -> ServiceAccount {
     ServiceAccount { automount_service_account_token: Some(false), ..service_account(stack, component) }
 }
 
 /// Readiness on the collector's own endpoint, timed alike for both collectors.
-pub fn collector_ready_probe(path: &str) -> Probe {
+pub(crate) fn collector_ready_probe(path: &str) -> Probe {
     http_probe(path, "http", ProbeTiming::after(10))
 }
 
 /// Liveness asks only whether the HTTP server answers: readiness and health also reflect Loki
 /// being unreachable, which a restart of the collector would not fix.
-pub fn collector_alive_probe() -> Probe {
+pub(crate) fn collector_alive_probe() -> Probe {
     tcp_probe("http", ProbeTiming::after(10).failures(6))
 }
 
 /// A log collector's DaemonSet: a pod on every node, tainted ones included, under the
 /// collector's ServiceAccount without a token, restarted when its configuration changes.
 /// Promtail and Alloy differ only in their container and volumes.
-pub fn collector_daemon_set(
+pub(crate) fn collector_daemon_set(
     stack: &ResolvedStack,
     component: Component,
     config_hash: String,

@@ -16,16 +16,16 @@
 
 /// Largest data one shard ConfigMap is filled with: half the API server's 1 MiB ConfigMap limit,
 /// so metadata, the applied-hash annotation and a bucket that hashing filled unevenly all fit.
-pub const SHARD_BUDGET: usize = 512 * 1024;
+pub(crate) const SHARD_BUDGET: usize = 512 * 1024;
 /// Below this many bytes of data a component keeps its single-ConfigMap layout.
-pub const UNSHARDED_LIMIT: usize = 768 * 1024;
+pub(crate) const UNSHARDED_LIMIT: usize = 768 * 1024;
 /// At most this many buckets (4 GiB of data at the budget): beyond, a bucket may exceed the
 /// budget but the layout stays bounded.
-pub const MAX_BUCKETS: usize = 8192;
+pub(crate) const MAX_BUCKETS: usize = 8192;
 
 /// One piece of a sharded file: the text of one monitor's (or one service's) entries.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Piece {
+pub(crate) struct Piece {
     /// Stable hash of the piece's identity (e.g. `namespace/name` of its monitor).
     pub hash: u64,
     /// Its text, ready to be concatenated with the other pieces of its bucket.
@@ -39,7 +39,7 @@ impl Piece {
 }
 
 /// FNV-1a of the identity: stable across runs, platforms and versions (unlike `std`'s hasher).
-pub fn stable_hash(identity: &str) -> u64 {
+pub(crate) fn stable_hash(identity: &str) -> u64 {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
     for byte in identity.bytes() {
         hash ^= u64::from(byte);
@@ -49,7 +49,7 @@ pub fn stable_hash(identity: &str) -> u64 {
 }
 
 /// The bucket of a hash among `buckets` (a power of two).
-pub fn bucket_of(hash: u64, buckets: usize) -> usize {
+pub(crate) fn bucket_of(hash: u64, buckets: usize) -> usize {
     // The high bits mix better than FNV's low ones.
     let mixed = hash ^ (hash >> 29) ^ (hash >> 47);
     usize::try_from(mixed % u64::try_from(buckets.max(1)).unwrap_or(1)).unwrap_or(0)
@@ -57,7 +57,7 @@ pub fn bucket_of(hash: u64, buckets: usize) -> usize {
 
 /// The smallest power-of-two bucket count whose fullest bucket holds at most `budget` bytes of
 /// pieces (plus `overhead` per bucket).
-pub fn bucket_count(pieces: &[&Piece], budget: usize, overhead: usize) -> usize {
+pub(crate) fn bucket_count(pieces: &[&Piece], budget: usize, overhead: usize) -> usize {
     let total: usize = pieces.iter().map(|piece| piece.text.len()).sum();
     let mut buckets = total.div_ceil(budget.max(1)).next_power_of_two().max(1);
     while buckets < MAX_BUCKETS {
@@ -74,7 +74,7 @@ pub fn bucket_count(pieces: &[&Piece], budget: usize, overhead: usize) -> usize 
 }
 
 /// The pieces of each bucket, in their given order.
-pub fn distribute<'p>(pieces: &[&'p Piece], buckets: usize) -> Vec<Vec<&'p Piece>> {
+pub(crate) fn distribute<'p>(pieces: &[&'p Piece], buckets: usize) -> Vec<Vec<&'p Piece>> {
     let mut distributed: Vec<Vec<&Piece>> = vec![Vec::new(); buckets];
     for piece in pieces.iter().copied() {
         distributed[bucket_of(piece.hash, buckets)].push(piece);
@@ -83,12 +83,12 @@ pub fn distribute<'p>(pieces: &[&'p Piece], buckets: usize) -> Vec<Vec<&'p Piece
 }
 
 /// Name of a shard's file: `<stem>-0007.<extension>`, fixed width so the files sort in order.
-pub fn shard_file(stem: &str, bucket: usize, extension: &str) -> String {
+pub(crate) fn shard_file(stem: &str, bucket: usize, extension: &str) -> String {
     format!("{stem}-{bucket:04}.{extension}")
 }
 
 /// Name of a shard's ConfigMap: `<base>-<suffix>-0007`.
-pub fn shard_object(base: &str, suffix: &str, bucket: usize) -> String {
+pub(crate) fn shard_object(base: &str, suffix: &str, bucket: usize) -> String {
     format!("{base}-{suffix}-{bucket:04}")
 }
 

@@ -8,7 +8,7 @@ use regex::Regex;
 use crate::api::{
     LABEL_NAME_PATTERN, ObservabilityStackSpec, RelabelAction, RelabelConfig, ServiceMonitorSpec, parse_duration_millis,
 };
-pub mod names;
+pub(crate) mod names;
 
 use names::{is_dns_label, is_label_key, is_label_value, matches};
 
@@ -28,7 +28,7 @@ impl std::fmt::Display for FieldError {
 }
 
 /// Application alerts a ServiceMonitor may disable or retune for its service.
-pub const OVERRIDABLE_ALERTS: [&str; 5] =
+pub(crate) const OVERRIDABLE_ALERTS: [&str; 5] =
     ["HighErrorRate", "CriticalErrorRate", "HighLatency", "CriticalLatency", "NoRequests"];
 
 /// Checks a ServiceMonitor's spec; paths start at `spec`.
@@ -286,7 +286,7 @@ fn relabel(relabeling: &RelabelConfig, path: &str, errors: &mut Vec<FieldError>)
 }
 
 /// Parses comma-separated PromQL label matchers (`a="x", b=~"y|z"`), checking regexes compile.
-pub fn label_matchers(text: &str) -> Result<Vec<(String, String, String)>, String> {
+pub(crate) fn label_matchers(text: &str) -> Result<Vec<(String, String, String)>, String> {
     let mut matchers = Vec::new();
     let mut rest = text.trim();
     while !rest.is_empty() {
@@ -342,7 +342,7 @@ pub fn label_matchers(text: &str) -> Result<Vec<(String, String, String)>, Strin
 /// Checks a regular expression the way Prometheus, Loki and Alertmanager will compile it: with
 /// Go's RE2 syntax. It must compile here, and must not use what this crate accepts but Go refuses
 /// (see [`go_regexp_problem`]).
-pub fn regular_expression(pattern: &str) -> Result<(), String> {
+pub(crate) fn regular_expression(pattern: &str) -> Result<(), String> {
     if let Err(problem) = Regex::new(&format!("^(?:{pattern})$")) {
         return Err(problem.to_string().lines().last().unwrap_or_default().trim().to_owned());
     }

@@ -10,14 +10,14 @@ pub(crate) fn matches(cell: &'static std::sync::OnceLock<Option<Regex>>, pattern
 }
 
 /// Whether `text` is a DNS-1123 label: a namespace or object name.
-pub fn is_dns_label(text: &str) -> bool {
+pub(crate) fn is_dns_label(text: &str) -> bool {
     static DNS_LABEL: std::sync::OnceLock<Option<Regex>> = std::sync::OnceLock::new();
     text.len() <= 63 && matches(&DNS_LABEL, r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", text)
 }
 
 /// Whether `text` is a Kubernetes label key: an optional DNS subdomain prefix and `/`, then a
 /// name of at most 63 characters.
-pub fn is_label_key(text: &str) -> bool {
+pub(crate) fn is_label_key(text: &str) -> bool {
     static PREFIX: std::sync::OnceLock<Option<Regex>> = std::sync::OnceLock::new();
     let (prefix, name) = match text.split_once('/') {
         Some((prefix, name)) => (Some(prefix), name),
@@ -32,7 +32,7 @@ pub fn is_label_key(text: &str) -> bool {
 
 /// Whether `text` is a Kubernetes label value (empty, or at most 63 alphanumerics, `-`, `_`,
 /// `.`, beginning and ending alphanumeric).
-pub fn is_label_value(text: &str) -> bool {
+pub(crate) fn is_label_value(text: &str) -> bool {
     static VALUE: std::sync::OnceLock<Option<Regex>> = std::sync::OnceLock::new();
     text.len() <= 63 && matches(&VALUE, r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$", text)
 }

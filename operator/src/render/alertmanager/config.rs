@@ -20,7 +20,7 @@ const PAGERDUTY_SEVERITY: &str = r#"{{ if eq .CommonLabels.severity "info" }}inf
 
 /// `alertmanager.yml`, with Alertmanager's own key names (`config/config.go`, `config/notifiers.go`).
 #[derive(Serialize, Debug, Clone, PartialEq)]
-pub struct AlertmanagerConfig {
+pub(crate) struct AlertmanagerConfig {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub global: Option<GlobalConfig>,
     pub route: Route,
@@ -30,7 +30,7 @@ pub struct AlertmanagerConfig {
 
 /// SMTP settings shared by every email configuration.
 #[derive(Serialize, Debug, Clone, PartialEq)]
-pub struct GlobalConfig {
+pub(crate) struct GlobalConfig {
     pub smtp_smarthost: String,
     pub smtp_from: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -40,7 +40,7 @@ pub struct GlobalConfig {
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
-pub struct Route {
+pub(crate) struct Route {
     pub receiver: String,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub group_by: Vec<String>,
@@ -59,14 +59,14 @@ pub struct Route {
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
-pub struct InhibitRule {
+pub(crate) struct InhibitRule {
     pub source_matchers: Vec<String>,
     pub target_matchers: Vec<String>,
     pub equal: Vec<String>,
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
-pub struct Receiver {
+pub(crate) struct Receiver {
     pub name: String,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub email_configs: Vec<EmailConfig>,
@@ -89,14 +89,14 @@ impl Receiver {
 
 /// One email notification; SMTP server, sender and credentials come from `global`.
 #[derive(Serialize, Debug, Clone, PartialEq)]
-pub struct EmailConfig {
+pub(crate) struct EmailConfig {
     pub send_resolved: bool,
     pub to: String,
     pub headers: BTreeMap<String, String>,
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
-pub struct SlackConfig {
+pub(crate) struct SlackConfig {
     pub send_resolved: bool,
     pub api_url_file: String,
     pub channel: String,
@@ -105,7 +105,7 @@ pub struct SlackConfig {
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
-pub struct PagerdutyConfig {
+pub(crate) struct PagerdutyConfig {
     pub send_resolved: bool,
     pub routing_key_file: String,
     pub description: String,
@@ -114,13 +114,13 @@ pub struct PagerdutyConfig {
 }
 
 /// Where a Secret key is mounted in the Alertmanager container.
-pub fn secret_file(secret: &SecretKeyRef) -> String {
+pub(crate) fn secret_file(secret: &SecretKeyRef) -> String {
     format!("{SECRETS_DIRECTORY}/{}/{}", secret.name, secret.key)
 }
 
 /// A `matchers:` entry on `severity`: `=` for one value, `=~` joined by `|` (least severe first)
 /// for several.
-pub fn severity_matcher(severities: &[Severity]) -> String {
+pub(crate) fn severity_matcher(severities: &[Severity]) -> String {
     let distinct: BTreeSet<Severity> = severities.iter().copied().collect();
     let values: Vec<&str> = distinct.iter().map(|severity| severity.as_str()).collect();
     match values.as_slice() {
@@ -169,7 +169,7 @@ fn invalid(field: &str, message: impl Into<String>) -> RenderError {
 }
 
 /// Builds `alertmanager.yml` for the stack.
-pub fn config(stack: &ResolvedStack) -> Result<AlertmanagerConfig, RenderError> {
+pub(crate) fn config(stack: &ResolvedStack) -> Result<AlertmanagerConfig, RenderError> {
     let routing = &stack.spec.alerting.routing;
     let email = &routing.email;
     let mut routes = Vec::new();
@@ -305,7 +305,7 @@ pub fn config(stack: &ResolvedStack) -> Result<AlertmanagerConfig, RenderError> 
 }
 
 /// Every Secret key the configuration reads as a file, by Secret, deduplicated and sorted.
-pub fn referenced_secrets(config: &AlertmanagerConfig) -> BTreeMap<String, BTreeSet<String>> {
+pub(crate) fn referenced_secrets(config: &AlertmanagerConfig) -> BTreeMap<String, BTreeSet<String>> {
     let mut files: Vec<&str> = Vec::new();
     if let Some(password) = config.global.as_ref().and_then(|global| global.smtp_auth_password_file.as_deref()) {
         files.push(password);

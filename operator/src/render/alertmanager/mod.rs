@@ -27,15 +27,12 @@ use crate::resolve::ResolvedStack;
 
 mod config;
 
-pub use config::{
-    AlertmanagerConfig, EmailConfig, GlobalConfig, InhibitRule, PagerdutyConfig, Receiver, Route, SlackConfig, config,
-    referenced_secrets, secret_file, severity_matcher,
-};
+pub(crate) use config::{config, referenced_secrets};
 
 /// The configuration file name inside the ConfigMap and the container.
 pub const CONFIG_FILE: &str = "alertmanager.yml";
 /// Where the ConfigMap is mounted.
-pub const CONFIG_DIRECTORY: &str = "/etc/alertmanager/config";
+pub(crate) const CONFIG_DIRECTORY: &str = "/etc/alertmanager/config";
 /// Where each referenced Secret is mounted, as `<SECRETS_DIRECTORY>/<secret>/<key>`.
 pub const SECRETS_DIRECTORY: &str = "/etc/alertmanager/secrets";
 /// Silences and the notification log.

@@ -11,7 +11,7 @@ use crate::resolve::ResolvedStack;
 // ---------------------------------------------------------------------------------------------
 
 /// Infrastructure: containers' CPU, memory and replicas, Cosmos DB, network, disks, restarts.
-pub fn infrastructure(stack: &ResolvedStack) -> Dashboard {
+pub(crate) fn infrastructure(stack: &ResolvedStack) -> Dashboard {
     use metrics::*;
     let alerts = &stack.spec.alerting.rules.infrastructure;
     let mut panels = vec![
@@ -147,7 +147,7 @@ pub fn infrastructure(stack: &ResolvedStack) -> Dashboard {
 }
 
 /// Application: the RED metrics per service and the LLM usage.
-pub fn application(stack: &ResolvedStack) -> Dashboard {
+pub(crate) fn application(stack: &ResolvedStack) -> Dashboard {
     let red = &stack.spec.metrics.red;
     let business = &stack.spec.metrics.business;
     let alerts = &stack.spec.alerting.rules.application;
@@ -222,7 +222,7 @@ pub fn application(stack: &ResolvedStack) -> Dashboard {
 }
 
 /// Business: the executive view (DAU, MAU, signups, MRR), conversations and revenue health.
-pub fn business(stack: &ResolvedStack) -> Dashboard {
+pub(crate) fn business(stack: &ResolvedStack) -> Dashboard {
     let metric = &stack.spec.metrics.business;
     let alerts = &stack.spec.alerting.rules.business;
     let mut conversations = timeseries("Conversations per Day", "Conversations per day over the last 30 days.", 24)
@@ -308,7 +308,7 @@ pub fn business(stack: &ResolvedStack) -> Dashboard {
 }
 
 /// The enabled dashboards as `(file name, dashboard)`.
-pub fn dashboards(stack: &ResolvedStack) -> Vec<(&'static str, Dashboard)> {
+pub(crate) fn dashboards(stack: &ResolvedStack) -> Vec<(&'static str, Dashboard)> {
     let spec = &stack.spec.dashboards;
     let mut list = Vec::new();
     if spec.infrastructure {

@@ -14,7 +14,7 @@ use crate::resolve::ResolvedStack;
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
 #[serde(rename_all = "camelCase")]
-pub struct DatasourcesFile {
+pub(crate) struct DatasourcesFile {
     pub api_version: u32,
     /// Datasources dropped from this file are deleted (a component turned off disappears).
     pub prune: bool,
@@ -23,7 +23,7 @@ pub struct DatasourcesFile {
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
 #[serde(rename_all = "camelCase")]
-pub struct Datasource {
+pub(crate) struct Datasource {
     pub name: String,
     #[serde(rename = "type")]
     pub datasource_type: String,
@@ -38,7 +38,7 @@ pub struct Datasource {
 /// `jsonData` of one datasource: exactly the group of fields of its type is set.
 #[derive(Serialize, Debug, Clone, PartialEq, Default)]
 #[serde(rename_all = "camelCase")]
-pub struct DatasourceJsonData {
+pub(crate) struct DatasourceJsonData {
     // Prometheus
     #[serde(skip_serializing_if = "Option::is_none")]
     pub http_method: Option<String>,
@@ -69,7 +69,7 @@ pub struct DatasourceJsonData {
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
 #[serde(rename_all = "camelCase")]
-pub struct ExemplarTraceIdDestination {
+pub(crate) struct ExemplarTraceIdDestination {
     pub name: String,
     pub datasource_uid: String,
 }
@@ -77,7 +77,7 @@ pub struct ExemplarTraceIdDestination {
 /// A link from a log line (by regex) or from a label or structured metadata (by name).
 #[derive(Serialize, Debug, Clone, PartialEq)]
 #[serde(rename_all = "camelCase")]
-pub struct DerivedField {
+pub(crate) struct DerivedField {
     pub name: String,
     pub matcher_type: String,
     pub matcher_regex: String,
@@ -88,7 +88,7 @@ pub struct DerivedField {
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
 #[serde(rename_all = "camelCase")]
-pub struct TracesToLogs {
+pub(crate) struct TracesToLogs {
     pub datasource_uid: String,
     pub span_start_time_shift: String,
     pub span_end_time_shift: String,
@@ -102,7 +102,7 @@ pub struct TracesToLogs {
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
 #[serde(rename_all = "camelCase")]
-pub struct TracesToMetrics {
+pub(crate) struct TracesToMetrics {
     pub datasource_uid: String,
     pub span_start_time_shift: String,
     pub span_end_time_shift: String,
@@ -112,19 +112,19 @@ pub struct TracesToMetrics {
 
 /// A span attribute and the label it is called in the linked datasource.
 #[derive(Serialize, Debug, Clone, PartialEq)]
-pub struct TagMapping {
+pub(crate) struct TagMapping {
     pub key: String,
     pub value: String,
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
-pub struct NamedQuery {
+pub(crate) struct NamedQuery {
     pub name: String,
     pub query: String,
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
-pub struct NodeGraph {
+pub(crate) struct NodeGraph {
     pub enabled: bool,
 }
 
@@ -147,7 +147,7 @@ fn literal_dollars(text: &str) -> String {
 }
 
 /// The datasources of the stack's enabled components.
-pub fn datasources(stack: &ResolvedStack) -> DatasourcesFile {
+pub(crate) fn datasources(stack: &ResolvedStack) -> DatasourcesFile {
     let prometheus = Component::Prometheus.enabled(stack);
     let loki = Component::Loki.enabled(stack);
     let jaeger = Component::Jaeger.enabled(stack);
@@ -280,14 +280,14 @@ pub fn datasources(stack: &ResolvedStack) -> DatasourcesFile {
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
 #[serde(rename_all = "camelCase")]
-pub struct ProvidersFile {
+pub(crate) struct ProvidersFile {
     pub api_version: u32,
     pub providers: Vec<DashboardProvider>,
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
 #[serde(rename_all = "camelCase")]
-pub struct DashboardProvider {
+pub(crate) struct DashboardProvider {
     pub name: String,
     pub org_id: u32,
     pub folder: String,
@@ -301,13 +301,13 @@ pub struct DashboardProvider {
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
 #[serde(rename_all = "camelCase")]
-pub struct ProviderOptions {
+pub(crate) struct ProviderOptions {
     pub path: String,
     pub folders_from_files_structure: bool,
 }
 
 /// The file provider reading the dashboards ConfigMap; the files are the source of truth.
-pub fn provider(stack: &ResolvedStack) -> ProvidersFile {
+pub(crate) fn provider(stack: &ResolvedStack) -> ProvidersFile {
     ProvidersFile {
         api_version: 1,
         providers: vec![DashboardProvider {

@@ -29,20 +29,20 @@ use crate::resolve::ResolvedStack;
 /// kube-state-metrics), Jaeger's span metrics (see the jaeger renderer) and Cosmos DB's request
 /// units as exported from Azure Monitor.
 mod metrics {
-    pub const CPU_SECONDS: &str = "container_cpu_usage_seconds_total";
-    pub const CPU_LIMITS: &str = "kube_pod_container_resource_limits";
-    pub const MEMORY_WORKING_SET: &str = "container_memory_working_set_bytes";
-    pub const REPLICAS_AVAILABLE: &str = "kube_deployment_status_replicas_available";
-    pub const RESTARTS: &str = "kube_pod_container_status_restarts_total";
-    pub const NETWORK_RECEIVE: &str = "container_network_receive_bytes_total";
-    pub const NETWORK_TRANSMIT: &str = "container_network_transmit_bytes_total";
-    pub const NETWORK_RECEIVE_ERRORS: &str = "container_network_receive_errors_total";
-    pub const NETWORK_TRANSMIT_ERRORS: &str = "container_network_transmit_errors_total";
-    pub const VOLUME_USED: &str = "kubelet_volume_stats_used_bytes";
-    pub const VOLUME_CAPACITY: &str = "kubelet_volume_stats_capacity_bytes";
-    pub const COSMOS_REQUEST_UNITS: &str = "cosmosdb_request_units_total";
-    pub const SPAN_CALLS: &str = "traces_span_metrics_calls_total";
-    pub const SPAN_DURATION_BUCKET: &str = "traces_span_metrics_duration_milliseconds_bucket";
+    pub(crate) const CPU_SECONDS: &str = "container_cpu_usage_seconds_total";
+    pub(crate) const CPU_LIMITS: &str = "kube_pod_container_resource_limits";
+    pub(crate) const MEMORY_WORKING_SET: &str = "container_memory_working_set_bytes";
+    pub(crate) const REPLICAS_AVAILABLE: &str = "kube_deployment_status_replicas_available";
+    pub(crate) const RESTARTS: &str = "kube_pod_container_status_restarts_total";
+    pub(crate) const NETWORK_RECEIVE: &str = "container_network_receive_bytes_total";
+    pub(crate) const NETWORK_TRANSMIT: &str = "container_network_transmit_bytes_total";
+    pub(crate) const NETWORK_RECEIVE_ERRORS: &str = "container_network_receive_errors_total";
+    pub(crate) const NETWORK_TRANSMIT_ERRORS: &str = "container_network_transmit_errors_total";
+    pub(crate) const VOLUME_USED: &str = "kubelet_volume_stats_used_bytes";
+    pub(crate) const VOLUME_CAPACITY: &str = "kubelet_volume_stats_capacity_bytes";
+    pub(crate) const COSMOS_REQUEST_UNITS: &str = "cosmosdb_request_units_total";
+    pub(crate) const SPAN_CALLS: &str = "traces_span_metrics_calls_total";
+    pub(crate) const SPAN_DURATION_BUCKET: &str = "traces_span_metrics_duration_milliseconds_bucket";
 }
 
 mod dashboards;
@@ -50,22 +50,21 @@ mod datasources;
 mod model;
 mod panels;
 
-pub use dashboards::{application, business, dashboards, infrastructure};
-pub use datasources::*;
-pub use model::*;
+pub(crate) use dashboards::dashboards;
+pub(crate) use datasources::*;
 
 /// Datasource provisioning file.
-pub const DATASOURCES_FILE: &str = "datasources.yaml";
+pub(crate) const DATASOURCES_FILE: &str = "datasources.yaml";
 /// Dashboard provider provisioning file.
-pub const PROVIDER_FILE: &str = "dashboards.yaml";
+pub(crate) const PROVIDER_FILE: &str = "dashboards.yaml";
 /// Dashboard files.
-pub const INFRASTRUCTURE_FILE: &str = "infrastructure.json";
-pub const APPLICATION_FILE: &str = "application.json";
-pub const BUSINESS_FILE: &str = "business.json";
+pub(crate) const INFRASTRUCTURE_FILE: &str = "infrastructure.json";
+pub(crate) const APPLICATION_FILE: &str = "application.json";
+pub(crate) const BUSINESS_FILE: &str = "business.json";
 /// Grafana's provisioning root.
-pub const PROVISIONING_DIRECTORY: &str = "/etc/grafana/provisioning";
+pub(crate) const PROVISIONING_DIRECTORY: &str = "/etc/grafana/provisioning";
 /// Where the dashboard files are mounted and the provider reads them.
-pub const DASHBOARDS_DIRECTORY: &str = "/etc/grafana/dashboards";
+pub(crate) const DASHBOARDS_DIRECTORY: &str = "/etc/grafana/dashboards";
 /// Grafana's data directory (SQLite, plugins, sessions): disposable, everything is provisioned.
 const DATA_DIRECTORY: &str = "/var/lib/grafana";
 /// The user of the upstream image.
@@ -73,18 +72,18 @@ const GRAFANA_USER: i64 = 472;
 /// Grafana's health endpoint, which its probes ask.
 const HEALTH_PATH: &str = "/api/health";
 /// Keys of the admin Secret.
-pub const ADMIN_USER_KEY: &str = "admin-user";
-pub const ADMIN_PASSWORD_KEY: &str = "admin-password";
+pub(crate) const ADMIN_USER_KEY: &str = "admin-user";
+pub(crate) const ADMIN_PASSWORD_KEY: &str = "admin-password";
 /// Seconds between the provider's re-reads of the dashboard files.
 const DASHBOARD_UPDATE_INTERVAL_SECONDS: u32 = 30;
 /// Dashboard JSON schema version of the pinned Grafana.
-pub const SCHEMA_VERSION: u32 = 41;
+pub(crate) const SCHEMA_VERSION: u32 = 41;
 
 /// Stable dashboard UIDs, so links and bookmarks survive re-provisioning.
-pub mod dashboard_uids {
-    pub const INFRASTRUCTURE: &str = "stackscope-infrastructure";
-    pub const APPLICATION: &str = "stackscope-application";
-    pub const BUSINESS: &str = "stackscope-business";
+pub(crate) mod dashboard_uids {
+    pub(crate) const INFRASTRUCTURE: &str = "stackscope-infrastructure";
+    pub(crate) const APPLICATION: &str = "stackscope-application";
+    pub(crate) const BUSINESS: &str = "stackscope-business";
 }
 
 // ---------------------------------------------------------------------------------------------

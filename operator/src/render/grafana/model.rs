@@ -8,7 +8,7 @@ use serde::Serialize;
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
 #[serde(rename_all = "camelCase")]
-pub struct Dashboard {
+pub(crate) struct Dashboard {
     pub uid: String,
     pub title: String,
     pub description: String,
@@ -26,25 +26,25 @@ pub struct Dashboard {
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
-pub struct TimeRange {
+pub(crate) struct TimeRange {
     pub from: String,
     pub to: String,
 }
 
 /// No template variables: every query is complete on its own.
 #[derive(Serialize, Debug, Clone, PartialEq, Default)]
-pub struct Templating {
+pub(crate) struct Templating {
     pub list: Vec<serde_json::Value>,
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
-pub struct Annotations {
+pub(crate) struct Annotations {
     pub list: Vec<AnnotationQuery>,
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
 #[serde(rename_all = "camelCase")]
-pub struct AnnotationQuery {
+pub(crate) struct AnnotationQuery {
     pub name: String,
     pub datasource: DataSourceRef,
     pub enable: bool,
@@ -56,14 +56,14 @@ pub struct AnnotationQuery {
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
-pub struct DataSourceRef {
+pub(crate) struct DataSourceRef {
     #[serde(rename = "type")]
     pub datasource_type: String,
     pub uid: String,
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
-pub struct GridPos {
+pub(crate) struct GridPos {
     pub h: u32,
     pub w: u32,
     pub x: u32,
@@ -72,7 +72,7 @@ pub struct GridPos {
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
 #[serde(rename_all = "camelCase")]
-pub struct Panel {
+pub(crate) struct Panel {
     pub id: u32,
     #[serde(rename = "type")]
     pub panel_type: String,
@@ -94,7 +94,7 @@ pub struct Panel {
 /// A Prometheus query (the foundation SDK's `prometheus.Dataquery`).
 #[derive(Serialize, Debug, Clone, PartialEq)]
 #[serde(rename_all = "camelCase")]
-pub struct Target {
+pub(crate) struct Target {
     pub ref_id: String,
     pub datasource: DataSourceRef,
     pub editor_mode: String,
@@ -106,24 +106,24 @@ pub struct Target {
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
-pub struct FieldConfigSource {
+pub(crate) struct FieldConfigSource {
     pub defaults: FieldConfig,
     pub overrides: Vec<FieldOverride>,
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
-pub struct FieldOverride {
+pub(crate) struct FieldOverride {
     pub matcher: Matcher,
     pub properties: Vec<serde_json::Value>,
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
-pub struct Matcher {
+pub(crate) struct Matcher {
     pub id: String,
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
-pub struct FieldConfig {
+pub(crate) struct FieldConfig {
     pub unit: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub decimals: Option<u32>,
@@ -138,27 +138,27 @@ pub struct FieldConfig {
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
-pub struct Thresholds {
+pub(crate) struct Thresholds {
     pub mode: String,
     pub steps: Vec<Threshold>,
 }
 
 /// A threshold step; the first has no value (it means -Infinity and is written as `null`).
 #[derive(Serialize, Debug, Clone, PartialEq)]
-pub struct Threshold {
+pub(crate) struct Threshold {
     pub value: Option<f64>,
     pub color: String,
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
-pub struct FieldColor {
+pub(crate) struct FieldColor {
     pub mode: String,
 }
 
 /// The panel plugin's own field options (`fieldConfig.defaults.custom`).
 #[derive(Serialize, Debug, Clone, PartialEq)]
 #[serde(untagged)]
-pub enum CustomFieldConfig {
+pub(crate) enum CustomFieldConfig {
     Graph(GraphFieldConfig),
     BarChart(BarChartFieldConfig),
 }
@@ -166,7 +166,7 @@ pub enum CustomFieldConfig {
 /// `timeseries` field options.
 #[derive(Serialize, Debug, Clone, PartialEq)]
 #[serde(rename_all = "camelCase")]
-pub struct GraphFieldConfig {
+pub(crate) struct GraphFieldConfig {
     pub draw_style: String,
     pub line_width: u32,
     pub fill_opacity: u32,
@@ -177,20 +177,20 @@ pub struct GraphFieldConfig {
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
-pub struct Stacking {
+pub(crate) struct Stacking {
     pub mode: String,
     pub group: String,
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
-pub struct ThresholdsStyle {
+pub(crate) struct ThresholdsStyle {
     pub mode: String,
 }
 
 /// `barchart` field options.
 #[derive(Serialize, Debug, Clone, PartialEq)]
 #[serde(rename_all = "camelCase")]
-pub struct BarChartFieldConfig {
+pub(crate) struct BarChartFieldConfig {
     pub line_width: u32,
     pub fill_opacity: u32,
     pub gradient_mode: String,
@@ -200,7 +200,7 @@ pub struct BarChartFieldConfig {
 /// The panel plugin's options; the variant decides the panel `type`.
 #[derive(Serialize, Debug, Clone, PartialEq)]
 #[serde(untagged)]
-pub enum PanelOptions {
+pub(crate) enum PanelOptions {
     TimeSeries(TimeSeriesOptions),
     Gauge(GaugeOptions),
     Stat(StatOptions),
@@ -209,7 +209,7 @@ pub enum PanelOptions {
 
 impl PanelOptions {
     /// The panel plugin id.
-    pub fn panel_type(&self) -> &'static str {
+    pub(crate) fn panel_type(&self) -> &'static str {
         match self {
             Self::TimeSeries(_) => "timeseries",
             Self::Gauge(_) => "gauge",
@@ -221,7 +221,7 @@ impl PanelOptions {
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
 #[serde(rename_all = "camelCase")]
-pub struct Legend {
+pub(crate) struct Legend {
     pub display_mode: String,
     pub placement: String,
     pub show_legend: bool,
@@ -229,19 +229,19 @@ pub struct Legend {
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
-pub struct Tooltip {
+pub(crate) struct Tooltip {
     pub mode: String,
     pub sort: String,
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
-pub struct TimeSeriesOptions {
+pub(crate) struct TimeSeriesOptions {
     pub legend: Legend,
     pub tooltip: Tooltip,
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
-pub struct ReduceOptions {
+pub(crate) struct ReduceOptions {
     pub values: bool,
     pub calcs: Vec<String>,
     pub fields: String,
@@ -249,7 +249,7 @@ pub struct ReduceOptions {
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
 #[serde(rename_all = "camelCase")]
-pub struct GaugeOptions {
+pub(crate) struct GaugeOptions {
     pub reduce_options: ReduceOptions,
     pub orientation: String,
     pub show_threshold_labels: bool,
@@ -261,7 +261,7 @@ pub struct GaugeOptions {
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
 #[serde(rename_all = "camelCase")]
-pub struct StatOptions {
+pub(crate) struct StatOptions {
     pub reduce_options: ReduceOptions,
     pub orientation: String,
     pub graph_mode: String,
@@ -275,7 +275,7 @@ pub struct StatOptions {
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
 #[serde(rename_all = "camelCase")]
-pub struct BarChartOptions {
+pub(crate) struct BarChartOptions {
     pub x_field: String,
     pub orientation: String,
     pub x_tick_label_rotation: i32,

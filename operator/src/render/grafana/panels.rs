@@ -8,12 +8,12 @@ use crate::render::datasource_uids;
 // Panel builders
 // ---------------------------------------------------------------------------------------------
 
-pub fn prometheus_ref() -> DataSourceRef {
+pub(crate) fn prometheus_ref() -> DataSourceRef {
     DataSourceRef { datasource_type: "prometheus".to_owned(), uid: datasource_uids::PROMETHEUS.to_owned() }
 }
 
 /// A range query drawn over time.
-pub fn range_query(ref_id: &str, expr: String, legend: &str) -> Target {
+pub(crate) fn range_query(ref_id: &str, expr: String, legend: &str) -> Target {
     Target {
         ref_id: ref_id.to_owned(),
         datasource: prometheus_ref(),
@@ -27,33 +27,33 @@ pub fn range_query(ref_id: &str, expr: String, legend: &str) -> Target {
 }
 
 /// An instant query as a table, for charts whose x axis is a label (model, chatbot).
-pub fn table_query(ref_id: &str, expr: String, legend: &str) -> Target {
+pub(crate) fn table_query(ref_id: &str, expr: String, legend: &str) -> Target {
     Target { range: false, instant: true, format: "table".to_owned(), ..range_query(ref_id, expr, legend) }
 }
 
-pub fn step(value: Option<f64>, color: &str) -> Threshold {
+pub(crate) fn step(value: Option<f64>, color: &str) -> Threshold {
     Threshold { value, color: color.to_owned() }
 }
 
 /// Green below `red_from`, red from it on.
-pub fn red_from(value: f64) -> Vec<Threshold> {
+pub(crate) fn red_from(value: f64) -> Vec<Threshold> {
     vec![step(None, "green"), step(Some(value), "red")]
 }
 
-pub fn legend() -> Legend {
+pub(crate) fn legend() -> Legend {
     Legend { display_mode: "list".to_owned(), placement: "bottom".to_owned(), show_legend: true, calcs: Vec::new() }
 }
 
-pub fn tooltip() -> Tooltip {
+pub(crate) fn tooltip() -> Tooltip {
     Tooltip { mode: "multi".to_owned(), sort: "desc".to_owned() }
 }
 
-pub fn reduce_last() -> ReduceOptions {
+pub(crate) fn reduce_last() -> ReduceOptions {
     ReduceOptions { values: false, calcs: vec!["lastNotNull".to_owned()], fields: String::new() }
 }
 
 /// A panel before it is placed on the grid: width and height in grid units.
-pub struct PanelSpec {
+pub(crate) struct PanelSpec {
     pub title: &'static str,
     pub description: String,
     pub width: u32,
@@ -88,34 +88,34 @@ impl PanelSpec {
         }
     }
 
-    pub fn target(mut self, target: Target) -> Self {
+    pub(crate) fn target(mut self, target: Target) -> Self {
         self.targets.push(target);
         self
     }
 
-    pub fn unit(mut self, unit: &str) -> Self {
+    pub(crate) fn unit(mut self, unit: &str) -> Self {
         self.field_config.unit = unit.to_owned();
         self
     }
 
-    pub fn min(mut self, min: f64) -> Self {
+    pub(crate) fn min(mut self, min: f64) -> Self {
         self.field_config.min = Some(min);
         self
     }
 
-    pub fn thresholds(mut self, steps: Vec<Threshold>) -> Self {
+    pub(crate) fn thresholds(mut self, steps: Vec<Threshold>) -> Self {
         self.field_config.thresholds.steps = steps;
         self
     }
 
     /// Colour by threshold (stat and gauge values).
-    pub fn threshold_colors(mut self) -> Self {
+    pub(crate) fn threshold_colors(mut self) -> Self {
         self.field_config.color.mode = "thresholds".to_owned();
         self
     }
 }
 
-pub fn graph(stacked: bool, threshold_line: bool) -> CustomFieldConfig {
+pub(crate) fn graph(stacked: bool, threshold_line: bool) -> CustomFieldConfig {
     CustomFieldConfig::Graph(GraphFieldConfig {
         draw_style: "line".to_owned(),
         line_width: 1,
@@ -127,7 +127,7 @@ pub fn graph(stacked: bool, threshold_line: bool) -> CustomFieldConfig {
     })
 }
 
-pub fn timeseries(title: &'static str, description: &str, width: u32) -> PanelSpec {
+pub(crate) fn timeseries(title: &'static str, description: &str, width: u32) -> PanelSpec {
     let mut panel = PanelSpec::new(
         title,
         description,
@@ -140,7 +140,7 @@ pub fn timeseries(title: &'static str, description: &str, width: u32) -> PanelSp
 }
 
 /// A time series whose thresholds are drawn as lines (the red line of an alert threshold).
-pub fn timeseries_with_threshold_line(
+pub(crate) fn timeseries_with_threshold_line(
     title: &'static str,
     description: &str,
     width: u32,
@@ -151,13 +151,13 @@ pub fn timeseries_with_threshold_line(
     panel
 }
 
-pub fn stacked_timeseries(title: &'static str, description: &str, width: u32) -> PanelSpec {
+pub(crate) fn stacked_timeseries(title: &'static str, description: &str, width: u32) -> PanelSpec {
     let mut panel = timeseries(title, description, width);
     panel.field_config.custom = Some(graph(true, false));
     panel
 }
 
-pub fn gauge(title: &'static str, description: &str, width: u32) -> PanelSpec {
+pub(crate) fn gauge(title: &'static str, description: &str, width: u32) -> PanelSpec {
     PanelSpec::new(
         title,
         description,
@@ -177,7 +177,7 @@ pub fn gauge(title: &'static str, description: &str, width: u32) -> PanelSpec {
 }
 
 /// A big number with its sparkline and its change over the dashboard's range.
-pub fn stat(title: &'static str, description: &str, width: u32) -> PanelSpec {
+pub(crate) fn stat(title: &'static str, description: &str, width: u32) -> PanelSpec {
     PanelSpec::new(
         title,
         description,
@@ -198,7 +198,13 @@ pub fn stat(title: &'static str, description: &str, width: u32) -> PanelSpec {
     .threshold_colors()
 }
 
-pub fn barchart(title: &'static str, description: &str, width: u32, x_field: &str, orientation: &str) -> PanelSpec {
+pub(crate) fn barchart(
+    title: &'static str,
+    description: &str,
+    width: u32,
+    x_field: &str,
+    orientation: &str,
+) -> PanelSpec {
     let mut panel = PanelSpec::new(
         title,
         description,
@@ -228,7 +234,7 @@ pub fn barchart(title: &'static str, description: &str, width: u32, x_field: &st
 }
 
 /// Places panels left to right, starting a new row when the 24-column grid is full.
-pub fn layout(specs: Vec<PanelSpec>) -> Vec<Panel> {
+pub(crate) fn layout(specs: Vec<PanelSpec>) -> Vec<Panel> {
     let (mut x, mut y, mut row_height) = (0, 0, 0);
     let mut panels = Vec::new();
     for (index, spec) in specs.into_iter().enumerate() {
@@ -257,7 +263,7 @@ pub fn layout(specs: Vec<PanelSpec>) -> Vec<Panel> {
     panels
 }
 
-pub fn dashboard(uid: &str, title: &str, description: &str, from: &str, specs: Vec<PanelSpec>) -> Dashboard {
+pub(crate) fn dashboard(uid: &str, title: &str, description: &str, from: &str, specs: Vec<PanelSpec>) -> Dashboard {
     Dashboard {
         uid: uid.to_owned(),
         title: title.to_owned(),

@@ -2,6 +2,8 @@
 
 use serde::Serialize;
 
+use super::dashboards::{application, business, infrastructure};
+use super::model::*;
 use super::panels::step;
 use super::*;
 use crate::api::Environment;

@@ -30,7 +30,7 @@ fn invalid(field: String, message: String) -> RenderError {
 }
 
 /// Builds the Prometheus configuration and the Secrets/ConfigMaps its jobs read.
-pub fn config(stack: &ResolvedStack) -> Result<(PrometheusConfig<'_>, Mounts<'_>), RenderError> {
+pub(crate) fn config(stack: &ResolvedStack) -> Result<(PrometheusConfig<'_>, Mounts<'_>), RenderError> {
     let mut mounts = Mounts::default();
     let endpoint_count: usize = stack.monitors.iter().map(|monitor| monitor.spec.endpoints.len()).sum();
     let mut scrape_configs = Vec::with_capacity(endpoint_count + 12);
@@ -44,7 +44,7 @@ pub fn config(stack: &ResolvedStack) -> Result<(PrometheusConfig<'_>, Mounts<'_>
 }
 
 /// The scrape jobs of one monitor, one per endpoint, with the files they read recorded.
-pub fn monitor_jobs<'a>(
+pub(crate) fn monitor_jobs<'a>(
     stack: &'a ResolvedStack,
     monitor: &'a ResolvedMonitor,
     mounts: &mut Mounts<'a>,
@@ -54,7 +54,7 @@ pub fn monitor_jobs<'a>(
 
 /// One monitor's jobs as a shard piece: compact JSON (which is YAML), one job a line, so a
 /// shard of thousands of jobs is written at serde_json's speed and stays readable line by line.
-pub fn monitor_piece(stack: &ResolvedStack, monitor: &ResolvedMonitor) -> Result<Piece, RenderError> {
+pub(crate) fn monitor_piece(stack: &ResolvedStack, monitor: &ResolvedMonitor) -> Result<Piece, RenderError> {
     let mut mounts = Mounts::default();
     let jobs = monitor_jobs(stack, monitor, &mut mounts)?;
     let mut text = String::with_capacity(jobs.len() * 3072);
@@ -72,7 +72,7 @@ fn to_json_line<T: Serialize>(what: &str, value: &T) -> Result<String, RenderErr
 }
 
 /// The configuration around the given scrape jobs: global settings, rule files, alerting.
-pub fn base_config<'a>(stack: &'a ResolvedStack, scrape_configs: Vec<ScrapeConfig<'a>>) -> PrometheusConfig<'a> {
+pub(crate) fn base_config<'a>(stack: &'a ResolvedStack, scrape_configs: Vec<ScrapeConfig<'a>>) -> PrometheusConfig<'a> {
     let prometheus = &stack.spec.metrics.prometheus;
     let mut external_labels: BTreeMap<Text<'_>, Text<'_>> = prometheus
         .external_labels
@@ -398,7 +398,7 @@ fn component_job<'a>(stack: &'a ResolvedStack, job_name: &'static str, app_name:
 }
 
 /// Jobs for the stack's own enabled components.
-pub fn component_jobs(stack: &ResolvedStack) -> Vec<ScrapeConfig<'_>> {
+pub(crate) fn component_jobs(stack: &ResolvedStack) -> Vec<ScrapeConfig<'_>> {
     let prometheus = Component::Prometheus.as_str();
     let mut jobs = vec![component_job(stack, "prometheus", prometheus, ports::PROMETHEUS_HTTP)];
     if stack.spec.metrics.downsampling.enabled {
@@ -426,7 +426,7 @@ pub fn component_jobs(stack: &ResolvedStack) -> Vec<ScrapeConfig<'_>> {
 /// The kubelet's own metrics (`kubelet_volume_stats_*`) and cAdvisor's container metrics
 /// (`container_cpu_usage_seconds_total`, `container_memory_working_set_bytes`) that the
 /// infrastructure alerts read: every node's kubelet over HTTPS with the service-account token.
-pub fn kubelet_jobs<'a>() -> [ScrapeConfig<'a>; 2] {
+pub(crate) fn kubelet_jobs<'a>() -> [ScrapeConfig<'a>; 2] {
     let job = |job_name: &'static str, metrics_path: &'static str| {
         let mut job = ScrapeConfig::new(
             job_name,

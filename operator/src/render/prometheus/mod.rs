@@ -24,16 +24,12 @@ mod mounts;
 mod workload;
 
 use jobs::{base_config, component_jobs, kubelet_jobs};
-pub use jobs::{config, monitor_jobs, monitor_piece};
-pub use model::{
-    Alerting, AlertmanagerConfig, Authorization, BasicAuthFiles, Global, KubernetesSd, Namespaces, PrometheusConfig,
-    Relabel, ScrapeConfig, TlsFiles,
-};
-pub use mounts::{Mounts, record_mounts};
+pub(crate) use jobs::{config, monitor_piece};
+pub(crate) use mounts::{Mounts, record_mounts};
 use workload::{compactor, rbac, services, statefulset};
 
 /// Stem of the shard files of the monitors' jobs: `scrape-0000.json` …
-pub const SCRAPE_SHARD_STEM: &str = "scrape";
+pub(crate) const SCRAPE_SHARD_STEM: &str = "scrape";
 /// The configuration file name inside the ConfigMap and the container.
 pub const CONFIG_FILE: &str = "prometheus.yml";
 /// Where the `<stack>-prometheus` ConfigMap is mounted.
@@ -47,7 +43,7 @@ pub const CONFIG_MAPS_DIR: &str = "/etc/prometheus/configmaps";
 /// The TSDB directory (the volume claim), shared with the Thanos sidecar.
 pub const DATA_DIR: &str = "/prometheus";
 /// Where the Thanos object storage configuration Secret key is mounted.
-pub const OBJSTORE_DIR: &str = "/etc/thanos/objstore";
+pub(crate) const OBJSTORE_DIR: &str = "/etc/thanos/objstore";
 /// The Thanos compactor's working directory.
 const COMPACTOR_DATA_DIR: &str = "/var/thanos/compact";
 /// The service-account token and cluster CA every pod gets, used to scrape the kubelet.
@@ -56,7 +52,7 @@ const SERVICE_ACCOUNT_DIR: &str = "/var/run/secrets/kubernetes.io/serviceaccount
 const PROMETHEUS_USER: i64 = 65534;
 /// External label telling replicas apart, so Thanos never sees two replicas' blocks as one
 /// stream; dropped from alerts so Alertmanager deduplicates them.
-pub const REPLICA_LABEL: &str = "prometheus_replica";
+pub(crate) const REPLICA_LABEL: &str = "prometheus_replica";
 /// Value of `app.kubernetes.io/name` on the compactor's pods, so Prometheus' Services never select them.
 const COMPACTOR_APP_NAME: &str = "thanos-compactor";
 /// Suffix of the compactor's objects: `<stack>-prometheus-compactor`.
@@ -72,7 +68,7 @@ pub fn render(stack: &ResolvedStack) -> Result<Vec<DynamicObject>, RenderError> 
 /// Prometheus' configuration before layout: `prometheus.yml` with every scrape job while it is
 /// small, else `prometheus.yml` reading the monitors' jobs, one piece per monitor (fresh or from
 /// the render cache), from `scrape-NNNN.json` shards.
-pub fn config_files<'a>(stack: &'a ResolvedStack, pieces: Vec<&'a Piece>) -> FileSet<'a> {
+pub(crate) fn config_files<'a>(stack: &'a ResolvedStack, pieces: Vec<&'a Piece>) -> FileSet<'a> {
     FileSet {
         component: Component::Prometheus,
         name: object_name(stack, Component::Prometheus),
@@ -104,7 +100,7 @@ pub fn config_files<'a>(stack: &'a ResolvedStack, pieces: Vec<&'a Piece>) -> Fil
 /// Prometheus' objects around its laid-out configuration: the RBAC, the configuration's
 /// ConfigMaps, the Services, the StatefulSet mounting them and the rule ConfigMaps, and the
 /// Thanos compactor when downsampling is enabled.
-pub fn objects(
+pub(crate) fn objects(
     stack: &ResolvedStack,
     config: ConfigMaps,
     rules: &ConfigMaps,

@@ -9,9 +9,9 @@ use crate::api::RelabelConfig;
 
 /// A configuration string, borrowed from the spec where possible: a render of thousands of
 /// monitors copies as little as it can.
-pub type Text<'a> = Cow<'a, str>;
+pub(crate) type Text<'a> = Cow<'a, str>;
 /// Source labels: mostly a static list, so most relabelings allocate nothing.
-pub type Labels<'a> = Cow<'a, [Text<'a>]>;
+pub(crate) type Labels<'a> = Cow<'a, [Text<'a>]>;
 
 /// A static list of label names, as [`Labels`].
 macro_rules! labels {
@@ -23,13 +23,13 @@ macro_rules! labels {
 pub(crate) use labels;
 
 /// A list of one label name built at render time.
-pub fn owned_label<'a>(name: String) -> Labels<'a> {
+pub(crate) fn owned_label<'a>(name: String) -> Labels<'a> {
     Cow::Owned(vec![Cow::Owned(name)])
 }
 
 /// The Prometheus configuration file.
 #[derive(Serialize, Debug, Clone, PartialEq)]
-pub struct PrometheusConfig<'a> {
+pub(crate) struct PrometheusConfig<'a> {
     pub global: Global<'a>,
     pub rule_files: Vec<Text<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -41,7 +41,7 @@ pub struct PrometheusConfig<'a> {
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
-pub struct Global<'a> {
+pub(crate) struct Global<'a> {
     pub scrape_interval: Text<'a>,
     pub scrape_timeout: Text<'a>,
     pub evaluation_interval: Text<'a>,
@@ -50,14 +50,14 @@ pub struct Global<'a> {
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
-pub struct Alerting<'a> {
+pub(crate) struct Alerting<'a> {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub alert_relabel_configs: Vec<Relabel<'a>>,
     pub alertmanagers: Vec<AlertmanagerConfig<'a>>,
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
-pub struct AlertmanagerConfig<'a> {
+pub(crate) struct AlertmanagerConfig<'a> {
     pub kubernetes_sd_configs: Vec<KubernetesSd<'a>>,
     pub relabel_configs: Vec<Relabel<'a>>,
 }
@@ -65,7 +65,7 @@ pub struct AlertmanagerConfig<'a> {
 /// One scrape job. Optional knobs are written only when set, like prometheus-operator does,
 /// so Prometheus' own defaults apply otherwise.
 #[derive(Serialize, Debug, Clone, PartialEq)]
-pub struct ScrapeConfig<'a> {
+pub(crate) struct ScrapeConfig<'a> {
     pub job_name: Text<'a>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub honor_labels: Option<bool>,
@@ -125,20 +125,20 @@ impl<'a> ScrapeConfig<'a> {
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
-pub struct KubernetesSd<'a> {
+pub(crate) struct KubernetesSd<'a> {
     pub role: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub namespaces: Option<Namespaces<'a>>,
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
-pub struct Namespaces<'a> {
+pub(crate) struct Namespaces<'a> {
     pub names: Vec<Text<'a>>,
 }
 
 /// TLS client settings; every secret part is a file mounted from a Secret.
 #[derive(Serialize, Debug, Clone, PartialEq, Default)]
-pub struct TlsFiles<'a> {
+pub(crate) struct TlsFiles<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ca_file: Option<Text<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -153,7 +153,7 @@ pub struct TlsFiles<'a> {
 
 /// `Authorization: Bearer <token>`, the token read from a file on every scrape.
 #[derive(Serialize, Debug, Clone, PartialEq)]
-pub struct Authorization {
+pub(crate) struct Authorization {
     #[serde(rename = "type")]
     pub kind: &'static str,
     pub credentials_file: String,
@@ -161,14 +161,14 @@ pub struct Authorization {
 
 /// Basic auth with both parts read from files.
 #[derive(Serialize, Debug, Clone, PartialEq)]
-pub struct BasicAuthFiles {
+pub(crate) struct BasicAuthFiles {
     pub username_file: String,
     pub password_file: String,
 }
 
 /// One relabeling step, keys in the order prometheus-operator writes them.
 #[derive(Serialize, Debug, Clone, PartialEq)]
-pub struct Relabel<'a> {
+pub(crate) struct Relabel<'a> {
     #[serde(skip_serializing_if = "no_labels")]
     pub source_labels: Labels<'a>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -195,7 +195,7 @@ fn is_replace(action: &&'static str) -> bool {
 }
 
 impl<'a> Relabel<'a> {
-    pub fn filter(action: &'static str, source_labels: Labels<'a>, regex: impl Into<Text<'a>>) -> Self {
+    pub(crate) fn filter(action: &'static str, source_labels: Labels<'a>, regex: impl Into<Text<'a>>) -> Self {
         Self {
             source_labels,
             separator: None,
@@ -208,17 +208,17 @@ impl<'a> Relabel<'a> {
     }
 
     /// Keeps targets whose joined source labels match `regex`.
-    pub fn keep(source_labels: Labels<'a>, regex: impl Into<Text<'a>>) -> Self {
+    pub(crate) fn keep(source_labels: Labels<'a>, regex: impl Into<Text<'a>>) -> Self {
         Self::filter("keep", source_labels, regex)
     }
 
     /// Drops targets whose joined source labels match `regex`.
-    pub fn drop(source_labels: Labels<'a>, regex: impl Into<Text<'a>>) -> Self {
+    pub(crate) fn drop(source_labels: Labels<'a>, regex: impl Into<Text<'a>>) -> Self {
         Self::filter("drop", source_labels, regex)
     }
 
     /// Copies a label (an empty source removes the target label, as in Prometheus).
-    pub fn copy(source_labels: Labels<'a>, target: impl Into<Text<'a>>) -> Self {
+    pub(crate) fn copy(source_labels: Labels<'a>, target: impl Into<Text<'a>>) -> Self {
         Self {
             source_labels,
             separator: None,
@@ -231,7 +231,7 @@ impl<'a> Relabel<'a> {
     }
 
     /// Copies a label only when the source is not empty.
-    pub fn copy_non_empty(source_labels: Labels<'a>, target: impl Into<Text<'a>>) -> Self {
+    pub(crate) fn copy_non_empty(source_labels: Labels<'a>, target: impl Into<Text<'a>>) -> Self {
         Self {
             regex: Some(Cow::Borrowed("(.+)")),
             replacement: Some(Cow::Borrowed("${1}")),
@@ -240,7 +240,7 @@ impl<'a> Relabel<'a> {
     }
 
     /// Sets a label to a fixed value.
-    pub fn set(target: &'static str, value: impl Into<Text<'a>>) -> Self {
+    pub(crate) fn set(target: &'static str, value: impl Into<Text<'a>>) -> Self {
         Self {
             source_labels: Cow::Borrowed(&[]),
             separator: None,
@@ -253,7 +253,7 @@ impl<'a> Relabel<'a> {
     }
 
     /// A user's relabeling, with Prometheus' action name.
-    pub fn from_spec(config: &'a RelabelConfig) -> Self {
+    pub(crate) fn from_spec(config: &'a RelabelConfig) -> Self {
         Self {
             source_labels: config
                 .source_labels

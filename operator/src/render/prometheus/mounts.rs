@@ -12,7 +12,7 @@ use crate::resolve::ResolvedMonitor;
 
 /// The Secret and ConfigMap keys the scrape jobs read, each mounted once, in name order.
 #[derive(Debug, Default, Clone, PartialEq)]
-pub struct Mounts<'a> {
+pub(crate) struct Mounts<'a> {
     /// Secret name → keys.
     pub secrets: BTreeMap<&'a str, BTreeSet<&'a str>>,
     /// ConfigMap name → keys.
@@ -21,19 +21,19 @@ pub struct Mounts<'a> {
 
 impl<'a> Mounts<'a> {
     /// The file of a Secret key, recording that the Secret must be mounted.
-    pub fn secret(&mut self, reference: &'a SecretKeyRef) -> String {
+    pub(crate) fn secret(&mut self, reference: &'a SecretKeyRef) -> String {
         self.secrets.entry(&reference.name).or_default().insert(&reference.key);
         format!("{SECRETS_DIR}/{}/{}", reference.name, reference.key)
     }
 
     /// The file of a ConfigMap key, recording that the ConfigMap must be mounted.
-    pub fn config_map(&mut self, reference: &'a ConfigMapKeyRef) -> String {
+    pub(crate) fn config_map(&mut self, reference: &'a ConfigMapKeyRef) -> String {
         self.config_maps.entry(&reference.name).or_default().insert(&reference.key);
         format!("{CONFIG_MAPS_DIR}/{}/{}", reference.name, reference.key)
     }
 
     /// The volumes and their mounts in the Prometheus container.
-    pub fn volumes(&self) -> (Vec<Volume>, Vec<VolumeMount>) {
+    pub(crate) fn volumes(&self) -> (Vec<Volume>, Vec<VolumeMount>) {
         let mut volumes = Vec::with_capacity(self.secrets.len() + self.config_maps.len());
         let mut mounts = Vec::with_capacity(volumes.capacity());
         for (name, keys) in &self.secrets {
@@ -54,7 +54,7 @@ impl<'a> Mounts<'a> {
 /// A volume name (a DNS-1123 label, at most 63 characters) for an object name (a subdomain, up
 /// to 253, dots allowed). Names that do not fit as they are get a hash suffix, so two objects
 /// never share a volume.
-pub fn volume_name(prefix: &str, object: &str) -> String {
+pub(crate) fn volume_name(prefix: &str, object: &str) -> String {
     const MAX: usize = 63;
     let plain = format!("{prefix}-{object}");
     if plain.len() <= MAX && !object.contains('.') {
@@ -71,7 +71,7 @@ pub fn volume_name(prefix: &str, object: &str) -> String {
 
 /// Records the Secret and ConfigMap keys a monitor's jobs read, as [`super::jobs::monitor_jobs`] does, for
 /// monitors whose jobs come from the render cache.
-pub fn record_mounts<'a>(monitor: &'a ResolvedMonitor, mounts: &mut Mounts<'a>) {
+pub(crate) fn record_mounts<'a>(monitor: &'a ResolvedMonitor, mounts: &mut Mounts<'a>) {
     let secret_or_config_map = |reference: &'a SecretOrConfigMap, mounts: &mut Mounts<'a>| {
         if let Some(secret) = &reference.secret {
             mounts.secret(secret);

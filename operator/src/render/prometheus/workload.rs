@@ -121,7 +121,7 @@ fn thanos_sidecar_container(stack: &ResolvedStack, objstore_flag: String) -> Con
 
 /// The ClusterRole Kubernetes service discovery and the kubelet scrapes need, bound to the
 /// Prometheus ServiceAccount.
-pub fn rbac(stack: &ResolvedStack) -> (ClusterRole, ClusterRoleBinding) {
+pub(crate) fn rbac(stack: &ResolvedStack) -> (ClusterRole, ClusterRoleBinding) {
     let name = cluster_object_name(stack, Component::Prometheus);
     let read = strings(&["get", "list", "watch"]);
     let role = ClusterRole {
@@ -162,7 +162,7 @@ pub fn rbac(stack: &ResolvedStack) -> (ClusterRole, ClusterRoleBinding) {
 
 /// The Thanos compactor: downsamples uploaded blocks to 5m and 1h and deletes each resolution
 /// after its retention. A singleton, with its own scratch volume and a Service for its metrics.
-pub fn compactor(stack: &ResolvedStack) -> (Service, StatefulSet) {
+pub(crate) fn compactor(stack: &ResolvedStack) -> (Service, StatefulSet) {
     let downsampling = &stack.spec.metrics.downsampling;
     let name = object_name_with(stack, Component::Prometheus, COMPACTOR_SUFFIX);
     let object_metadata =
@@ -221,7 +221,7 @@ pub fn compactor(stack: &ResolvedStack) -> (Service, StatefulSet) {
 
 /// The Service of the Prometheus API (and the Thanos sidecar's Store API when downsampling), and
 /// the headless Service governing the StatefulSet.
-pub fn services(stack: &ResolvedStack) -> (Service, Service) {
+pub(crate) fn services(stack: &ResolvedStack) -> (Service, Service) {
     let mut service_ports = vec![("http", ports::PROMETHEUS_HTTP)];
     if stack.spec.metrics.downsampling.enabled {
         service_ports.push(("grpc", ports::THANOS_SIDECAR_GRPC));
@@ -237,7 +237,7 @@ pub fn services(stack: &ResolvedStack) -> (Service, Service) {
 /// The Prometheus StatefulSet: its configuration and rule volumes (as the layout made them), the
 /// mounted Secrets and ConfigMaps its jobs read, the reloader and, with downsampling, the Thanos
 /// sidecar.
-pub fn statefulset(stack: &ResolvedStack, mut volumes: Vec<Volume>, mounts: &Mounts<'_>) -> StatefulSet {
+pub(crate) fn statefulset(stack: &ResolvedStack, mut volumes: Vec<Volume>, mounts: &Mounts<'_>) -> StatefulSet {
     let prometheus = &stack.spec.metrics.prometheus;
     let name = object_name(stack, Component::Prometheus);
     let (secret_volumes, secret_mounts) = mounts.volumes();

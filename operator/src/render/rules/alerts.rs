@@ -15,7 +15,7 @@ use crate::render::{Component, RenderError};
 use crate::resolve::{ResolvedMonitor, ResolvedStack};
 
 /// The rules of one of the document's tables, in row order; disabled alerts render none.
-pub fn table_rules(stack: &ResolvedStack, table: Table) -> Result<Vec<Rule>, RenderError> {
+pub(crate) fn table_rules(stack: &ResolvedStack, table: Table) -> Result<Vec<Rule>, RenderError> {
     let overrides = OnceCell::new();
     let mut rules = Vec::new();
     for row in ALERTS.iter().filter(|row| row.table == table) {
@@ -146,7 +146,10 @@ impl Filled<'_> {
 }
 
 /// Replaces every `${name}` of `template` with its value; the error is the first name without one.
-pub fn fill<'t, 'v>(template: &'t str, value_of: impl Fn(&str) -> Option<Cow<'v, str>>) -> Result<String, &'t str> {
+pub(crate) fn fill<'t, 'v>(
+    template: &'t str,
+    value_of: impl Fn(&str) -> Option<Cow<'v, str>>,
+) -> Result<String, &'t str> {
     let mut filled = String::with_capacity(template.len() + 64);
     let mut rest = template;
     while let Some(start) = rest.find("${") {

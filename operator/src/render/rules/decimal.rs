@@ -14,7 +14,7 @@ pub struct Decimal {
 
 impl Decimal {
     /// `coefficient / 10^scale`, trailing zeros dropped.
-    pub const fn new(mut coefficient: u128, mut scale: u32) -> Self {
+    pub(crate) const fn new(mut coefficient: u128, mut scale: u32) -> Self {
         while scale > 0 && coefficient.is_multiple_of(10) {
             coefficient /= 10;
             scale -= 1;
@@ -82,7 +82,7 @@ impl Decimal {
 
     /// The number as Prometheus 3 writes `le` and `quantile` label values: Go's shortest `%g`,
     /// with `.0` added to whole numbers (`3` → `3.0`, `0.1` → `0.1`, `1000000` → `1e+06`).
-    pub fn openmetrics(self) -> String {
+    pub(crate) fn openmetrics(self) -> String {
         if self.is_zero() {
             return "0.0".to_owned();
         }

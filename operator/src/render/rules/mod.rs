@@ -43,7 +43,7 @@ mod alerts;
 mod decimal;
 mod model;
 mod slo;
-pub mod table;
+pub(crate) mod table;
 
 pub use decimal::Decimal;
 pub use model::{AlertingRule, RecordingRule, Rule, RuleFile, RuleGroup};
@@ -56,7 +56,7 @@ pub const APPLICATION_FILE: &str = "application.yml";
 /// Rule file of the seed's Business Alerts table.
 pub const BUSINESS_FILE: &str = "business.yml";
 /// RED recording rules.
-pub const RED_FILE: &str = "red.yml";
+pub(crate) const RED_FILE: &str = "red.yml";
 /// SLO recording rules and burn-rate alerts.
 pub const SLO_FILE: &str = "slo.yml";
 /// Performance-budget alerts.
@@ -107,7 +107,7 @@ fn at_most(threshold: Decimal) -> String {
 }
 
 /// The rule files of the stack, by file name; files without rules are left out.
-pub fn rule_files(stack: &ResolvedStack) -> Result<BTreeMap<String, RuleFile>, RenderError> {
+pub(crate) fn rule_files(stack: &ResolvedStack) -> Result<BTreeMap<String, RuleFile>, RenderError> {
     let spec = &stack.spec;
     let alerting = spec.alerting.enabled;
     let mut files = BTreeMap::new();
@@ -136,7 +136,7 @@ pub fn rule_files(stack: &ResolvedStack) -> Result<BTreeMap<String, RuleFile>, R
 }
 
 /// Stem of the shard files of the SLO groups: `slo-0000.yml` …
-pub const SLO_SHARD_STEM: &str = "slo";
+pub(crate) const SLO_SHARD_STEM: &str = "slo";
 /// Bytes each SLO shard reserves for the wrapper of the application rules it may carry.
 const APPLICATION_ENTRY_RESERVE: usize = 64;
 
@@ -149,7 +149,7 @@ pub fn render(stack: &ResolvedStack) -> Result<Vec<DynamicObject>, RenderError> 
 /// that grows with the monitors), which come as compact JSON pieces and as rules to write whole.
 /// The application rules are kept as rules too: with thousands of alert overrides they outgrow
 /// one object and are cut into the SLO shards as well.
-pub struct RuleContent {
+pub(crate) struct RuleContent {
     texts: BTreeMap<String, String>,
     slo: Option<RuleFile>,
     slo_pieces: Vec<Piece>,
@@ -157,7 +157,7 @@ pub struct RuleContent {
 }
 
 impl RuleContent {
-    pub fn of(stack: &ResolvedStack) -> Result<Self, RenderError> {
+    pub(crate) fn of(stack: &ResolvedStack) -> Result<Self, RenderError> {
         let mut files = rule_files(stack)?;
         let slo = files.remove(SLO_FILE);
         let mut slo_pieces = Vec::new();
@@ -174,7 +174,7 @@ impl RuleContent {
 
     /// The files of `<stack>-rules`, the SLO file growing (its texts move into the file set):
     /// sharded, each `<stack>-rules-slo-NNNN` holds `slo-NNNN.yml` (compact JSON, which is YAML).
-    pub fn file_set<'a>(&'a mut self, stack: &ResolvedStack) -> FileSet<'a> {
+    pub(crate) fn file_set<'a>(&'a mut self, stack: &ResolvedStack) -> FileSet<'a> {
         let Self { texts, slo, slo_pieces, application } = self;
         let application = &*application;
         FileSet {

@@ -50,7 +50,7 @@ impl RecordingRule {
         Self { record: record.into(), expr, labels: BTreeMap::new() }
     }
 
-    pub fn labels(mut self, labels: &BTreeMap<String, String>) -> Rule {
+    pub(crate) fn labels(mut self, labels: &BTreeMap<String, String>) -> Rule {
         self.labels = labels.clone();
         Rule::Record(self)
     }
@@ -68,7 +68,7 @@ impl AlertingRule {
     }
 
     /// An alert of a spec threshold: its severity, incident level and `for` (when it has one).
-    pub fn of_threshold(name: &str, expr: String, threshold: &AlertThreshold, signal: &str) -> Self {
+    pub(crate) fn of_threshold(name: &str, expr: String, threshold: &AlertThreshold, signal: &str) -> Self {
         let mut alert = Self::new(name, expr, threshold.severity, threshold.incident_level, signal);
         alert.for_duration = threshold
             .for_duration
@@ -78,12 +78,12 @@ impl AlertingRule {
         alert
     }
 
-    pub fn label(mut self, name: &str, value: impl Into<String>) -> Self {
+    pub(crate) fn label(mut self, name: &str, value: impl Into<String>) -> Self {
         self.labels.insert(name.to_owned(), value.into());
         self
     }
 
-    pub fn annotate(mut self, summary: impl Into<String>, description: impl Into<String>) -> Rule {
+    pub(crate) fn annotate(mut self, summary: impl Into<String>, description: impl Into<String>) -> Rule {
         self.annotations.insert("summary".to_owned(), summary.into());
         self.annotations.insert("description".to_owned(), description.into());
         Rule::Alert(self)

@@ -30,7 +30,7 @@ fn base_name(counter: &str) -> &str {
 }
 
 /// RED recording rules per service: request rate, failure rate, error ratio and p50/p95/p99.
-pub fn red(stack: &ResolvedStack) -> Vec<Rule> {
+pub(crate) fn red(stack: &ResolvedStack) -> Vec<Rule> {
     let red = &stack.spec.metrics.red;
     let (requests, failures) = (base_name(&red.requests), base_name(&red.failures));
     let window = DEFAULT_WINDOW;
@@ -236,7 +236,7 @@ fn pairs_by_severity(windows: &[BurnRateWindow]) -> Result<Vec<(Severity, Vec<Bu
 /// the SLO period, and (with alerting) multi-window multi-burn-rate alerts per severity, as the
 /// Google SRE workbook sets them up: page when both the long and the short window burn faster
 /// than the factor.
-pub fn slo_groups(stack: &ResolvedStack) -> Result<Vec<RuleGroup>, RenderError> {
+pub(crate) fn slo_groups(stack: &ResolvedStack) -> Result<Vec<RuleGroup>, RenderError> {
     let slos = &stack.spec.slos;
     let windows = slo_windows(stack)?;
     let period = slos.period.as_str();
@@ -320,7 +320,7 @@ pub fn slo_groups(stack: &ResolvedStack) -> Result<Vec<RuleGroup>, RenderError> 
 
 /// Seed: Performance Budgets, the p95 of the matching spans of Jaeger's span metrics against
 /// each budget, per service.
-pub fn budgets(stack: &ResolvedStack) -> Result<Vec<Rule>, RenderError> {
+pub(crate) fn budgets(stack: &ResolvedStack) -> Result<Vec<Rule>, RenderError> {
     let mut rules = Vec::new();
     for (index, budget) in stack.spec.slos.budgets.iter().enumerate() {
         let matchers = budget.span_matchers.trim();

@@ -22,7 +22,7 @@ use crate::api::{AlertOverrides, AlertRules, AlertThreshold, ScrapeDuration};
 
 /// The document's alert tables, each one rule file with one group.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Table {
+pub(crate) enum Table {
     Infrastructure,
     Application,
     Business,
@@ -33,7 +33,7 @@ impl Table {
     pub const ALL: [Self; 3] = [Self::Infrastructure, Self::Application, Self::Business];
 
     /// The table's field of `spec.alerting.rules`, also the name of its rule group.
-    pub fn key(self) -> &'static str {
+    pub(crate) fn key(self) -> &'static str {
         match self {
             Self::Infrastructure => "infrastructure",
             Self::Application => "application",
@@ -42,7 +42,7 @@ impl Table {
     }
 
     /// The rule file the table's alerts go into.
-    pub fn file(self) -> &'static str {
+    pub(crate) fn file(self) -> &'static str {
         match self {
             Self::Infrastructure => INFRASTRUCTURE_FILE,
             Self::Application => APPLICATION_FILE,
@@ -53,7 +53,7 @@ impl Table {
 
 /// Which series one rule of an alert covers.
 #[derive(Clone, Copy, Debug)]
-pub enum Scope {
+pub(crate) enum Scope {
     /// One rule over everything the expression selects.
     Everything,
     /// Per `service` label of the RED metrics: a ServiceMonitor may disable the alert for its
@@ -64,7 +64,7 @@ pub enum Scope {
 
 /// A monitor's own threshold of a per-service alert, a field of its `spec.alerts`.
 #[derive(Clone, Copy, Debug)]
-pub enum OwnThreshold {
+pub(crate) enum OwnThreshold {
     /// A percentage, like the stack's threshold.
     Percent { key: &'static str, value: fn(&AlertOverrides) -> Option<f64> },
     /// A duration, compared in seconds.
@@ -73,7 +73,7 @@ pub enum OwnThreshold {
 
 /// One alert of the document's tables.
 #[derive(Clone, Copy, Debug)]
-pub struct AlertRow {
+pub(crate) struct AlertRow {
     /// The alert's name (what a monitor's `spec.alerts.disabled` lists).
     pub name: &'static str,
     pub table: Table,
@@ -103,7 +103,7 @@ const CHURN_WINDOW: &str = "30d";
 /// Alert label `service` of per-container infrastructure alerts: the container name, so
 /// Alertmanager's inhibition (`equal: [signal, namespace, service]`) pairs the warning and the
 /// critical alert of the same workload and not of any two pods of a namespace.
-pub const CONTAINER_AS_SERVICE: &str = "{{ $labels.container }}";
+pub(crate) const CONTAINER_AS_SERVICE: &str = "{{ $labels.container }}";
 const PER_CONTAINER: &[(&str, &str)] = &[("service", CONTAINER_AS_SERVICE)];
 
 const CPU_EXPR: &str = "100 * sum by (namespace, pod, container) \
@@ -135,7 +135,7 @@ const LATENCY_DESCRIPTION: &str = "The p95 latency of {{ $labels.service }} over
     {{ $value | humanizeDuration }} (threshold ${value}s).";
 
 /// Every alert of the document's tables, in rule order.
-pub static ALERTS: [AlertRow; 15] = [
+pub(crate) static ALERTS: [AlertRow; 15] = [
     // Infrastructure: cAdvisor, kubelet and kube-state-metrics series, in percent.
     AlertRow {
         name: "HighCPU",
@@ -369,7 +369,9 @@ pub static ALERTS: [AlertRow; 15] = [
     },
 ];
 
-/// Names of the alerts a ServiceMonitor may disable or retune for its service, in table order.
-pub fn per_service_alerts() -> impl Iterator<Item = &'static str> {
+/// Names of the alerts a ServiceMonitor may disable or retune for its service, in table order
+/// (the tests hold them equal to the names validation accepts).
+#[cfg(test)]
+pub(crate) fn per_service_alerts() -> impl Iterator<Item = &'static str> {
     ALERTS.iter().filter(|row| matches!(row.scope, Scope::PerService { .. })).map(|row| row.name)
 }
