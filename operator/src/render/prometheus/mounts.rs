@@ -6,7 +6,7 @@ use k8s_openapi::api::core::v1::{Volume, VolumeMount};
 use sha2::{Digest, Sha256};
 
 use super::{CONFIG_MAPS_DIR, SECRETS_DIR};
-use crate::api::{ConfigMapKeyRef, SecretKeyRef, SecretOrConfigMap};
+use crate::api::{ConfigMapKeyRef, Referenced, SecretKeyRef};
 use crate::render::pod::{config_map_volume, secret_volume, volume_mount};
 use crate::resolve::ResolvedMonitor;
 
@@ -69,31 +69,15 @@ pub(crate) fn volume_name(prefix: &str, object: &str) -> String {
     format!("{head}-{suffix}")
 }
 
-/// Records the Secret and ConfigMap keys a monitor's jobs read, as [`super::jobs::monitor_jobs`] does, for
-/// monitors whose jobs come from the render cache.
+/// Records the Secret and ConfigMap keys a monitor's jobs read (its [`references`]), as
+/// [`super::jobs::monitor_jobs`] does, for monitors whose jobs come from the render cache.
+///
+/// [`references`]: crate::api::ServiceMonitorSpec::references
 pub(crate) fn record_mounts<'a>(monitor: &'a ResolvedMonitor, mounts: &mut Mounts<'a>) {
-    let secret_or_config_map = |reference: &'a SecretOrConfigMap, mounts: &mut Mounts<'a>| {
-        if let Some(secret) = &reference.secret {
-            mounts.secret(secret);
-        } else if let Some(config_map) = &reference.config_map {
-            mounts.config_map(config_map);
-        }
-    };
-    for endpoint in &monitor.spec.endpoints {
-        if let Some(tls) = &endpoint.tls_config {
-            for reference in [&tls.ca, &tls.cert].into_iter().flatten() {
-                secret_or_config_map(reference, mounts);
-            }
-            if let Some(key) = &tls.key_secret {
-                mounts.secret(key);
-            }
-        }
-        if let Some(token) = &endpoint.bearer_token_secret {
-            mounts.secret(token);
-        }
-        if let Some(basic) = &endpoint.basic_auth {
-            mounts.secret(&basic.username);
-            mounts.secret(&basic.password);
-        }
+    for reference in monitor.spec.references() {
+        match reference.object {
+            Referenced::Secret(secret) => mounts.secret(secret),
+            Referenced::ConfigMap(config_map) => mounts.config_map(config_map),
+        };
     }
 }

@@ -305,6 +305,26 @@ fn secured_monitor(namespace: &str) -> ResolvedStack {
 }
 
 #[test]
+fn the_jobs_mount_exactly_the_monitors_references() {
+    let stack = secured_monitor("monitoring");
+    let monitor = &stack.monitors[0];
+    let mut from_jobs = Mounts::default();
+    super::jobs::monitor_jobs(&stack, monitor, &mut from_jobs).unwrap();
+    let mut recorded = Mounts::default();
+    record_mounts(monitor, &mut recorded);
+    assert_eq!(recorded, from_jobs, "a cached monitor mounts what a fresh render mounts");
+    let mut listed = Mounts::default();
+    for reference in monitor.spec.references() {
+        let keys = match reference.object.kind() {
+            "Secret" => &mut listed.secrets,
+            _ => &mut listed.config_maps,
+        };
+        keys.entry(reference.object.name()).or_default().insert(reference.object.key());
+    }
+    assert_eq!(from_jobs, listed, "every reference of the monitor is mounted, and nothing else");
+}
+
+#[test]
 fn tls_bearer_and_basic_auth_read_mounted_files() {
     let stack = secured_monitor("monitoring");
     let config = parsed(&stack);
