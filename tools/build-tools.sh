@@ -608,7 +608,7 @@ build_thanos() {
 
 # Every tool whose binaries tools/images.sh packs into an image (see images.sh for the images).
 image_tools() {
-  echo prometheus alertmanager jaeger thanos prometheus-config-reloader kube-state-metrics node-exporter coredns pause
+  echo prometheus alertmanager jaeger thanos prometheus-config-reloader kube-state-metrics node-exporter coredns pause standins
 }
 
 ENABLED_TOOLS=(etcd kubernetes control-plane prometheus alertmanager jaeger engines "${CHECKERS[@]}" checkers helm standins)

@@ -62,6 +62,8 @@ registry.k8s.io/kube-state-metrics/kube-state-metrics:v2.18.0 | kube-state-metri
 prom/node-exporter:v1.10.2 | node-exporter:node_exporter=/bin/node_exporter | ["/bin/node_exporter"] | [] | 65534 | 9100/tcp | / |
 registry.k8s.io/coredns/coredns:v1.12.1 | coredns:coredns=/coredns | ["/coredns"] | [] | 65532 | 53/tcp 53/udp 9153/tcp | / |
 registry.k8s.io/pause:3.10.1 | pause:pause=/pause | ["/pause"] | [] | 65535 | | / |
+stackscope/standin:dev | standins:standin=/bin/standin | ["/bin/standin"] | [] | 65532 | 8000/tcp 8001/tcp 8011/tcp 8012/tcp 8013/tcp | / |
+stackscope/catcher:dev | standins:catcher=/bin/catcher | ["/bin/catcher"] | [] | 65532 | 8080/tcp 2525/tcp | / |
 $stackscope_tag | stackscope:stackscope=/stackscope | ["/stackscope"] | ["run"] | 65532 | 8080/tcp | / |
 EOF
 }
