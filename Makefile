@@ -102,7 +102,7 @@ e2e: toolchain build
 
 unit:
 	@mkdir -p target
-	@status=0; STACKSCOPE_STATE="$(TEST_STATE)" $(CARGO) test --workspace --exclude stackscope-e2e --no-fail-fast 2>&1 | tee target/test-output.txt || status=$$?; \
+	@status=0; STACKSCOPE_STATE="$(TEST_STATE)" STACKSCOPE_NODE_STATE="$(NODE_TEST_STATE)" $(CARGO) test --workspace --exclude stackscope-e2e --no-fail-fast 2>&1 | tee target/test-output.txt || status=$$?; \
 	STACKSCOPE_STATE="$(TEST_STATE)" tools/control-plane.sh stop >/dev/null 2>&1 || true; \
 	STACKSCOPE_STATE="$(NODE_TEST_STATE)" tools/node.sh stop >/dev/null 2>&1 || true; \
 	echo "== test summary =="; \
