@@ -23,6 +23,29 @@ use crate::render::common::{MANAGER, STACK_LABEL};
 /// The changes of one watch that trigger reconciles.
 pub(crate) type Changes<K> = BoxStream<'static, Result<K, watcher::Error>>;
 
+/// A namespaced kind with a static type, as the watches need it.
+pub(crate) trait NamespacedKind:
+    Resource<DynamicType = (), Scope = NamespaceResourceScope>
+    + Clone
+    + serde::de::DeserializeOwned
+    + std::fmt::Debug
+    + Send
+    + Sync
+    + 'static
+{
+}
+
+impl<K> NamespacedKind for K where
+    K: Resource<DynamicType = (), Scope = NamespaceResourceScope>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug
+        + Send
+        + Sync
+        + 'static
+{
+}
+
 /// An Api of one namespace, or of every namespace.
 pub(crate) fn namespaced_or_all<K>(client: &Client, namespace: Option<&str>) -> Api<K>
 where
@@ -50,13 +73,7 @@ pub(crate) fn cached_watch<K>(
     metrics: &Metrics,
 ) -> (Store<K>, Changes<K>)
 where
-    K: Resource<DynamicType = (), Scope = NamespaceResourceScope>
-        + Clone
-        + serde::de::DeserializeOwned
-        + std::fmt::Debug
-        + Send
-        + Sync
-        + 'static,
+    K: NamespacedKind,
 {
     let (store, writer) = reflector::store();
     let events = reflector(
@@ -140,13 +157,7 @@ pub(crate) fn metadata_changes<K>(
     spec_only: bool,
 ) -> Changes<PartialObjectMeta<K>>
 where
-    K: Resource<DynamicType = (), Scope = NamespaceResourceScope>
-        + Clone
-        + serde::de::DeserializeOwned
-        + std::fmt::Debug
-        + Send
-        + Sync
-        + 'static,
+    K: NamespacedKind,
 {
     let api: Api<PartialObjectMeta<K>> = match namespace {
         Some(namespace) => Api::namespaced(client.clone(), namespace),
