@@ -1,5 +1,6 @@
 //! Property tests: any valid stack renders, renders the same bytes twice, and never panics;
-//! arbitrary documents fed to the loader are refused with messages, never a panic.
+//! arbitrary documents fed to the loader are refused with messages naming the file, never a
+//! panic; a mangled monitor is either refused (naming its file) or renders.
 
 use proptest::prelude::*;
 use stackscope::api::{
@@ -95,12 +96,25 @@ proptest! {
         let bytes = |rendered: &[stackscope::render::RenderedObject]| {
             objects_to_yaml(&rendered.iter().map(|r| r.object.clone()).collect::<Vec<_>>())
         };
-        prop_assert_eq!(bytes(&first).ok(), bytes(&second).ok());
+        // A serialization failure is a failure, not a match of two failures.
+        let first = bytes(&first).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let second = bytes(&second).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        prop_assert!(!first.is_empty());
+        prop_assert_eq!(first, second);
     }
 
     #[test]
     fn arbitrary_documents_are_refused_without_panicking(text in "\\PC{0,400}") {
-        let _ = stackscope::cli::offline::load(&[("fuzz.yaml".to_owned(), text)]);
+        match stackscope::cli::offline::load(&[("fuzz.yaml".to_owned(), text)]) {
+            // Text that happens to be YAML without objects (empty, a scalar) holds nothing.
+            Ok(inputs) => prop_assert!(inputs.stacks.is_empty() && inputs.monitors.is_empty()),
+            Err(problems) => {
+                prop_assert!(!problems.is_empty());
+                for problem in &problems {
+                    prop_assert!(problem.starts_with("fuzz.yaml"), "the refusal names the file: {}", problem);
+                }
+            }
+        }
     }
 
     #[test]
@@ -109,9 +123,21 @@ proptest! {
         let cut = cut.min(base.len());
         let cut = (0..=cut).rev().find(|i| base.is_char_boundary(*i)).unwrap_or(0);
         let text = format!("{}{}{}", &base[..cut], junk, &base[cut..]);
-        if let Ok(inputs) = stackscope::cli::offline::load(&[("monitors.yaml".to_owned(), text)]) {
-            for stack in stackscope::cli::offline::resolve(&inputs) {
-                let _ = render_stack(&stack);
+        let stack = include_str!("../../examples/machineavatars/stack.yaml").to_owned();
+        match stackscope::cli::offline::load(&[("stack.yaml".to_owned(), stack), ("monitors.yaml".to_owned(), text)]) {
+            // What the loader accepts renders: validation refuses everything a render would.
+            Ok(inputs) => {
+                let stacks = stackscope::cli::offline::resolve(&inputs);
+                prop_assert_eq!(stacks.len(), 1);
+                for stack in stacks {
+                    render_stack(&stack).map_err(|e| TestCaseError::fail(format!("accepted but not rendered: {e}")))?;
+                }
+            }
+            Err(problems) => {
+                prop_assert!(!problems.is_empty());
+                for problem in &problems {
+                    prop_assert!(problem.starts_with("monitors.yaml"), "the refusal names the mangled file: {}", problem);
+                }
             }
         }
     }
