@@ -73,10 +73,10 @@ impl Visit for Fields {
     }
 }
 
-/// One log line from a timestamp, level and the event's fields (the pure part, tested).
-pub(crate) fn line(timestamp: &str, level: &tracing::Level, mut fields: Map<String, Value>) -> Value {
-    let mut object = Map::new();
-    object.insert("timestamp".to_owned(), Value::String(timestamp.to_owned()));
+/// One log line from a timestamp, level and the event's fields (the pure part, tested): the
+/// seed's fields first, in the seed's order, then the others by name. A JSON object type would
+/// sort every key (serde_json's map is ordered by name), so the line keeps its pairs in order.
+pub(crate) fn line(timestamp: &str, level: &tracing::Level, mut fields: Map<String, Value>) -> Vec<(String, Value)> {
     // The seed's levels: DEBUG INFO WARN ERROR (TRACE folds into DEBUG).
     let level = match *level {
         tracing::Level::ERROR => "ERROR",
@@ -84,15 +84,25 @@ pub(crate) fn line(timestamp: &str, level: &tracing::Level, mut fields: Map<Stri
         tracing::Level::INFO => "INFO",
         _ => "DEBUG",
     };
-    object.insert("level".to_owned(), Value::String(level.to_owned()));
-    object.insert("service".to_owned(), Value::String(SERVICE.to_owned()));
+    let mut pairs = vec![
+        ("timestamp".to_owned(), Value::String(timestamp.to_owned())),
+        ("level".to_owned(), Value::String(level.to_owned())),
+        ("service".to_owned(), Value::String(SERVICE.to_owned())),
+    ];
     for key in ["trace_id", "message", "duration_ms"] {
         if let Some(value) = fields.remove(key) {
-            object.insert(key.to_owned(), value);
+            pairs.push((key.to_owned(), value));
         }
     }
-    object.extend(fields);
-    Value::Object(object)
+    pairs.extend(fields);
+    pairs
+}
+
+/// The pairs as one JSON object, in their order.
+pub(crate) fn json_line(pairs: &[(String, Value)]) -> String {
+    let members: Vec<String> =
+        pairs.iter().map(|(key, value)| format!("{}:{value}", Value::String(key.clone()))).collect();
+    format!("{{{}}}", members.join(","))
 }
 
 impl<S, N> FormatEvent<S, N> for SeedJson
@@ -112,8 +122,8 @@ where
         }
         event.record(&mut fields);
         let timestamp = Timestamp::now().to_string();
-        let value = line(&timestamp, event.metadata().level(), fields.0);
-        writeln!(writer, "{value}")
+        let pairs = line(&timestamp, event.metadata().level(), fields.0);
+        writeln!(writer, "{}", json_line(&pairs))
     }
 }
 
@@ -138,12 +148,24 @@ mod tests {
         fields.insert("message".to_owned(), Value::from("applied"));
         fields.insert("duration_ms".to_owned(), Value::from(12));
         fields.insert("stack".to_owned(), Value::from("obs/machineavatars"));
-        let value = line("2026-01-01T00:00:00Z", &tracing::Level::WARN, fields);
-        let mut keys: Vec<&String> = value.as_object().unwrap().keys().collect();
-        keys.sort();
-        assert_eq!(keys, ["duration_ms", "level", "message", "service", "stack", "timestamp"]);
+        fields.insert("attempt".to_owned(), Value::from(2));
+        let pairs = line("2026-01-01T00:00:00Z", &tracing::Level::WARN, fields);
+        let text = json_line(&pairs);
+        // The order as written: the seed's fields first, in its order, then the others by name.
+        let order: Vec<&str> = ["timestamp", "level", "service", "message", "duration_ms", "attempt", "stack"]
+            .into_iter()
+            .filter(|key| text.contains(&format!("\"{key}\":")))
+            .collect();
+        let mut positions: Vec<(usize, &str)> =
+            order.iter().map(|key| (text.find(&format!("\"{key}\":")).unwrap_or(usize::MAX), *key)).collect();
+        positions.sort();
+        assert_eq!(positions.iter().map(|(_, key)| *key).collect::<Vec<_>>(), order, "{text}");
+        assert_eq!(order.len(), 7, "{text}");
+        let value: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(value["timestamp"], "2026-01-01T00:00:00Z");
         assert_eq!(value["level"], "WARN");
         assert_eq!(value["service"], "stackscope");
+        assert_eq!(value["stack"], "obs/machineavatars");
     }
 
     #[test]
