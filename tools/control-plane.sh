@@ -27,6 +27,9 @@
 #                                 writes to logs/audit.log (metadata only); the admin's and the
 #                                 control plane's own requests are not audited. Default: none, no
 #                                 audit log. `make scale` counts each operator's requests with it.
+#   STACKSCOPE_AUDITED_GROUPS     space-separated groups whose members' requests are audited the same
+#                                 way (e.g. system:serviceaccounts: the end-to-end tests read the
+#                                 operator's refused calls from the audit log).
 #   Node mode (set by tools/node.sh, which starts the control plane for its node):
 #   STACKSCOPE_APISERVER_ADDRESS  address the API server binds and advertises (default 127.0.0.1);
 #                                 pods reach it there through the `kubernetes` Service
@@ -63,6 +66,7 @@ NODE_IP="${STACKSCOPE_NODE_IP:-}"
 MODE="api=$API_HOST services=$SERVICE_CIDR node=${NODE_NAME:-none}@${NODE_IP:-none}"
 ADMIN_USER=stackscope-admin
 read -r -a AUDITED_USERS <<<"${STACKSCOPE_AUDITED_USERS:-}"
+read -r -a AUDITED_GROUPS <<<"${STACKSCOPE_AUDITED_GROUPS:-}"
 COMPONENTS=(etcd kube-apiserver kube-controller-manager)
 
 PKI="$STATE/pki"
@@ -357,7 +361,7 @@ do_stop() {
   # clean up everything but the logs (and the lock)
   rm -rf "$PKI" "$STATE/etcd" "$STATE/kubeconfig" "$STATE/controller-manager.kubeconfig" \
     "$STATE/env" "$STATE/kube-apiserver-certs" "$STATE/kube-controller-manager-certs" \
-    "$STATE"/kubeconfig-* "$STATE/audit-policy.yaml" "$STATE"/node-*.kubeconfig "$STATE/mode" \
+    "$STATE"/kubeconfig-* "$STATE/audit-policy.yaml" "$STATE"/node-*.kubeconfig "$STATE/mode" "$STATE/audited" \
     "$STATE/kube-apiserver.address"
 }
 
@@ -365,18 +369,19 @@ do_stop() {
 # Metadata level (who, verb, resource, response code), one JSON line per request once its
 # response is complete, or once a watch starts.
 audit_args() {
-  ((${#AUDITED_USERS[@]})) || return 0
-  local user users=""
+  ((${#AUDITED_USERS[@]} + ${#AUDITED_GROUPS[@]})) || return 0
+  local user group users="" groups=""
   for user in "${AUDITED_USERS[@]}"; do users+="\"$user\", "; done
-  cat >"$STATE/audit-policy.yaml" <<EOF
-apiVersion: audit.k8s.io/v1
-kind: Policy
-omitStages: [RequestReceived]
-rules:
-- level: Metadata
-  users: [${users%, }]
-- level: None
-EOF
+  for group in "${AUDITED_GROUPS[@]}"; do groups+="\"$group\", "; done
+  {
+    echo "apiVersion: audit.k8s.io/v1"
+    echo "kind: Policy"
+    echo "omitStages: [RequestReceived]"
+    echo "rules:"
+    [[ -z "$users" ]] || printf -- '- level: Metadata\n  users: [%s]\n' "${users%, }"
+    [[ -z "$groups" ]] || printf -- '- level: Metadata\n  userGroups: [%s]\n' "${groups%, }"
+    echo "- level: None"
+  } >"$STATE/audit-policy.yaml"
   : >"$LOGS/audit.log"
   echo "--audit-policy-file=$STATE/audit-policy.yaml --audit-log-path=$LOGS/audit.log --audit-log-format=json"
   echo "--audit-log-maxsize=0 --audit-log-mode=blocking"
@@ -391,7 +396,10 @@ fail_start() {
 do_start() {
   need curl
   local bin
-  if all_healthy && { [[ -z "$NODE_NAME" ]] || [[ "$(cat "$STATE/mode" 2>/dev/null)" == "$MODE" ]]; }; then
+  # An audited start needs an API server writing that audit log: restart one started without.
+  local audited="${STACKSCOPE_AUDITED_USERS:-}${STACKSCOPE_AUDITED_GROUPS:-}"
+  if all_healthy && { [[ -z "$NODE_NAME" ]] || [[ "$(cat "$STATE/mode" 2>/dev/null)" == "$MODE" ]]; } \
+    && { [[ -z "$audited" ]] || [[ "$(cat "$STATE/audited" 2>/dev/null)" == "$audited" ]]; }; then
     log "already running and healthy; reusing"
     print_env
     return 0
@@ -410,6 +418,7 @@ do_start() {
   etcd_port="$(free_port)"; etcd_peer="$(free_port)"
   api_port="$(free_port "$API_HOST")"; kcm_port="$(free_port)"
   echo "$MODE" >"$STATE/mode"
+  echo "${STACKSCOPE_AUDITED_USERS:-}${STACKSCOPE_AUDITED_GROUPS:-}" >"$STATE/audited"
   echo "$API_HOST" >"$STATE/kube-apiserver.address"
   echo "$etcd_port" >"$STATE/etcd.port"
   echo "$api_port" >"$STATE/kube-apiserver.port"

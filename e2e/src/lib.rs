@@ -125,13 +125,23 @@ pub struct Cluster {
     helm_home: PathBuf,
 }
 
+/// The group whose requests the end-to-end control plane audits.
+const AUDITED_GROUP: &str = "system:serviceaccounts";
+
 fn start_control_plane() -> Result<(PathBuf, PathBuf), String> {
     static PLANE: OnceLock<Result<(PathBuf, PathBuf), String>> = OnceLock::new();
     PLANE
         .get_or_init(|| {
             let state = state_dir();
-            let exports =
-                run(&repo_root().join("tools/control-plane.sh"), &["start"], &[("STACKSCOPE_STATE", &state)], None)?;
+            // Requests of ServiceAccounts (the operator runs as the chart's) are audited: refused
+            // calls are read from the API server's own record, not from the operator's log.
+            let audited = Path::new(AUDITED_GROUP);
+            let exports = run(
+                &repo_root().join("tools/control-plane.sh"),
+                &["start"],
+                &[("STACKSCOPE_STATE", &state), ("STACKSCOPE_AUDITED_GROUPS", audited)],
+                None,
+            )?;
             let value = |name: &str| {
                 exports
                     .lines()
@@ -300,6 +310,17 @@ pub struct HostOperator {
     pub port: u16,
     /// The `POD_NAME` it was given (its Lease identity), if the Deployment asks for one.
     pub pod_name: String,
+    /// The user it acts as, when it is a ServiceAccount (whose requests the API server audits).
+    identity: Option<String>,
+}
+
+/// The user of a kubeconfig written by [`Cluster::service_account_kubeconfig`] (JSON); `None`
+/// for another kubeconfig (the admin's).
+fn service_account_of(kubeconfig: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(kubeconfig).ok()?;
+    let config: Value = serde_json::from_str(&text).ok()?;
+    let user = config["users"][0]["name"].as_str()?;
+    user.starts_with("system:serviceaccount:").then(|| user.to_owned())
 }
 
 impl HostOperator {
@@ -340,7 +361,8 @@ impl HostOperator {
             .stderr(stderr)
             .spawn()
             .map_err(|error| format!("{}: {error}", binary.display()))?;
-        let mut operator = Self { child, log: log.to_owned(), port, pod_name: pod_name.to_owned() };
+        let identity = service_account_of(kubeconfig);
+        let mut operator = Self { child, log: log.to_owned(), port, pod_name: pod_name.to_owned(), identity };
         wait_for("the operator's /ready", Duration::from_secs(60), || {
             if let Some(status) = operator.exit_status() {
                 return Err(format!("the operator exited ({status}):\n{}", operator.log_text()));
@@ -377,21 +399,54 @@ impl HostOperator {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
-    /// Log lines of API calls the API server refused (403 Forbidden).
-    pub fn refused_calls(&self) -> Vec<String> {
-        self.log_text().lines().filter(|line| line.to_lowercase().contains("forbidden")).map(str::to_owned).collect()
+    /// The calls of the operator the API server refused (403 Forbidden), read from the API
+    /// server's audit log as `verb resource namespace/name`. An operator acting as the admin, or
+    /// an audit log with no request of the operator's at all, is an error: nothing to conclude.
+    pub fn refused_calls(&self) -> Result<Vec<String>, String> {
+        let identity = self.identity.as_deref().ok_or("the operator acts as the admin: its calls are not audited")?;
+        let path = state_dir().join("logs/audit.log");
+        let text = std::fs::read_to_string(&path).map_err(|error| format!("{}: {error}", path.display()))?;
+        let mut seen = 0;
+        let mut refused = Vec::new();
+        for line in text.lines() {
+            let Ok(event) = serde_json::from_str::<Value>(line) else { continue };
+            if event["user"]["username"] != identity {
+                continue;
+            }
+            seen += 1;
+            if event["responseStatus"]["code"] == 403 {
+                let object = &event["objectRef"];
+                refused.push(format!(
+                    "{} {} {}/{}",
+                    event["verb"].as_str().unwrap_or("?"),
+                    object["resource"].as_str().unwrap_or("?"),
+                    object["namespace"].as_str().unwrap_or(""),
+                    object["name"].as_str().unwrap_or("")
+                ));
+            }
+        }
+        if seen == 0 {
+            return Err(format!("{} holds no request of {identity}", path.display()));
+        }
+        Ok(refused)
     }
 
     /// Where to look when it did not do what was expected: the log, and the first refused calls.
     pub fn diagnosis(&self) -> String {
-        let refused = self.refused_calls();
-        let first: Vec<&str> = refused.iter().take(3).map(|line| line.get(..400).unwrap_or(line)).collect();
-        format!("operator log: {} ({} refused calls) {}", self.log.display(), refused.len(), first.join("\n"))
+        let refused = match self.refused_calls() {
+            Ok(refused) => format!(
+                "{} refused calls: {}",
+                refused.len(),
+                refused.iter().take(5).cloned().collect::<Vec<_>>().join("; ")
+            ),
+            Err(error) => format!("refused calls unknown: {error}"),
+        };
+        format!("operator log: {} ({refused})", self.log.display())
     }
 
     /// Fails with the refused calls, if there were any.
     pub fn assert_nothing_refused(&self) -> Result<(), String> {
-        let refused = self.refused_calls();
+        let refused = self.refused_calls()?;
         if refused.is_empty() {
             Ok(())
         } else {
@@ -400,9 +455,13 @@ impl HostOperator {
     }
 
     /// A metric of its `/metrics`, summed over the samples whose labels pass `keep` (the text
-    /// between the braces, e.g. `reason="apply"`).
+    /// between the braces, e.g. `reason="apply"`). A metric that is not exported is an error,
+    /// never a zero.
     pub fn metric(&self, name: &str, keep: impl Fn(&str) -> bool) -> Result<f64, String> {
         let (_, body) = self.http_get("/metrics")?;
+        if !body.lines().any(|line| line.starts_with(&format!("# TYPE {name} "))) {
+            return Err(format!("the operator exports no metric {name}"));
+        }
         Ok(body
             .lines()
             .filter_map(|line| line.strip_prefix(name))

@@ -71,6 +71,21 @@ pub(crate) enum Retry {
 }
 
 impl ReconcileError {
+    /// Every value of [`Self::reason`]: the error counter is exported at zero for each from the
+    /// start, so that "no errors" reads as a zero and not as a metric that does not exist.
+    pub const REASONS: [&'static str; 10] = [
+        "no_namespace",
+        "dereference",
+        "invalid_stack",
+        "render",
+        "unknown_kind",
+        "serialize",
+        "api",
+        "probes",
+        "status",
+        "finalizer",
+    ];
+
     /// A bounded label for metrics.
     pub(crate) fn reason(&self) -> &'static str {
         match self {
@@ -174,6 +189,34 @@ mod tests {
         assert_eq!(secret.retry(), Retry::Backoff);
         let status = ReconcileError::Status { object: "x".to_owned(), source: api_error(500) };
         assert_eq!(status.retry(), Retry::Backoff);
+    }
+
+    #[test]
+    fn every_reason_is_exported_from_the_start() {
+        let errors = [
+            ReconcileError::NoNamespace,
+            ReconcileError::from(DereferenceError { namespace: "a".into(), name: "s".into(), source: api_error(500) }),
+            ReconcileError::from(InvalidStack::Fields { problems: Vec::new() }),
+            ReconcileError::from(RenderError::Invalid {
+                component: Component::Rules,
+                error: FieldError { path: String::new(), message: String::new() },
+            }),
+            ReconcileError::from(ApplyError::UnknownKind { object: "x".into() }),
+            ReconcileError::from(ApplyError::Serialize {
+                object: "x".into(),
+                source: serde_json::from_str::<u8>("x").unwrap_err(),
+            }),
+            ReconcileError::from(ApplyError::Api { action: "apply", object: "x".into(), source: api_error(500) }),
+            ReconcileError::from(ProbeError::List {
+                kind: "Deployment",
+                namespace: "a".into(),
+                source: api_error(500),
+            }),
+            ReconcileError::Status { object: "x".into(), source: api_error(500) },
+            ReconcileError::from(FinalizerError::UnnamedObject),
+        ];
+        let reasons: Vec<&str> = errors.iter().map(ReconcileError::reason).collect();
+        assert_eq!(reasons, ReconcileError::REASONS);
     }
 
     #[test]

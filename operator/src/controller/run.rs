@@ -17,6 +17,7 @@ use kube::{Client, ResourceExt};
 use super::apply::{OwnWrites, OwnedCache};
 use super::context::Context;
 use super::dereference::StaticProblems;
+use super::error::ReconcileError;
 use super::foreign::ForeignMonitors;
 use super::mappers::Mappers;
 use super::metrics::Metrics;
@@ -99,6 +100,12 @@ pub async fn run_with(
     shutdown: Option<Shutdown>,
 ) -> Result<(), RunError> {
     let read_namespace = config.read_namespace()?;
+    for reason in ReconcileError::REASONS {
+        metrics.errors.with_label_values(&[reason]);
+    }
+    for outcome in ["success", "error"] {
+        metrics.reconciles.with_label_values(&[outcome]);
+    }
     let kubernetes_ready = Arc::new(AtomicBool::new(false));
     let leading = Arc::new(AtomicBool::new(config.lease.is_none()));
     let server = config.listen.map(|listen| {
