@@ -643,10 +643,10 @@ async fn prometheus_runs_the_operators_config_and_scrapes_a_service_monitor_targ
                     && group["name"] == key.1.as_str()
                     && group["rules"]
                         .as_array()
-                        .is_some_and(|rules| rules.iter().all(|rule| rule["health"] != "unknown"))
+                        .is_some_and(|rules| !rules.is_empty() && rules.iter().all(|rule| rule["health"] != "unknown"))
             })
         };
-        rule_groups.keys().all(evaluated).then_some(groups)
+        (!rule_groups.is_empty() && rule_groups.keys().all(evaluated)).then_some(groups)
     })
     .await
     .unwrap_or_else(|e| prometheus.fail(&format!("{e}; expected groups: {:?}", rule_groups.keys())));
