@@ -693,8 +693,40 @@ async fn a_second_replica_does_not_write_while_the_first_holds_the_lease() {
 
     // A spec change while the first leads: the first applies it, the second writes nothing.
     scenario.set_trace_retention("24h", "the leader").await;
+    // Then the standby is watched over more than a whole lease period, long enough to have taken
+    // the lease had the leader stopped renewing it, with a hand edit for it to correct meanwhile:
+    // the leader keeps renewing, puts the edit back, and the standby never writes.
+    use k8s_openapi::api::coordination::v1::Lease;
+    let leases: Api<Lease> = Api::namespaced(scenario.client.clone(), &scenario.stack_namespace);
+    let renewed = |lease: &Lease| lease.spec.as_ref().and_then(|spec| spec.renew_time.clone());
+    let before = leases.get(LEASE).await.unwrap_or_else(|e| panic!("{e}"));
+    let jaeger = scenario.object_name("jaeger");
+    let edit = serde_json::json!({"data": {"config.yaml": "# edited by hand\n"}});
+    scenario
+        .config_maps()
+        .patch(&jaeger, &PatchParams::default(), &Patch::Merge(&edit))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let watched = LEASE_DURATION + 2 * LEASE_RENEWAL;
+    let until = tokio::time::Instant::now() + watched;
+    let mut ticks = tokio::time::interval(Duration::from_millis(200));
+    while tokio::time::Instant::now() < until {
+        ticks.tick().await;
+        assert_eq!(second.writes.get(), 0, "the standby wrote while the leader held the lease");
+        assert_eq!(second.metrics.leader.get(), 0, "the standby believes it leads");
+    }
+    let after = leases.get(LEASE).await.unwrap_or_else(|e| panic!("{e}"));
+    let holder = |lease: &Lease| lease.spec.as_ref().and_then(|spec| spec.holder_identity.clone());
+    assert_eq!(holder(&after).as_deref(), Some("first"), "the lease stayed with the leader");
+    assert_ne!(renewed(&after), renewed(&before), "the leader renewed its lease meanwhile");
+    let maps = scenario.config_maps();
+    wait_for("the leader puts the hand edit back", TIMEOUT, || async {
+        let config = maps.get(&jaeger).await.ok()?.data?.remove("config.yaml")?;
+        (!config.starts_with("# edited by hand")).then_some(())
+    })
+    .await
+    .unwrap_or_else(|error| panic!("{error}"));
     assert_eq!(second.writes.get(), 0, "the standby wrote while the leader held the lease");
-    assert_eq!(second.metrics.leader.get(), 0);
 
     // When the first stops it releases the lease; the second takes over and applies changes.
     first.stop().await;
