@@ -13,6 +13,8 @@
 #   env     print the export lines of the running control plane
 #   crash C kill -KILL component C (etcd, kube-apiserver, kube-controller-manager) and start
 #           it again as it was (same data, port, flags); for fault-injection tests
+#   kill C  kill -KILL component C and leave it down (until `revive`)
+#   revive  start every component that is down again as it was
 #
 # Environment:
 #   STACKSCOPE_STATE              state dir (default $HOME/.cache/stackscope/control-plane)
@@ -517,34 +519,41 @@ exited() {
 
 # do_crash NAME: kill -KILL one component (a crash, no shutdown) and start it again with the
 # same command line, data and port; waits until it is healthy again. For fault-injection tests.
-do_crash() {
-  local name="$1" pid i cmd=()
+# do_kill C: SIGKILL component C and wait until it is gone; it stays down.
+do_kill() {
+  local name="$1" pid i
   [[ " ${COMPONENTS[*]} " == *" $name "* ]] || die "unknown component '$name' (${COMPONENTS[*]})"
   alive "$name" || die "$name is not running"
   [[ -f "$STATE/$name.cmdline" ]] || die "no recorded command line for $name: restart the control plane"
-  mapfile -d '' -t cmd <"$STATE/$name.cmdline"
   pid="$(pid_of "$name")"
   kill -KILL "$pid" 2>/dev/null || true
   # Gone means reaped or a zombie: only then are its sockets closed (its command line empties
   # earlier, while it still holds its ports).
   for ((i = 0; i < 200; i++)); do exited "$pid" && break; sleep 0.1; done
   exited "$pid" || die "$name (pid $pid) survived SIGKILL"
-  log "crashed $name (pid $pid)"
-  launch "$name" "${cmd[@]}" || die "$name did not start again"
-  wait_ready "$name" || die "$name not healthy after the restart"
-  log "$name is back"
-  # What the kubelet does for static pods: a component that exited meanwhile (the controller
-  # manager exits on the 403s a restarting API server answers before its RBAC is loaded) is
-  # started again.
-  local other
-  for other in "${COMPONENTS[@]}"; do
-    if ! alive "$other" && [[ -f "$STATE/$other.cmdline" ]]; then
-      mapfile -d '' -t cmd <"$STATE/$other.cmdline"
-      log "$other exited meanwhile; starting it again"
-      launch "$other" "${cmd[@]}" || die "$other did not start again"
-      wait_ready "$other" || die "$other not healthy after the restart"
+  log "killed $name (pid $pid)"
+}
+
+# do_revive: start every component that is down again as it was (same data, port, flags), in
+# order, each once healthy. What the kubelet does for static pods: a component that exited
+# meanwhile (the controller manager exits on the 403s a restarting API server answers before
+# its RBAC is loaded) is started again too.
+do_revive() {
+  local name cmd=()
+  for name in "${COMPONENTS[@]}"; do
+    if ! alive "$name" && [[ -f "$STATE/$name.cmdline" ]]; then
+      mapfile -d '' -t cmd <"$STATE/$name.cmdline"
+      log "starting $name again"
+      launch "$name" "${cmd[@]}" || die "$name did not start again"
+      wait_ready "$name" || die "$name not healthy after the restart"
+      log "$name is back"
     fi
   done
+}
+
+do_crash() {
+  do_kill "$1"
+  do_revive
 }
 
 do_status() {
@@ -565,14 +574,14 @@ do_status() {
 main() {
   local cmd="${1:-}"
   case "$cmd" in
-    start | stop | status | env) ;;
-    crash) [[ -n "${2:-}" ]] || die "usage: $0 crash etcd|kube-apiserver|kube-controller-manager" ;;
+    start | stop | status | env | revive) ;;
+    crash | kill) [[ -n "${2:-}" ]] || die "usage: $0 $1 etcd|kube-apiserver|kube-controller-manager" ;;
     -h | --help | help) sed -n '2,/^set -euo/p' "$0" | sed -e '/^set -euo/d' -e 's/^# \{0,1\}//'; return 0 ;;
-    *) die "usage: $0 start|stop|status|env|crash COMPONENT" ;;
+    *) die "usage: $0 start|stop|status|env|crash COMPONENT|kill COMPONENT|revive" ;;
   esac
   mkdir -p "$STATE"
   # serialize start/stop on the same state dir
-  if [[ "$cmd" == start || "$cmd" == stop || "$cmd" == crash ]] && command -v flock >/dev/null 2>&1; then
+  if [[ "$cmd" == start || "$cmd" == stop || "$cmd" == crash || "$cmd" == kill || "$cmd" == revive ]] && command -v flock >/dev/null 2>&1; then
     exec 9>"$STATE/.lock"
     flock 9
   fi
@@ -582,6 +591,8 @@ main() {
     status) do_status ;;
     env) all_healthy || die "not running or not healthy (see: $0 status)"; print_env ;;
     crash) do_crash "$2" ;;
+    kill) do_kill "$2" ;;
+    revive) do_revive ;;
   esac
 }
 

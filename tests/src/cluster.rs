@@ -16,6 +16,7 @@ use kube::{Client, Config};
 use stackscope::controller::metrics::Metrics;
 use stackscope::controller::{RunConfig, Shutdown, WatchScope, leader::LeaseConfig, run_with};
 
+use crate::faults::FaultGate;
 use crate::repo_root;
 
 /// Environment of the running control plane (`KUBECONFIG`, binaries).
@@ -48,33 +49,37 @@ impl ControlPlane {
     }
 }
 
+/// `tools/control-plane.sh ARGS` on the tests' control plane: `STACKSCOPE_STATE`, else the
+/// tests' own state directory — never the control plane `make run` leaves up, whose operator
+/// watches every namespace and would reconcile the tests' stacks too.
+pub fn control_plane_script(args: &[&str]) -> Result<std::process::Output, String> {
+    let mut command = std::process::Command::new(repo_root().join("tools/control-plane.sh"));
+    if std::env::var_os("STACKSCOPE_STATE").is_none() {
+        command.env("STACKSCOPE_STATE", test_state_dir());
+    }
+    let output = command.args(args).output().map_err(|error| format!("cannot run tools/control-plane.sh: {error}"))?;
+    if output.status.success() {
+        Ok(output)
+    } else {
+        Err(format!("tools/control-plane.sh {} failed:\n{}", args.join(" "), String::from_utf8_lossy(&output.stderr)))
+    }
+}
+
 /// Starts (or reuses) the control plane once per test process.
 pub fn control_plane() -> Result<ControlPlane, String> {
     static PLANE: OnceLock<Result<ControlPlane, String>> = OnceLock::new();
     PLANE
         .get_or_init(|| {
-            let mut command = std::process::Command::new(repo_root().join("tools/control-plane.sh"));
-            // Never the control plane `make run` leaves up: its operator watches every namespace
-            // and would reconcile the tests' stacks too.
-            if std::env::var_os("STACKSCOPE_STATE").is_none() {
-                command.env("STACKSCOPE_STATE", test_state_dir());
-            }
-            let output =
-                command.arg("start").output().map_err(|error| format!("cannot run tools/control-plane.sh: {error}"))?;
-            if !output.status.success() {
-                return Err(format!(
-                    "tools/control-plane.sh start failed:\n{}",
-                    String::from_utf8_lossy(&output.stderr)
-                ));
-            }
+            let output = control_plane_script(&["start"])?;
             ControlPlane::from_exports(&exports(&output.stdout))
         })
         .clone()
 }
 
-/// Counts the write requests (anything but GET, LIST, WATCH) a client sends.
+/// Counts the write requests (anything but GET, LIST, WATCH) a client sends, and carries the
+/// gate that injects a fault before a chosen request.
 #[derive(Clone, Default)]
-pub struct WriteCounter(Arc<AtomicU64>);
+pub struct WriteCounter(Arc<AtomicU64>, pub FaultGate);
 
 impl WriteCounter {
     pub fn get(&self) -> u64 {
@@ -114,6 +119,7 @@ where
     }
 
     fn call(&mut self, request: http::Request<B>) -> Self::Future {
+        self.counter.1.before(&request);
         if request.method() != http::Method::GET {
             self.counter.0.fetch_add(1, Ordering::SeqCst);
         }

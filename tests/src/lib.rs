@@ -2,6 +2,7 @@
 //! the configuration files its ConfigMaps carry.
 
 pub mod cluster;
+pub mod faults;
 pub mod grafana_model;
 pub mod http;
 pub mod loki_model;

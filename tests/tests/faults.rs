@@ -1,8 +1,11 @@
-//! Faults of the control plane in the middle of reconciles: the API server and etcd are killed
-//! (SIGKILL, no shutdown) right after a ServiceMonitor changed, and started again as they were
-//! (`tools/control-plane.sh crash`). The operator must reconnect, resume its watches and converge
-//! on the change, with no owned object duplicated, lost or recreated (same names, same UIDs), and
-//! keep converging afterwards, including on a hand edit made while etcd was down.
+//! Faults of the control plane in the middle of reconciles: after a ServiceMonitor changed, the
+//! API server or etcd is killed (SIGKILL, no shutdown) exactly when the operator is about to
+//! write the new Prometheus configuration — the gate of the operator's own client kills it before
+//! the request leaves (`stackscope_tests::faults`), so the crash lands mid-reconcile by
+//! construction — and started again as it was. The operator must reconnect, resume its watches
+//! and converge on the change, with no owned object duplicated, lost or recreated (same names,
+//! same UIDs). Then a hand edit made while no operator runs, with etcd crashing meanwhile, is
+//! found and put back by the next operator.
 //!
 //! This file holds one test on purpose: it takes the shared test control plane down briefly,
 //! and test binaries run one after another.
@@ -16,8 +19,9 @@ use kube::{Client, ResourceExt};
 use stackscope::api::{ObservabilityStack, ServiceMonitor};
 use stackscope::controller::kinds::owned_kinds;
 use stackscope_tests::cluster::{
-    Operator, client, control_plane, fresh_namespace, install_crds, test_state_dir, wait_for,
+    Operator, client, control_plane, control_plane_script, fresh_namespace, install_crds, wait_for,
 };
+use stackscope_tests::faults::Fault;
 
 const STACK_NAMESPACE: &str = "faults-obs";
 const APPS_NAMESPACE: &str = "faults-apps";
@@ -27,18 +31,10 @@ const CONVERGE: Duration = Duration::from_secs(120);
 
 /// `tools/control-plane.sh crash COMPONENT` on the tests' control plane; returns once it is back.
 async fn crash(component: &'static str) {
-    let output = tokio::task::spawn_blocking(move || {
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-        let state = std::env::var_os("STACKSCOPE_STATE").unwrap_or_else(|| test_state_dir().into_os_string());
-        std::process::Command::new(root.join("tools/control-plane.sh"))
-            .args(["crash", component])
-            .env("STACKSCOPE_STATE", state)
-            .output()
-    })
-    .await
-    .unwrap_or_else(|error| panic!("{error}"))
-    .unwrap_or_else(|error| panic!("control-plane.sh crash {component}: {error}"));
-    assert!(output.status.success(), "crash {component}: {}", String::from_utf8_lossy(&output.stderr));
+    tokio::task::spawn_blocking(move || control_plane_script(&["crash", component]))
+        .await
+        .unwrap_or_else(|error| panic!("{error}"))
+        .unwrap_or_else(|error| panic!("{error}"));
 }
 
 /// Every object the stack owns: `Kind/name` → UID.
@@ -112,12 +108,23 @@ async fn the_operator_converges_through_api_server_and_etcd_crashes_without_losi
         .find(|monitor| monitor.name_any() == "gateway")
         .cloned()
         .unwrap_or_else(|| panic!("the example has no gateway monitor"));
+    let prometheus_config = format!("/configmaps/{stack_name}-prometheus");
     for (round, component) in ["kube-apiserver", "etcd", "kube-apiserver", "etcd"].into_iter().enumerate() {
-        // A change the operator is reconciling when the component dies.
+        // The component dies when the reconcile of this change is about to write the new config.
+        operator.writes.1.arm(Fault {
+            method: http::Method::PATCH,
+            path_contains: prometheus_config.clone(),
+            component,
+        });
         let interval = format!("{}s", 11 + round);
         gateway.spec.endpoints[0].interval = Some(stackscope::api::ScrapeDuration::from(interval.as_str()));
         apply(&monitors_api, &gateway).await;
-        crash(component).await;
+        let fired = round as u64 + 1;
+        wait_for(&format!("{component} killed mid-reconcile"), CONVERGE, || async {
+            (operator.writes.1.fired() == fired).then_some(())
+        })
+        .await
+        .unwrap_or_else(|error| panic!("{error}"));
         let needle = format!("scrape_interval: {interval}");
         wait_for(&format!("the change to {interval} applied after {component} crashed"), CONVERGE, || {
             converged(&client, &stack_name, &needle)
@@ -128,7 +135,9 @@ async fn the_operator_converges_through_api_server_and_etcd_crashes_without_losi
         assert_eq!(after, before, "round {round} ({component}): objects lost, duplicated or recreated");
     }
 
-    // A hand edit made while etcd is down for a moment is still found and put back.
+    // A hand edit made while no operator runs (etcd crashing meanwhile) is found and put back by
+    // the next operator.
+    operator.stop().await;
     let maps: Api<ConfigMap> = Api::namespaced(client.clone(), STACK_NAMESPACE);
     let loki = format!("{stack_name}-loki");
     let edit = serde_json::json!({"data": {"loki.yaml": "# edited by hand\n"}});
@@ -136,6 +145,7 @@ async fn the_operator_converges_through_api_server_and_etcd_crashes_without_losi
         .await
         .unwrap_or_else(|error| panic!("edit: {error}"));
     crash("etcd").await;
+    let operator = Operator::start(&plane, STACK_NAMESPACE, None).await.unwrap_or_else(|error| panic!("{error}"));
     wait_for("the hand edit put back", CONVERGE, || async {
         let map = maps.get(&loki).await.ok()?;
         map.data?.get("loki.yaml")?.contains("retention_period").then_some(())
