@@ -115,7 +115,10 @@ mod tests {
         let cpu = "100 * sum by (pod) (rate(x{a=\"> 3\"}[5m])) / sum by (pod) (y > 0) > 80";
         assert_eq!(comparison(cpu), Some((">".to_owned(), 80.0)));
         assert_eq!(comparison("up{job=~\"db\"} == 0"), Some(("==".to_owned(), 0.0)));
-        assert_eq!(comparison("histogram_quantile(0.95, sum by (le) (rate(h[5m]))) > 0.2"), Some((">".to_owned(), 0.2)));
+        assert_eq!(
+            comparison("histogram_quantile(0.95, sum by (le) (rate(h[5m]))) > 0.2"),
+            Some((">".to_owned(), 0.2))
+        );
         assert_eq!(comparison("x <= 10"), Some(("<=".to_owned(), 10.0)));
         assert_eq!(comparison("vector(1)"), None);
         assert_eq!(windows("floor(sum(increase(r[10m]))) > 3 and rate(y[1h:5m])"), ["10m", "1h:5m"]);

@@ -198,7 +198,12 @@ impl Seed {
     /// in path order.
     pub fn steps_of_level(&self, level: &str) -> Vec<String> {
         let reaches = &self.incident_levels.get(level).unwrap_or_else(|| panic!("no incident level {level}")).reaches;
-        self.routing.escalation.iter().filter(|step| reaches.contains(&step.role)).map(|step| step.step.clone()).collect()
+        self.routing
+            .escalation
+            .iter()
+            .filter(|step| reaches.contains(&step.role))
+            .map(|step| step.step.clone())
+            .collect()
     }
 
     /// The receivers an alert of the document reaches: its Channel column, and when it pages the

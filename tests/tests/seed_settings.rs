@@ -95,9 +95,11 @@ fn each_broken_document_value_fails_its_row() {
         change(&mut stack);
         let rendered = Rendered::of(stack).unwrap_or_else(|error| panic!("{row}/{value}: {error}"));
         let failed = failures(&rendered);
-        let expected_row = failed.iter().any(|failure| failure.starts_with(&format!("{row} (")) && failure.contains(value));
+        let expected_row =
+            failed.iter().any(|failure| failure.starts_with(&format!("{row} (")) && failure.contains(value));
         if failed.len() != 1 || !expected_row {
-            problems.push(format!("breaking {value} should fail the row {row:?} alone, naming it; failed: {failed:#?}"));
+            problems
+                .push(format!("breaking {value} should fail the row {row:?} alone, naming it; failed: {failed:#?}"));
         }
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
@@ -182,9 +184,10 @@ fn log_retention(rendered: &Rendered, seed: &Seed) -> Result<(), String> {
     let env = list(statefulset.first().ok_or("no Loki StatefulSet")?, "spec/template/spec/containers/0/env")?;
     for key in ["account_name", "account_key"] {
         let value = text(at(azure, key)?);
-        let variable = value.strip_prefix("${").and_then(|rest| rest.strip_suffix('}')).ok_or(format!(
-            "azure {key} must be ${{ENV}}, is {value}"
-        ))?;
+        let variable = value
+            .strip_prefix("${")
+            .and_then(|rest| rest.strip_suffix('}'))
+            .ok_or(format!("azure {key} must be ${{ENV}}, is {value}"))?;
         let entry = env.iter().find(|entry| text(&entry["name"]) == variable).ok_or(format!("no env {variable}"))?;
         ensure(at(entry, "valueFrom/secretKeyRef/name").is_ok(), format!("{variable} comes from a Secret"))?;
     }
@@ -249,10 +252,8 @@ fn promtail(rendered: &Rendered, seed: &Seed) -> Result<(), String> {
 
 fn log_levels(rendered: &Rendered, seed: &Seed) -> Result<(), String> {
     let crds = stackscope::crdgen::crd_documents()?;
-    let (_, text_of_crd) = crds
-        .iter()
-        .find(|(name, _)| name.contains("observabilitystacks"))
-        .ok_or("no ObservabilityStack CRD")?;
+    let (_, text_of_crd) =
+        crds.iter().find(|(name, _)| name.contains("observabilitystacks")).ok_or("no ObservabilityStack CRD")?;
     let crd: Value = serde_saphyr::from_str(text_of_crd).map_err(|error| error.to_string())?;
     let levels = "spec/versions/0/schema/openAPIV3Schema/properties/spec/properties/logging/properties/levels";
     ensure(strings(&crd, &format!("{levels}/items/enum"))? == seed.log_levels, "the CRD's level enum")?;
@@ -287,8 +288,9 @@ fn prometheus(rendered: &Rendered, seed: &Seed) -> Result<(), String> {
         }
     }
     // The document's static targets are the example's monitors of those Services, on those ports.
-    let workloads = std::fs::read_to_string(stackscope_tests::repo_root().join("examples/workloads/machineavatars.yaml"))
-        .map_err(|error| error.to_string())?;
+    let workloads =
+        std::fs::read_to_string(stackscope_tests::repo_root().join("examples/workloads/machineavatars.yaml"))
+            .map_err(|error| error.to_string())?;
     let documents = stackscope::manifest::documents("machineavatars.yaml", &workloads).map_err(|e| e.to_string())?;
     for target in &seed.prometheus.targets {
         let (service, port) = target.split_once(':').ok_or(target.as_str())?;
@@ -326,10 +328,8 @@ fn metric_retention(rendered: &Rendered, seed: &Seed) -> Result<(), String> {
 
 fn red_metrics(rendered: &Rendered, seed: &Seed) -> Result<(), String> {
     let red = &seed.red_metrics;
-    let selected: BTreeSet<String> = rules(rendered, "red.yml")?
-        .iter()
-        .flat_map(|rule| promql::selected_metrics(&text(&rule["expr"])))
-        .collect();
+    let selected: BTreeSet<String> =
+        rules(rendered, "red.yml")?.iter().flat_map(|rule| promql::selected_metrics(&text(&rule["expr"]))).collect();
     let expected: BTreeSet<String> =
         [red.rate.clone(), red.errors.clone(), format!("{}_bucket", red.duration)].into_iter().collect();
     ensure(selected == expected, format!("red.yml selects {selected:?}, the seed names {expected:?}"))
@@ -559,9 +559,10 @@ fn probes(rendered: &Rendered, seed: &Seed) -> Result<(), String> {
             expect_eq(response_3d, &format!("{probe}/{field}"), &text(value))?;
         }
     }
-    for (file, fields) in
-        [("health-response.schema.json", &seed.probes.health_response), ("ready-response.schema.json", &seed.probes.ready_response)]
-    {
+    for (file, fields) in [
+        ("health-response.schema.json", &seed.probes.health_response),
+        ("ready-response.schema.json", &seed.probes.ready_response),
+    ] {
         let schema = rendered.yaml(Component::Probes, file)?;
         for field in fields {
             ensure(at(&schema, &format!("properties/{field}")).is_ok(), format!("{file}: {field}"))?;

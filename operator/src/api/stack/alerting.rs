@@ -216,7 +216,6 @@ impl Default for BusinessAlerts {
     }
 }
 
-
 /// The stack's own health: a dead man's switch and the failures that silence alerts or lose data.
 /// Their thresholds are counts or percentages over the window, as each says; the Watchdog, the
 /// reload alerts and the halted compactor have none (their `threshold` is not read).

@@ -41,10 +41,13 @@ pub(crate) fn channel_matcher(channel: Channel) -> String {
 pub(crate) fn tree(stack: &ResolvedStack) -> (Route, Vec<TimeInterval>) {
     let routing = &stack.spec.alerting.routing;
     let mut routes = vec![watchdog(routing)];
-    let enabled: Vec<Channel> =
-        Channel::ALL.into_iter().filter(|channel| routing.channel_enabled(*channel)).collect();
+    let enabled: Vec<Channel> = Channel::ALL.into_iter().filter(|channel| routing.channel_enabled(*channel)).collect();
     for channel in &enabled {
-        routes.push(continuing(channel.as_str(), vec![channel_matcher(*channel)], level_routes(channel.as_str(), routing)));
+        routes.push(continuing(
+            channel.as_str(),
+            vec![channel_matcher(*channel)],
+            level_routes(channel.as_str(), routing),
+        ));
     }
     for channel in &enabled {
         let severities: Vec<_> =
@@ -71,13 +74,7 @@ pub(crate) fn tree(stack: &ResolvedStack) -> (Route, Vec<TimeInterval>) {
 
 /// A child route that lets the alert go on to its siblings.
 fn continuing(receiver: &str, matchers: Vec<String>, routes: Vec<Route>) -> Route {
-    Route {
-        receiver: receiver.to_owned(),
-        matchers,
-        continue_matching: Some(true),
-        routes,
-        ..Route::default()
-    }
+    Route { receiver: receiver.to_owned(), matchers, continue_matching: Some(true), routes, ..Route::default() }
 }
 
 /// The Watchdog, first and alone: to the dead man's switch every `interval`, or to nowhere.

@@ -403,16 +403,16 @@ pub(crate) fn business(stack: &ResolvedStack) -> Dashboard {
                 .min(0.0)
                 .target(range_query("A", format!("sum(increase({}[1d]))", metric.chatbots_created), "chatbots")),
         ),
-        stat("User Satisfaction", "Thumbs up in percent of all ratings over the last day.", 6)
-            .unit("percent")
-            .target(range_query(
+        stat("User Satisfaction", "Thumbs up in percent of all ratings over the last day.", 6).unit("percent").target(
+            range_query(
                 "A",
                 format!(
                     "100 * sum(increase({ratings}{{rating=\"up\"}}[1d])) / sum(increase({ratings}[1d]))",
                     ratings = metric.satisfaction_ratings
                 ),
                 "satisfied",
-            )),
+            ),
+        ),
         stat("Free → Pro Conversion", "Upgrades to Pro in percent of new signups over 30 days.", 6)
             .unit("percent")
             .target(range_query(

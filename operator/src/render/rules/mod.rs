@@ -51,8 +51,8 @@ mod slo;
 pub(crate) mod table;
 
 pub use decimal::Decimal;
-pub(crate) use slo::{ERROR_BUDGET_REMAINING_RECORD, sli_record};
 pub use model::{AlertingRule, CHANNELS_LABEL, NO_CHANNEL, RecordingRule, Rule, RuleFile, RuleGroup, channels_label};
+pub(crate) use slo::{ERROR_BUDGET_REMAINING_RECORD, sli_record};
 use table::Table;
 
 /// Rule file of the seed's Infrastructure Alerts table.
