@@ -273,8 +273,16 @@ fn rules_that_disagree_with_the_spec_fail_the_suites() {
     for (alert, real, other) in [
         ("LokiIngestionRefused", "loki_discarded_samples_total", "loki_discarded_lines_total"),
         ("ThanosCompactionHalted", "thanos_compact_halted", "thanos_compactor_halted"),
-        ("AlertmanagerNotificationsFailing", "alertmanager_notifications_failed_total", "alertmanager_alerts_invalid_total"),
-        ("PrometheusRuleEvaluationFailures", "prometheus_rule_evaluation_failures_total", "prometheus_rule_group_failures_total"),
+        (
+            "AlertmanagerNotificationsFailing",
+            "alertmanager_notifications_failed_total",
+            "alertmanager_alerts_invalid_total",
+        ),
+        (
+            "PrometheusRuleEvaluationFailures",
+            "prometheus_rule_evaluation_failures_total",
+            "prometheus_rule_group_failures_total",
+        ),
         ("PrometheusConfigReloadFailed", "prometheus_config_last_reload_successful", "prometheus_config_reload_ok"),
         ("AlertmanagerConfigReloadFailed", "alertmanager_config_last_reload_successful", "alertmanager_config_ok"),
     ] {

@@ -42,15 +42,15 @@ pub(super) fn suite(stack: &ResolvedStack) -> Suite {
     let watchdog = threshold(stack, "Watchdog", &alerts.watchdog, "watchdog", 0);
     let prometheus_reload =
         threshold(stack, "PrometheusConfigReloadFailed", &alerts.prometheus_config_reload, "prometheus_config", 0);
-    let evaluation = threshold(
+    let evaluation =
+        threshold(stack, "PrometheusRuleEvaluationFailures", &alerts.rule_evaluation_failures, "rule_evaluation", 300);
+    let alertmanager_reload = threshold(
         stack,
-        "PrometheusRuleEvaluationFailures",
-        &alerts.rule_evaluation_failures,
-        "rule_evaluation",
-        300,
+        "AlertmanagerConfigReloadFailed",
+        &alerts.alertmanager_config_reload,
+        "alertmanager_config",
+        0,
     );
-    let alertmanager_reload =
-        threshold(stack, "AlertmanagerConfigReloadFailed", &alerts.alertmanager_config_reload, "alertmanager_config", 0);
     let notifications =
         threshold(stack, "AlertmanagerNotificationsFailing", &alerts.notifications_failing, "notifications", 300);
     let compaction = threshold(stack, "ThanosCompactionHalted", &alerts.compaction_halted, "compaction", 0)
@@ -138,7 +138,8 @@ pub(super) fn suite(stack: &ResolvedStack) -> Suite {
     }
     if let Some(ingestion) = &ingestion {
         let from = counting_from(grid, ingestion.window);
-        for (reason, count) in [("rate_limited", ingestion.value.floor() + 1.0), ("line_too_long", quiet(ingestion.value))]
+        for (reason, count) in
+            [("rate_limited", ingestion.value.floor() + 1.0), ("line_too_long", quiet(ingestion.value))]
         {
             let mut series = pod("loki-0");
             series.insert("reason".to_owned(), reason.to_owned());
