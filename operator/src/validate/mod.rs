@@ -689,4 +689,25 @@ mod tests {
             ]
         );
     }
+
+    #[test]
+    fn business_days_and_monitor_channels_are_checked() {
+        let mut spec = ObservabilityStackSpec::default();
+        spec.alerting.routing.business_hours.weekdays =
+            ["monday:friday", "saturday", "sunday:saturday", "friday:monday", "saturday:sunday", "someday", "monday:"]
+                .map(str::to_owned)
+                .to_vec();
+        let paths: Vec<String> = stack(&spec).into_iter().map(|e| e.path).collect();
+        let day = |index: usize| format!("spec.alerting.routing.businessHours.weekdays[{index}]");
+        assert_eq!(paths, [day(3), day(4), day(5), day(6)], "Alertmanager's week starts on Sunday");
+
+        let monitor_spec: ServiceMonitorSpec = serde_json::from_value(serde_json::json!({
+            "selector": {}, "endpoints": [{"port": "http"}],
+            "alerts": {"channels": {"CriticalLatency": ["slack"], "OutOfMemory": ["email"]}}
+        }))
+        .unwrap();
+        let errors = monitor(&monitor_spec);
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!(errors[0].path, "spec.alerts.channels.OutOfMemory", "not a per-service alert");
+    }
 }
