@@ -9,7 +9,9 @@ pub mod loki_model;
 pub mod node;
 pub mod process;
 pub mod prometheus_operator;
+pub mod promql;
 pub mod rule_tests;
+pub mod seed;
 pub mod tools;
 pub mod variants;
 

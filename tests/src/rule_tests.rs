@@ -29,7 +29,9 @@ use std::path::Path;
 
 use regex::Regex;
 use serde::Serialize;
-use stackscope::api::{AlertThreshold, Duration, IncidentLevel, RedMetrics, ScrapeDuration, Severity};
+use stackscope::api::{
+    AlertThreshold, Channel, ChannelPolicy, Duration, IncidentLevel, RedMetrics, ScrapeDuration, Severity,
+};
 use stackscope::render::rules::{
     APPLICATION_FILE, BUDGETS_FILE, BUSINESS_FILE, Decimal, INFRASTRUCTURE_FILE, SLO_FILE,
 };
@@ -37,6 +39,8 @@ use stackscope::resolve::{ResolvedMonitor, ResolvedStack};
 
 /// Labels of a series or an alert.
 pub type Labels = BTreeMap<String, String>;
+
+mod self_monitoring;
 
 /// A PromQL label matcher: label, operator (`=`, `!=`, `=~`, `!~`), value.
 type Matcher = (String, String, String);
@@ -579,15 +583,56 @@ fn alert_labels(severity: Severity, incident_level: IncidentLevel, signal: &str)
     labels([("severity", severity.as_str()), ("incident_level", incident_level.as_str()), ("signal", signal)])
 }
 
+/// The `channels` label of a set of channels: each once, in the document's order, or `none`.
+fn channels_value(channels: &[Channel]) -> String {
+    let named: Vec<&str> = Channel::ALL.iter().filter(|c| channels.contains(c)).map(|c| c.as_str()).collect();
+    if named.is_empty() { "none".to_owned() } else { named.join(",") }
+}
+
+/// The channels the spec sends an alert of the severity policy to.
+fn severity_channels(stack: &ResolvedStack, severity: Severity) -> String {
+    channels_value(&stack.spec.alerting.routing.severity_channels(severity))
+}
+
+/// The channels of an alert: its own, else under the `PerAlert` policy the document's Channel
+/// column (`tests/data/seed.yaml`) when the document lists the alert, else the severity policy.
+fn alert_channels(stack: &ResolvedStack, alert: &str, own: Option<&[Channel]>, severity: Severity) -> String {
+    if let Some(own) = own {
+        return channels_value(own);
+    }
+    let column = crate::seed::seed().alerts.iter().find(|row| row.name == alert).map(|row| {
+        row.channels
+            .iter()
+            .map(|name| {
+                Channel::ALL.into_iter().find(|c| c.as_str() == name).unwrap_or_else(|| panic!("channel {name}"))
+            })
+            .collect::<Vec<_>>()
+    });
+    match (stack.spec.alerting.routing.channel_policy, column) {
+        (ChannelPolicy::PerAlert, Some(column)) => channels_value(&column),
+        _ => severity_channels(stack, severity),
+    }
+}
+
 /// The threshold of an enabled alert. `signal` is the contract's label for the alert's subject;
 /// `default_window` the window the renderer takes when the spec names none.
-fn threshold(alert: &'static str, spec: &AlertThreshold, signal: &str, default_window: u64) -> Option<Threshold> {
-    spec.enabled.then(|| Threshold {
-        alert,
-        value: spec.threshold,
-        for_seconds: spec.for_duration.as_ref().map_or(0, |duration| seconds(duration, alert)),
-        window: spec.window.as_ref().map_or(default_window, |window| seconds(window, alert)),
-        labels: alert_labels(spec.severity, spec.incident_level, signal),
+fn threshold(
+    stack: &ResolvedStack,
+    alert: &'static str,
+    spec: &AlertThreshold,
+    signal: &str,
+    default_window: u64,
+) -> Option<Threshold> {
+    spec.enabled.then(|| {
+        let mut labels = alert_labels(spec.severity, spec.incident_level, signal);
+        labels.insert("channels".to_owned(), alert_channels(stack, alert, spec.channels.as_deref(), spec.severity));
+        Threshold {
+            alert,
+            value: spec.threshold,
+            for_seconds: spec.for_duration.as_ref().map_or(0, |duration| seconds(duration, alert)),
+            window: spec.window.as_ref().map_or(default_window, |window| seconds(window, alert)),
+            labels,
+        }
     })
 }
 
@@ -734,9 +779,9 @@ fn histogram(metric: &str, grid: Grid, base: &Labels, p95: f64) -> Vec<Series> {
 // ---------------------------------------------------------------------------------------------
 // The suites
 
-/// Every suite of a stack: the three seed tables, the churn (monthly, on its own coarse grid),
-/// one suite per SLO burn-rate pair and the performance budgets. Suites of disabled parts are
-/// left out, as the renderer leaves their rule files out.
+/// Every suite of a stack: the three seed tables, the churn (monthly, on its own coarse grid), the
+/// stack's own health, one suite per SLO burn-rate pair and the performance budgets. Suites of
+/// disabled parts are left out, as the renderer leaves their rule files out.
 pub fn suites(stack: &ResolvedStack) -> Vec<Suite> {
     let spec = &stack.spec;
     let mut suites = Vec::new();
@@ -745,6 +790,7 @@ pub fn suites(stack: &ResolvedStack) -> Vec<Suite> {
         suites.push(application(stack));
         suites.push(business(stack));
         suites.extend(churn(stack));
+        suites.push(self_monitoring::suite(stack));
     }
     if spec.alerting.enabled && spec.slos.enabled {
         suites.extend((0..spec.slos.burn_rate_windows.len()).filter_map(|pair| slo_pair(stack, pair)));
@@ -761,14 +807,14 @@ fn infrastructure(stack: &ResolvedStack) -> Suite {
     let infra = &stack.spec.alerting.rules.infrastructure;
     let cpu: Vec<Threshold> = [("HighCPU", &infra.high_cpu), ("CriticalCPU", &infra.critical_cpu)]
         .into_iter()
-        .filter_map(|(alert, spec)| threshold(alert, spec, "cpu", 300))
+        .filter_map(|(alert, spec)| threshold(stack, alert, spec, "cpu", 300))
         .collect();
     let memory: Vec<Threshold> = [("HighMemory", &infra.high_memory), ("OutOfMemory", &infra.out_of_memory)]
         .into_iter()
-        .filter_map(|(alert, spec)| threshold(alert, spec, "memory", 0))
+        .filter_map(|(alert, spec)| threshold(stack, alert, spec, "memory", 0))
         .collect();
-    let disk = threshold("DiskFull", &infra.disk_full, "disk", 0);
-    let crash = threshold("ContainerCrash", &infra.container_crash, "restarts", 600);
+    let disk = threshold(stack, "DiskFull", &infra.disk_full, "disk", 0);
+    let crash = threshold(stack, "ContainerCrash", &infra.container_crash, "restarts", 600);
 
     let all: Vec<&Threshold> = cpu.iter().chain(&memory).chain(&disk).chain(&crash).collect();
     let windows: Vec<u64> = cpu.iter().chain(&crash).map(|threshold| threshold.window).collect();
@@ -1073,7 +1119,7 @@ fn app_rules(stack: &ResolvedStack) -> Vec<AppRule> {
         (AppAlert::CriticalLatency, &application.critical_latency, "latency"),
         (AppAlert::NoRequests, &application.no_requests, "traffic"),
     ] {
-        let Some(general) = threshold(alert.name(), spec, signal, 300) else { continue };
+        let Some(general) = threshold(stack, alert.name(), spec, signal, 300) else { continue };
         let mut excluded = BTreeSet::new();
         let mut own = Vec::new();
         for (service, alerts) in &overrides {
@@ -1084,16 +1130,20 @@ fn app_rules(stack: &ResolvedStack) -> Vec<AppRule> {
                 AppAlert::CriticalLatency => alerts.latency_critical.as_ref().map(|d| scrape_seconds(d, service)),
                 AppAlert::NoRequests => None,
             };
+            let channels = alerts.channels.get(alert.name());
             if alerts.disabled.iter().any(|name| name == alert.name()) {
                 excluded.insert(service.clone());
-            } else if let Some(value) = value {
+            } else if value.is_some() || channels.is_some() {
                 excluded.insert(service.clone());
-                own.push((service.clone(), value));
+                own.push((service.clone(), value.unwrap_or(general.value), channels));
             }
         }
         rules.push(AppRule { alert, threshold: general.clone(), excluded, only: None });
-        for (service, value) in own {
-            let threshold = Threshold { value, ..general.clone() };
+        for (service, value, channels) in own {
+            let mut threshold = Threshold { value, ..general.clone() };
+            if let Some(channels) = channels {
+                threshold.labels.insert("channels".to_owned(), channels_value(channels));
+            }
             rules.push(AppRule { alert, threshold, excluded: BTreeSet::new(), only: Some(service) });
         }
     }
@@ -1122,7 +1172,7 @@ fn application(stack: &ResolvedStack) -> Suite {
     let application = &stack.spec.alerting.rules.application;
     let red = &stack.spec.metrics.red;
     let rules = app_rules(stack);
-    let database = threshold("DatabaseDown", &application.database_down, "database", 0);
+    let database = threshold(stack, "DatabaseDown", &application.database_down, "database", 0);
     let database_matchers = parse_matchers(&application.database_selector);
 
     let windows: Vec<u64> = rules.iter().map(|rule| rule.threshold.window).collect();
@@ -1309,9 +1359,9 @@ fn latency_subject(grid: Grid, metric: &str, service: &str, p95_seconds: f64) ->
 fn business(stack: &ResolvedStack) -> Suite {
     let alerts = &stack.spec.alerting.rules.business;
     let metrics = &stack.spec.metrics.business;
-    let signups = threshold("NoSignups", &alerts.no_signups, "signups", 3_600);
-    let payments = threshold("PaymentFailures", &alerts.payment_failures, "payments", 300);
-    let churn = threshold("HighChurn", &alerts.high_churn, "churn", 30 * 86_400);
+    let signups = threshold(stack, "NoSignups", &alerts.no_signups, "signups", 3_600);
+    let payments = threshold(stack, "PaymentFailures", &alerts.payment_failures, "payments", 300);
+    let churn = threshold(stack, "HighChurn", &alerts.high_churn, "churn", 30 * 86_400);
     let windows: Vec<u64> = signups.iter().chain(&payments).map(|threshold| threshold.window).collect();
     let fors: Vec<u64> = signups.iter().chain(&payments).map(|threshold| threshold.for_seconds).collect();
     let step = step_for(&windows, &fors, 4);
@@ -1404,7 +1454,7 @@ fn business(stack: &ResolvedStack) -> Suite {
 fn churn(stack: &ResolvedStack) -> Option<Suite> {
     let alerts = &stack.spec.alerting.rules.business;
     let metrics = &stack.spec.metrics.business;
-    let churn = threshold("HighChurn", &alerts.high_churn, "churn", 30 * 86_400)?;
+    let churn = threshold(stack, "HighChurn", &alerts.high_churn, "churn", 30 * 86_400)?;
     let step = step_for(&[churn.window], &[churn.for_seconds], 7);
     let window_steps = (churn.window / step) as usize;
     let grid = Grid { step, len: window_steps + (churn.for_seconds / step) as usize + 3 };
@@ -1430,8 +1480,8 @@ fn churn(stack: &ResolvedStack) -> Option<Suite> {
         });
         plans.push(plan);
     }
-    let signups = threshold("NoSignups", &alerts.no_signups, "signups", 3_600);
-    let payments = threshold("PaymentFailures", &alerts.payment_failures, "payments", 300);
+    let signups = threshold(stack, "NoSignups", &alerts.no_signups, "signups", 3_600);
+    let payments = threshold(stack, "PaymentFailures", &alerts.payment_failures, "payments", 300);
     Some(finish("business-churn", &[BUSINESS_FILE], step, plans, |plan| {
         let grid = plan.grid;
         let mut models: Vec<RuleModel> = signups.iter().chain(&payments).map(RuleModel::of).collect();
@@ -1650,6 +1700,7 @@ fn slo_pair(stack: &ResolvedStack, pair_index: usize) -> Option<Suite> {
                 }
                 for severity in severities {
                     let mut rule_labels = alert_labels(severity, burn_incident_level(severity), signal);
+                    rule_labels.insert("channels".to_owned(), severity_channels(stack, severity));
                     rule_labels.insert("service".to_owned(), objective.service.clone());
                     rule_labels.insert("slo".to_owned(), slo.to_owned());
                     let mut model = RuleModel::new(alert, 0, rule_labels);
@@ -1747,8 +1798,10 @@ fn budgets(stack: &ResolvedStack) -> Suite {
         budgets
             .iter()
             .map(|(name, threshold_ms, matchers)| {
+                let channels = severity_channels(stack, Severity::Warning);
                 let rule_labels = labels([
                     ("budget", name.as_str()),
+                    ("channels", channels.as_str()),
                     ("severity", "warning"),
                     ("incident_level", "P3"),
                     ("signal", "budget"),

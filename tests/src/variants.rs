@@ -129,7 +129,16 @@ const VARIANTS: &[(&str, &str, Edit)] = &[
         "Slack critical only, PagerDuty warning and critical, escalation steps with their own PagerDuty keys",
         routing_custom_escalation,
     ),
-    ("alert-overrides", "per-monitor alert overrides and disabled alerts, retuned and disabled rules", alert_overrides),
+    (
+        "routing-by-severity",
+        "the severity policy, P1 immediate, P2 held to Berlin business hours, a paging step for P1, local receivers",
+        routing_by_severity,
+    ),
+    (
+        "alert-overrides",
+        "per-monitor alert overrides and disabled alerts, retuned and disabled rules, own channels",
+        alert_overrides,
+    ),
     ("monitor-auth", "monitors in the stack's namespace with TLS, bearer-token and basic-auth Secrets", monitor_auth),
     (
         "monitor-selection",
@@ -302,6 +311,43 @@ fn routing_custom_escalation(documents: &mut Documents) -> Result<(), String> {
     Ok(())
 }
 
+fn routing_by_severity(documents: &mut Documents) -> Result<(), String> {
+    let stack = &mut documents.stack;
+    set(stack, "spec/alerting/routing/channelPolicy", json!("BySeverity"));
+    set(
+        stack,
+        "spec/alerting/routing/incidentLevels",
+        json!({"p1": {"timing": "Immediate"}, "p2": {"timing": "Escalating", "businessHoursOnly": true},
+               "p3": {"timing": "Escalating"}}),
+    );
+    set(
+        stack,
+        "spec/alerting/routing/businessHours",
+        json!({"weekdays": ["monday:thursday", "friday"], "start": "08:30", "end": "18:00", "timeZone": "Europe/Berlin"}),
+    );
+    // The CTO is part of P1 too: with P1 immediate, everyone on the path is paged at once.
+    set(
+        stack,
+        "spec/alerting/routing/escalation",
+        json!([
+            {"name": "primary", "role": "DevOps Engineer", "after": "0s", "email": ["devops-oncall@machineavatars.example.com"]},
+            {"name": "secondary", "role": "Backend Lead", "after": "15m", "levels": ["P0", "P1", "P2"]},
+            {"name": "escalation", "role": "CTO", "after": "30m", "levels": ["P0", "P1"],
+             "email": ["cto@machineavatars.example.com"]}
+        ]),
+    );
+    set(stack, "spec/alerting/routing/pagerduty/url", json!("http://catcher.catchers.svc:8080/v2/enqueue"));
+    set(stack, "spec/alerting/routing/email/requireTls", json!(false));
+    set(stack, "spec/alerting/routing/email/tls", json!({"ca": {"name": "smtp-ca", "key": "ca.crt"}}));
+    set(stack, "spec/alerting/routing/deadMansSwitch/enabled", json!(false));
+    set(
+        stack,
+        "spec/alerting/rules/infrastructure/highCpu",
+        json!({"threshold": 80, "for": "5m", "severity": "warning", "incidentLevel": "P2", "channels": ["slack"]}),
+    );
+    Ok(())
+}
+
 fn alert_overrides(documents: &mut Documents) -> Result<(), String> {
     set(
         documents.monitor("gateway")?,
@@ -309,7 +355,12 @@ fn alert_overrides(documents: &mut Documents) -> Result<(), String> {
         json!({"disabled": ["NoRequests", "HighLatency"], "errorRateCritical": 10, "latencyCritical": "500ms"}),
     );
     set(documents.monitor("auth-service")?, "spec/alerts", json!({"disabled": ["HighErrorRate", "CriticalErrorRate"]}));
-    set(documents.monitor("response-3d")?, "spec/alerts", json!({"errorRateWarning": 2.5, "latencyWarning": "1500ms"}));
+    set(
+        documents.monitor("response-3d")?,
+        "spec/alerts",
+        json!({"errorRateWarning": 2.5, "latencyWarning": "1500ms", "channels": {"CriticalLatency": ["slack", "pagerduty"]}}),
+    );
+    set(documents.monitor("response-text")?, "spec/alerts", json!({"channels": {"HighErrorRate": []}}));
     let stack = &mut documents.stack;
     // A threshold is replaced whole, so a disabled one still names its numbers.
     set(
@@ -320,7 +371,8 @@ fn alert_overrides(documents: &mut Documents) -> Result<(), String> {
     set(
         stack,
         "spec/alerting/rules/infrastructure/criticalCpu",
-        json!({"threshold": 97.5, "for": "1m", "severity": "critical", "incidentLevel": "P0"}),
+        json!({"threshold": 97.5, "for": "1m", "severity": "critical", "incidentLevel": "P0",
+               "channels": ["slack", "pagerduty"]}),
     );
     set(
         stack,
@@ -548,6 +600,26 @@ mod tests {
                 any_stack(&|s| s.spec.alerting.enabled && !s.spec.alerting.routing.pagerduty.enabled),
             ),
             ("email critical only", any_stack(&|s| s.spec.alerting.routing.email.severities == [Severity::Critical])),
+            (
+                "the severity policy",
+                any_stack(&|s| s.spec.alerting.routing.channel_policy == stackscope::api::ChannelPolicy::BySeverity),
+            ),
+            (
+                "a level at once besides P0",
+                any_stack(&|s| {
+                    s.spec.alerting.routing.incident_levels.p1.timing == stackscope::api::EscalationTiming::Immediate
+                }),
+            ),
+            ("the dead man's switch off", any_stack(&|s| !s.spec.alerting.routing.dead_mans_switch.enabled)),
+            ("a PagerDuty URL", any_stack(&|s| s.spec.alerting.routing.pagerduty.url.is_some())),
+            (
+                "an alert's own channels",
+                any_stack(&|s| s.spec.alerting.rules.infrastructure.high_cpu.channels.is_some()),
+            ),
+            (
+                "a monitor's own channels",
+                any_monitor(&|_, m| m.spec.alerts.as_ref().is_some_and(|a| !a.channels.is_empty())),
+            ),
             (
                 "escalation with its own PagerDuty key",
                 any_stack(&|s| {

@@ -74,7 +74,7 @@ fn every_alert_of_the_example_fires_at_its_threshold_and_not_below() {
     let rendered = example();
     let suites = assert_behaves("example", &rendered.stack, &rendered);
     let names: Vec<String> = suites.iter().map(|suite| suite.name.clone()).collect();
-    for expected in ["infrastructure", "application", "business", "business-churn", "budgets"] {
+    for expected in ["infrastructure", "application", "business", "business-churn", "self-monitoring", "budgets"] {
         assert!(names.contains(&expected.to_owned()), "no {expected} suite in {names:?}");
     }
     for pair in ["slo-1h-5m", "slo-6h-30m", "slo-1d-2h", "slo-3d-6h"] {
@@ -222,7 +222,7 @@ fn rules_that_disagree_with_the_spec_fail_the_suites() {
     let rendered = example();
     let stack = &rendered.stack;
     type Mutation = (&'static str, &'static str, fn(&mut ResolvedStack));
-    let mutations: [Mutation; 6] = [
+    let mutations: [Mutation; 8] = [
         ("HighCPU threshold 80 → 78", "HighCPU", |stack| {
             stack.spec.alerting.rules.infrastructure.high_cpu.threshold = 78.0
         }),
@@ -243,6 +243,13 @@ fn rules_that_disagree_with_the_spec_fail_the_suites() {
         ("gateway-routing budget 50ms → 60ms", "PerformanceBudgetExceeded", |stack| {
             stack.spec.slos.budgets[0].threshold_ms = 60;
         }),
+        ("HighMemory to Slack besides the document's email", "HighMemory", |stack| {
+            stack.spec.alerting.rules.infrastructure.high_memory.channels =
+                Some(vec![stackscope::api::Channel::Email, stackscope::api::Channel::Slack]);
+        }),
+        ("notifications failing 1% → 3%", "AlertmanagerNotificationsFailing", |stack| {
+            stack.spec.alerting.rules.self_monitoring.notifications_failing.threshold = 3.0;
+        }),
     ];
     let suites = rule_tests::suites(stack);
     let mut cases: Vec<(String, &str, tempfile::TempDir)> = Vec::new();
@@ -261,6 +268,31 @@ fn rules_that_disagree_with_the_spec_fail_the_suites() {
     let unfloored = text.replace(floor, "(sum by (namespace, pod, container) (increase(");
     std::fs::write(&file, unfloored).unwrap_or_else(|error| panic!("{}: {error}", file.display()));
     cases.push(("ContainerCrash on extrapolated restarts".to_owned(), "ContainerCrash", extrapolated));
+    // Each self-monitoring alert is judged on the name its component exports: a rule on another
+    // name (Loki 2's `loki_discarded_lines_total`, say) never fires.
+    for (alert, real, other) in [
+        ("LokiIngestionRefused", "loki_discarded_samples_total", "loki_discarded_lines_total"),
+        ("ThanosCompactionHalted", "thanos_compact_halted", "thanos_compactor_halted"),
+        (
+            "AlertmanagerNotificationsFailing",
+            "alertmanager_notifications_failed_total",
+            "alertmanager_alerts_invalid_total",
+        ),
+        (
+            "PrometheusRuleEvaluationFailures",
+            "prometheus_rule_evaluation_failures_total",
+            "prometheus_rule_group_failures_total",
+        ),
+        ("PrometheusConfigReloadFailed", "prometheus_config_last_reload_successful", "prometheus_config_reload_ok"),
+        ("AlertmanagerConfigReloadFailed", "alertmanager_config_last_reload_successful", "alertmanager_config_ok"),
+    ] {
+        let renamed = rules_dir(alert, &rendered);
+        let file = renamed.path().join("self-monitoring.yml");
+        let text = std::fs::read_to_string(&file).unwrap_or_else(|error| panic!("{}: {error}", file.display()));
+        assert!(text.contains(real), "self-monitoring.yml: {alert} no longer reads {real}");
+        std::fs::write(&file, text.replace(real, other)).unwrap_or_else(|error| panic!("{}: {error}", file.display()));
+        cases.push((format!("{alert} on {other} instead of {real}"), alert, renamed));
+    }
 
     let promtool = promtool();
     // Each case runs the suites that judge its alert; it is caught when one of them fails and

@@ -13,7 +13,7 @@
 //!
 //! The deliberately broken renders at the end show that each engine check can fail.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -21,12 +21,14 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use stackscope::api::{RoutingSpec, Severity};
+use stackscope::api::{Channel, RoutingSpec, Severity};
 use stackscope::render::Component;
-use stackscope::render::alertmanager::{EMAIL_RECEIVER, NULL_RECEIVER, PAGERDUTY_RECEIVER, SLACK_RECEIVER};
-use stackscope_tests::Rendered;
+use stackscope::render::alertmanager::{
+    DEAD_MANS_SWITCH_RECEIVER, EMAIL_RECEIVER, NULL_RECEIVER, PAGERDUTY_RECEIVER, SLACK_RECEIVER,
+};
 use stackscope_tests::tools::binary;
 use stackscope_tests::variants::{self, Variant};
+use stackscope_tests::{Rendered, seed};
 
 /// Longest any single engine run may take before the test gives up on it.
 const ENGINE_DEADLINE: Duration = Duration::from_secs(60);
@@ -70,6 +72,8 @@ struct Verdict {
     success: bool,
     /// stdout then stderr, as one text to quote.
     output: String,
+    /// stdout alone.
+    stdout: String,
 }
 
 /// Runs a program to completion within [`ENGINE_DEADLINE`], capturing its output in files (so a
@@ -100,8 +104,9 @@ fn run(program: &Path, args: &[&OsStr], envs: &[(&str, &str)]) -> Result<Verdict
         }
     };
     let read = |path: &Path| std::fs::read_to_string(path).unwrap_or_default();
-    let output = format!("{}{}", read(&stdout_path), read(&stderr_path)).trim_end().to_owned();
-    Ok(Verdict { success: status.success(), output })
+    let stdout = read(&stdout_path);
+    let output = format!("{stdout}{}", read(&stderr_path)).trim_end().to_owned();
+    Ok(Verdict { success: status.success(), output, stdout })
 }
 
 fn promtool() -> PathBuf {
@@ -466,40 +471,57 @@ fn promtool_accepts_every_rule_file_of_every_variant() {
 const CHANNELS: [(&str, &str); 3] =
     [("email", "email_configs"), ("slack", "slack_configs"), ("pagerduty", "pagerduty_configs")];
 
-/// The receivers an alert of this severity is routed to, as the spec declares them, in the
-/// order the spec lists them: email, Slack and PagerDuty when enabled for the severity, then
-/// every escalation step for critical alerts. An alert no channel takes goes to the root's
-/// receiver without integrations.
-fn routed_receivers(routing: &RoutingSpec, severity: Severity) -> Vec<String> {
-    let mut receivers = Vec::new();
-    for (enabled, severities, name) in [
-        (routing.email.enabled, &routing.email.severities, EMAIL_RECEIVER),
-        (routing.slack.enabled, &routing.slack.severities, SLACK_RECEIVER),
-        (routing.pagerduty.enabled, &routing.pagerduty.severities, PAGERDUTY_RECEIVER),
-    ] {
-        if enabled && severities.contains(&severity) {
-            receivers.push(name.to_owned());
-        }
+/// The labels Alertmanager routes an alert on: `alertname`, `severity`, `incident_level` and
+/// `channels` (when the alert has it).
+type AlertLabels = BTreeMap<String, String>;
+
+/// The receivers the spec routes an alert with these labels to: the Watchdog to the dead man's
+/// switch; each enabled channel its `channels` label names (without the label: the channels
+/// whose severities include the alert's); when the label names PagerDuty, every escalation step
+/// serving the alert's incident level; the root's receiver without integrations when nothing is.
+fn routed_receivers(routing: &RoutingSpec, labels: &AlertLabels) -> BTreeSet<String> {
+    let label = |name: &str| labels.get(name).map_or("", String::as_str);
+    if label("alertname") == "Watchdog" {
+        let receiver = if routing.dead_mans_switch.enabled { DEAD_MANS_SWITCH_RECEIVER } else { NULL_RECEIVER };
+        return BTreeSet::from([receiver.to_owned()]);
     }
-    if severity == Severity::Critical {
-        receivers.extend(routing.escalation.iter().map(|step| step.name.clone()));
+    let named: Vec<Channel> = match labels.get("channels") {
+        Some(channels) => Channel::ALL.into_iter().filter(|c| channels.split(',').any(|n| n == c.as_str())).collect(),
+        None => Severity::ALL
+            .into_iter()
+            .filter(|severity| severity.as_str() == label("severity"))
+            .flat_map(|severity| routing.severity_channels(severity))
+            .collect(),
+    };
+    let mut receivers: BTreeSet<String> = named
+        .iter()
+        .filter(|channel| routing.channel_enabled(**channel))
+        .map(|channel| channel.as_str().to_owned())
+        .collect();
+    if labels.contains_key("channels") && named.contains(&Channel::Pagerduty) {
+        receivers.extend(
+            routing
+                .escalation
+                .iter()
+                .filter(|step| step.levels.iter().any(|level| level.as_str() == label("incident_level")))
+                .map(|step| step.name.clone()),
+        );
     }
     if receivers.is_empty() {
-        receivers.push(NULL_RECEIVER.to_owned());
+        receivers.insert(NULL_RECEIVER.to_owned());
     }
     receivers
 }
 
-/// The channels that actually notify for an alert of this severity, as the spec declares them:
-/// email needs recipients (the receiver's or an escalation step's); a step pages with its own
-/// PagerDuty key, or, when it comes after the first page, with the PagerDuty receiver's.
-fn reached_channels(routing: &RoutingSpec, severity: Severity) -> BTreeSet<&'static str> {
-    let critical = severity == Severity::Critical;
-    let steps = if critical { routing.escalation.as_slice() } else { &[] };
-    let email = routing.email.enabled && routing.email.severities.contains(&severity) && !routing.email.to.is_empty()
+/// The channels that actually notify through these receivers, as the spec declares them: email
+/// needs recipients (the receiver's or an escalation step's); a step pages with its own PagerDuty
+/// key, or, when it comes after the first page, with the PagerDuty receiver's.
+fn reached_channels(routing: &RoutingSpec, receivers: &BTreeSet<String>) -> BTreeSet<&'static str> {
+    let steps: Vec<_> = routing.escalation.iter().filter(|step| receivers.contains(&step.name)).collect();
+    let email = receivers.contains(EMAIL_RECEIVER) && !routing.email.to.is_empty()
         || steps.iter().any(|step| !step.email.is_empty());
-    let slack = routing.slack.enabled && routing.slack.severities.contains(&severity);
-    let pagerduty = routing.pagerduty.enabled && routing.pagerduty.severities.contains(&severity)
+    let slack = receivers.contains(SLACK_RECEIVER);
+    let pagerduty = receivers.contains(PAGERDUTY_RECEIVER)
         || steps.iter().any(|step| {
             step.pagerduty_routing_key.is_some() || routing.pagerduty.enabled && step.after.to_millis() != Some(0)
         });
@@ -510,7 +532,7 @@ fn reached_channels(routing: &RoutingSpec, severity: Severity) -> BTreeSet<&'sta
 }
 
 /// The channels the named receivers of a parsed `alertmanager.yml` notify through.
-fn channels_of(config: &Value, receivers: &[String]) -> Result<BTreeSet<&'static str>, String> {
+fn channels_of(config: &Value, receivers: &BTreeSet<String>) -> Result<BTreeSet<&'static str>, String> {
     let mut channels = BTreeSet::new();
     for name in receivers {
         let receiver = config
@@ -527,41 +549,72 @@ fn channels_of(config: &Value, receivers: &[String]) -> Result<BTreeSet<&'static
     Ok(channels)
 }
 
-/// `amtool config routes test` for an alert of each severity: the receivers are exactly those
-/// the spec routes it to (`--verify.receivers`), and they notify exactly the channels the spec
-/// implies.
-fn check_routes(routing: &RoutingSpec, file: &str, path: &Path, config: &Value) -> Result<(), String> {
+/// The routing labels of every alerting rule of a render (templated values left out), each label
+/// set once.
+fn rendered_alert_labels(rendered: &Rendered) -> Result<Vec<AlertLabels>, String> {
+    let mut all = Vec::new();
+    for file in rendered.file_names(Component::Rules) {
+        let parsed = rendered.yaml(Component::Rules, &file)?;
+        for group in parsed["groups"].as_array().into_iter().flatten() {
+            for rule in group["rules"].as_array().into_iter().flatten() {
+                let Some(alert) = rule.get("alert").and_then(Value::as_str) else { continue };
+                let mut labels = AlertLabels::from([("alertname".to_owned(), alert.to_owned())]);
+                for name in ["severity", "incident_level", "channels"] {
+                    if let Some(value) = rule.pointer(&format!("/labels/{name}")).and_then(Value::as_str) {
+                        labels.insert(name.to_owned(), value.to_owned());
+                    }
+                }
+                if !all.contains(&labels) {
+                    all.push(labels);
+                }
+            }
+        }
+    }
+    Ok(all)
+}
+
+/// The receivers `amtool config routes test` routes these labels to.
+fn amtool_receivers(path: &Path, labels: &AlertLabels) -> Result<Vec<String>, String> {
     let config_flag = format!("--config.file={}", path.display());
+    let matchers: Vec<String> = labels.iter().map(|(name, value)| format!("{name}=\"{value}\"")).collect();
+    let mut args: Vec<&OsStr> = vec!["config".as_ref(), "routes".as_ref(), "test".as_ref(), config_flag.as_ref()];
+    args.extend(matchers.iter().map(OsStr::new));
+    let verdict = run(&amtool(), &args, &[])?;
+    if !verdict.success {
+        return Err(format!("amtool config routes test {}:\n{}", matchers.join(" "), quoted(&verdict.output)));
+    }
+    let line = verdict.stdout.lines().rev().find(|line| !line.trim().is_empty()).unwrap_or_default();
+    Ok(line.trim().split(',').map(str::to_owned).collect())
+}
+
+/// `amtool config routes test` for every alert the stack renders, and for alerts of each
+/// severity that carry no `channels` label (sent by another Prometheus): the receivers are exactly
+/// those the spec routes them to, each once, and they notify exactly the channels the spec implies.
+fn check_routes(rendered: &Rendered, file: &str, path: &Path, config: &Value) -> Result<(), String> {
+    let routing = &rendered.stack.spec.alerting.routing;
+    let mut cases = rendered_alert_labels(rendered)?;
+    for severity in Severity::ALL {
+        cases.push(AlertLabels::from([
+            ("alertname".to_owned(), "EngineTest".to_owned()),
+            ("severity".to_owned(), severity.as_str().to_owned()),
+        ]));
+    }
     let mut problems = Vec::new();
-    for severity in [Severity::Info, Severity::Warning, Severity::Critical] {
-        let expected = routed_receivers(routing, severity);
-        let verify = format!("--verify.receivers={}", expected.join(","));
-        let label = format!("severity={}", severity.as_str());
-        let args: [&OsStr; 8] = [
-            "config".as_ref(),
-            "routes".as_ref(),
-            "test".as_ref(),
-            config_flag.as_ref(),
-            verify.as_ref(),
-            label.as_ref(),
-            "alertname=EngineTest".as_ref(),
-            "service=gateway".as_ref(),
-        ];
-        let verdict = run(&amtool(), &args, &[])?;
-        if !verdict.success {
+    for labels in &cases {
+        let expected = routed_receivers(routing, labels);
+        let found = amtool_receivers(path, labels)?;
+        let distinct: BTreeSet<String> = found.iter().cloned().collect();
+        if distinct != expected || distinct.len() != found.len() {
             problems.push(format!(
-                "amtool config routes test {file} {label}: expected receivers {}:\n{}",
-                expected.join(","),
-                quoted(&verdict.output)
+                "amtool config routes test {file} {labels:?}: expected receivers {expected:?}, found {found:?}"
             ));
             continue;
         }
         let reached = channels_of(config, &expected).map_err(|error| format!("{file}: {error}"))?;
-        let implied = reached_channels(routing, severity);
+        let implied = reached_channels(routing, &expected);
         if reached != implied {
             problems.push(format!(
-                "{file}: a {label} alert reaches {reached:?} through {}, the spec implies {implied:?}",
-                expected.join(",")
+                "{file}: an alert {labels:?} reaches {reached:?} through {expected:?}, the spec implies {implied:?}"
             ));
         }
     }
@@ -584,7 +637,7 @@ fn check_alertmanager(rendered: &Rendered) -> Result<Checked, String> {
     let verdict = run(&amtool(), &["check-config".as_ref(), path.as_os_str()], &[])?;
     if !verdict.success || !verdict.output.contains("SUCCESS") {
         problems.push(format!("amtool check-config {file} rejects it:\n{}", quoted(&verdict.output)));
-    } else if let Err(problem) = check_routes(&rendered.stack.spec.alerting.routing, &file, &path, &config) {
+    } else if let Err(problem) = check_routes(rendered, &file, &path, &config) {
         problems.push(problem);
     }
     if problems.is_empty() { Ok(Checked::Yes) } else { Err(problems.join("\n")) }
@@ -596,20 +649,41 @@ fn amtool_accepts_and_routes_the_alertmanager_config_of_every_variant() {
 }
 
 #[test]
-fn the_example_routes_as_the_seed_says() {
-    // The seed's words, against which the spec-derived expectations are themselves checked.
+fn the_example_routes_every_alert_of_the_document_to_its_receivers() {
+    // The document's words (tests/data/seed.yaml): each alert to its Channel column, and when it
+    // pages, to the people of its incident level on the escalation path.
     let example = variants::named("example").unwrap_or_else(|error| panic!("{error}"));
-    let routing = &example.rendered.stack.spec.alerting.routing;
-    let channels = |severity| reached_channels(routing, severity).into_iter().collect::<Vec<_>>();
-    assert_eq!(channels(Severity::Warning), ["email", "slack"], "a warning reaches email and Slack, not PagerDuty");
-    assert_eq!(channels(Severity::Critical), ["email", "pagerduty", "slack"], "a critical reaches all three");
-    assert_eq!(channels(Severity::Info), ["email"], "info reaches email only");
-    assert_eq!(
-        routed_receivers(routing, Severity::Critical),
-        ["email", "slack", "pagerduty", "primary", "secondary", "escalation"],
-        "a critical also walks the escalation path"
+    let rendered = &example.rendered;
+    let pod = PodFiles::of(rendered, Component::Alertmanager, "alertmanager").unwrap_or_else(|e| panic!("{e}"));
+    let (_, path, _) = pod.config_file("config.file").unwrap_or_else(|e| panic!("{e}"));
+    let labels = rendered_alert_labels(rendered).unwrap_or_else(|e| panic!("{e}"));
+    let seed = seed::seed();
+    let mut problems = Vec::new();
+    for alert in &seed.alerts {
+        let Some(labels) = labels.iter().find(|labels| labels["alertname"] == alert.name) else {
+            problems.push(format!("{}: not rendered", alert.name));
+            continue;
+        };
+        let expected: BTreeSet<String> = seed.receivers_of(alert).into_iter().collect();
+        let found = amtool_receivers(&path, labels).unwrap_or_else(|e| panic!("{e}"));
+        if found.iter().cloned().collect::<BTreeSet<_>>() != expected || found.len() != expected.len() {
+            problems.push(format!(
+                "{} ({}): the document's {expected:?}, amtool routes to {found:?}",
+                alert.name, alert.alert
+            ));
+        }
+    }
+    let watchdog =
+        labels.iter().find(|labels| labels["alertname"] == "Watchdog").unwrap_or_else(|| panic!("no Watchdog"));
+    assert_eq!(amtool_receivers(&path, watchdog).unwrap_or_else(|e| panic!("{e}")), [DEAD_MANS_SWITCH_RECEIVER]);
+    assert!(
+        problems.is_empty(),
+        "{} of {} alerts misrouted:\n{}",
+        problems.len(),
+        seed.alerts.len(),
+        problems.join("\n")
     );
-    match check_alertmanager(&example.rendered) {
+    match check_alertmanager(rendered) {
         Ok(Checked::Yes) => {}
         Ok(Checked::NotRendered) => panic!("the example renders no Alertmanager"),
         Err(error) => panic!("variant example: {error}"),
@@ -778,7 +852,26 @@ fn amtool_routes_test_catches_info_alerts_sent_to_slack() {
     expect_rejection(
         check_alertmanager(&rendered),
         "info routed to Slack",
-        &["severity=info: expected receivers email:"],
+        &[r#"{"alertname": "EngineTest", "severity": "info"}: expected receivers {"email"}"#],
+    );
+}
+
+#[test]
+fn amtool_routes_test_catches_email_alerts_sent_to_slack() {
+    let mut rendered = example().rendered;
+    break_file(
+        &mut rendered,
+        Component::Alertmanager,
+        "alertmanager.yml",
+        r#"- channels=~"(.+,)?slack(,.+)?""#,
+        r#"- channels=~"(.+,)?(email|slack)(,.+)?""#,
+    );
+    expect_rejection(
+        check_alertmanager(&rendered),
+        "email alerts routed to Slack",
+        &[
+            r#""alertname": "HighCPU", "channels": "email", "incident_level": "P2", "severity": "warning"}: expected receivers {"email"}, found ["email", "slack"]"#,
+        ],
     );
 }
 
@@ -801,7 +894,9 @@ fn the_routing_check_catches_a_receiver_without_its_integration() {
     expect_rejection(
         check_alertmanager(&rendered),
         "no PagerDuty integration left",
-        &[r#"a severity=critical alert reaches {"email", "slack"}"#],
+        &[
+            r#""channels": "email,slack,pagerduty", "incident_level": "P1", "severity": "critical"} reaches {"email", "slack"}"#,
+        ],
     );
 }
 

@@ -362,6 +362,47 @@ fn the_seed_dashboards_have_their_panels_and_queries() {
     }
     assert_eq!(panel(&business_board, "MRR")["fieldConfig"]["defaults"]["unit"], "currencyUSD");
     assert_eq!(panel(&business_board, "Conversations per Day")["timeFrom"], "30d");
+
+    // The panels the document lists beyond its drawings, each on a metric the spec names.
+    let databases = example().spec.metrics.databases;
+    for (board, title, query) in [
+        (
+            &infrastructure,
+            "Cosmos DB Throttled Requests",
+            format!("sum by (database_name) (rate({}[$__rate_interval]))", databases.cosmos_throttled_requests),
+        ),
+        (&infrastructure, "Cosmos DB Storage", format!("sum by (database_name) ({})", databases.cosmos_storage_bytes)),
+        (
+            &infrastructure,
+            "Milvus Insert Rate",
+            format!("sum(rate({}[$__rate_interval]))", databases.milvus_inserted_vectors),
+        ),
+        (&infrastructure, "Milvus Collections", format!("max({})", databases.milvus_collections)),
+        (&infrastructure, "Daily Cost by Service", format!("sum by (service) (increase({}[1d]))", business.cloud_cost)),
+        (
+            &application,
+            "RAG Hit Rate %",
+            format!(
+                "100 * sum(rate({}[$__rate_interval])) / sum(rate({}[$__rate_interval]))",
+                business.rag_hits, business.rag_lookups
+            ),
+        ),
+        (
+            &application,
+            "Cost per Conversation",
+            format!("sum(increase({}[1d])) / sum(increase({}[1d]))", business.llm_cost, business.conversations),
+        ),
+        (&business_board, "Chatbots Created per Day", format!("sum(increase({}[1d]))", business.chatbots_created)),
+        (
+            &business_board,
+            "Free → Pro Conversion",
+            format!("100 * sum(increase({}[30d])) / sum(increase({}[30d]))", business.pro_upgrades, business.signups),
+        ),
+    ] {
+        assert_eq!(queries(panel(board, title)), [query], "{title}");
+    }
+    assert_eq!(panel(&application, "Error Budget Remaining")["type"], "gauge");
+    assert_eq!(panel(&infrastructure, "Disk I/O (IOPS)")["fieldConfig"]["defaults"]["unit"], "iops");
 }
 
 #[test]
@@ -372,6 +413,9 @@ fn dashboard_queries_use_the_metric_names_of_the_spec() {
     stack.spec.metrics.red.duration = "api_latency_seconds".to_owned();
     stack.spec.metrics.business.daily_active_users = "dau_gauge".to_owned();
     stack.spec.metrics.business.monthly_recurring_revenue = "mrr_usd".to_owned();
+    stack.spec.metrics.business.satisfaction_ratings = "thumbs_total".to_owned();
+    stack.spec.metrics.databases.milvus_memory_bytes = "milvus_rss_bytes".to_owned();
+    stack.spec.metrics.databases.milvus_job = "vectors".to_owned();
     stack.spec.alerting.rules.application.high_error_rate.threshold = 7.5;
     let rendered = render("renamed metrics", stack);
     let application = dashboard(&rendered, "application.json");
@@ -390,6 +434,15 @@ fn dashboard_queries_use_the_metric_names_of_the_spec() {
     assert!(queries(panel(&application, "p95 Latency"))[0].contains("api_latency_seconds_bucket"));
     assert_eq!(queries(panel(&business, "DAU")), ["max(dau_gauge)"]);
     assert_eq!(queries(panel(&business, "MRR")), ["sum(mrr_usd)"]);
+    assert_eq!(
+        queries(panel(&business, "User Satisfaction")),
+        ["100 * sum(increase(thumbs_total{rating=\"up\"}[1d])) / sum(increase(thumbs_total[1d]))"]
+    );
+    let infrastructure = dashboard(&rendered, "infrastructure.json");
+    assert_eq!(
+        queries(panel(&infrastructure, "Milvus Memory")),
+        ["sum by (instance) (milvus_rss_bytes{job=\"vectors\"})"]
+    );
     assert_eq!(panel(&application, "Error Rate %")["fieldConfig"]["defaults"]["thresholds"]["steps"][1]["value"], 7.5);
     grafana_schema(&dashboard_files(&rendered)).unwrap_or_else(|output| panic!("renamed metrics: {output}"));
 }

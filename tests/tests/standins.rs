@@ -10,7 +10,8 @@
 //!   and the auth service it calls;
 //! - `POST /control {"errorRate":0.25}` moves the failed/total ratio Prometheus computes to 0.25;
 //! - a real Alertmanager running the operator's rendered configuration (only endpoints and secret
-//!   paths adapted) delivers an alert to the Slack, PagerDuty and SMTP catchers, which return it.
+//!   paths adapted) delivers an alert to the Slack, PagerDuty and SMTP catchers, which return it,
+//!   and the Watchdog to the dead man's switch alone.
 
 use std::collections::BTreeSet;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -571,9 +572,10 @@ fn prometheus_and_jaeger_get_the_red_metrics_exemplars_and_traces_and_the_error_
     assert!((after - 0.25).abs() < 0.02, "{ratio_query} is {after} with errorRate 0.25");
 }
 
-/// The operator's rendered `alertmanager.yml` for the example, with what a machine outside the
-/// cluster needs: the referenced Secrets as files under `secrets`, the SMTP smarthost and the
-/// PagerDuty URL of the catcher, and trust in the catcher's self-signed STARTTLS certificate.
+/// The operator's rendered `alertmanager.yml` for the example, told in its spec what a test stack
+/// needs (`pagerduty.url` of the catcher, `email.tls.insecureSkipVerify` for the catcher's
+/// self-signed STARTTLS certificate), with what a machine outside the cluster needs besides: the
+/// referenced Secrets as files under `secrets` and the catcher's SMTP address.
 fn alertmanager_config(scene: &Scene, web: SocketAddr, smtp: SocketAddr, routing_key: &str) -> Value {
     let resolved = stackscope_tests::resolve_dir(&stackscope_tests::example_dir())
         .ok()
@@ -582,6 +584,9 @@ fn alertmanager_config(scene: &Scene, web: SocketAddr, smtp: SocketAddr, routing
     let mut stack = resolved;
     // The first notification of a group after a second, not the example's 30.
     stack.spec.alerting.routing.group_wait = stackscope::api::Duration::from("1s");
+    stack.spec.alerting.routing.pagerduty.url = Some(format!("http://{web}/v2/enqueue"));
+    stack.spec.alerting.routing.email.tls =
+        Some(stackscope::api::SmtpTls { insecure_skip_verify: true, ..Default::default() });
     let rendered = Rendered::of(stack).unwrap_or_else(|e| panic!("{e}"));
     let mut config =
         rendered.yaml(Component::Alertmanager, alertmanager::CONFIG_FILE).unwrap_or_else(|e| panic!("{e}"));
@@ -591,20 +596,13 @@ fn alertmanager_config(scene: &Scene, web: SocketAddr, smtp: SocketAddr, routing
         ("stackscope-alerting/smtp-password", "catcher-accepts-any".to_owned()),
         ("stackscope-alerting/slack-api-url", format!("http://{web}/slack/services/T000/B000/XXXX")),
         ("stackscope-alerting/pagerduty-routing-key", routing_key.to_owned()),
+        ("stackscope-alerting/dead-mans-switch-url", format!("http://{web}/dead-mans-switch")),
     ];
     for (file, content) in files {
         scene.write(&format!("secrets/{file}"), &content);
     }
     relocate(&mut config, alertmanager::SECRETS_DIRECTORY, &secrets);
     config["global"]["smtp_smarthost"] = json!(smtp.to_string());
-    for receiver in config["receivers"].as_array_mut().into_iter().flatten() {
-        for pagerduty in receiver["pagerduty_configs"].as_array_mut().into_iter().flatten() {
-            pagerduty["url"] = json!(format!("http://{web}/v2/enqueue"));
-        }
-        for email in receiver["email_configs"].as_array_mut().into_iter().flatten() {
-            email["tls_config"] = json!({"insecure_skip_verify": true});
-        }
-    }
     config
 }
 
@@ -648,15 +646,17 @@ fn alertmanager_delivers_an_alert_to_the_slack_pagerduty_and_email_catchers() {
     let alertmanager = scene.alertmanager(&config);
 
     let alert = json!([{
+        // As the rules label a CriticalErrorRate whose monitor sends it to every channel.
         "labels": {"alertname": "CriticalErrorRate", "severity": "critical", "service": "gateway",
-                   "incident_level": "P1", "signal": "error_rate", "namespace": "machineavatars"},
+                   "incident_level": "P1", "signal": "error_rate", "namespace": "machineavatars",
+                   "channels": "email,slack,pagerduty"},
         "annotations": {"summary": "Error rate above 20%", "description": "25% of gateway requests fail."},
     }]);
     let answer = http::post_json(alertmanager, "/api/v2/alerts", &alert).unwrap_or_else(|e| scene.fail(&e));
     assert_eq!(answer.status, 200, "POST /api/v2/alerts: {answer:?}");
 
-    // The critical alert goes to email (everything), Slack, PagerDuty and the escalation's
-    // immediate step (email); the later steps wait 15 and 30 minutes.
+    // The alert goes to email, Slack, PagerDuty and, as it pages, the escalation's immediate step
+    // (email); the backend lead's step waits 15 minutes, and the CTO's is not for P1.
     let immediate_email = email_recipients(&config, &[alertmanager::EMAIL_RECEIVER, "primary"]);
     let (emails, slack, pagerduty) = scene.wait("the alert at every catcher", || {
         let (emails, slack, pagerduty) =
@@ -743,4 +743,76 @@ fn the_catchers_refuse_what_slack_and_pagerduty_refuse() {
         .map(|r| r["status"].clone())
         .collect();
     assert_eq!(statuses, [json!(400), json!(400)]);
+}
+
+/// A webhook receiver on loopback: every request body it gets, as JSON, on the returned channel.
+fn webhook_listener() -> (SocketAddr, std::sync::mpsc::Receiver<Value>) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap_or_else(|error| panic!("{error}"));
+    let address = listener.local_addr().unwrap_or_else(|error| panic!("{error}"));
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let mut reader = BufReader::new(stream);
+            let mut length = 0;
+            let mut line = String::new();
+            while reader.read_line(&mut line).is_ok_and(|read| read > 0) && line != "\r\n" {
+                if let Some(value) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = value.trim().parse().unwrap_or(0);
+                }
+                line.clear();
+            }
+            let mut body = vec![0; length];
+            if reader.read_exact(&mut body).is_ok() {
+                let _ =
+                    reader.get_mut().write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+                if let Ok(json) = serde_json::from_slice(&body) {
+                    let _ = sender.send(json);
+                }
+            }
+        }
+    });
+    (address, receiver)
+}
+
+#[test]
+fn the_watchdog_reaches_the_dead_mans_switch_and_no_channel() {
+    const ROUTING_KEY: &str = "0123456789abcdef0123456789abcdef";
+    let mut scene = Scene::new();
+    let (catcher, smtp) = scene.catcher();
+    let (switch, heartbeats) = webhook_listener();
+    let config = alertmanager_config(&scene, catcher, smtp, ROUTING_KEY);
+    scene.write("secrets/stackscope-alerting/dead-mans-switch-url", &format!("http://{switch}/heartbeat"));
+    let alertmanager = scene.alertmanager(&config);
+
+    // The Watchdog as the rendered rule labels it.
+    let rules = example().yaml(Component::Rules, "self-monitoring.yml").unwrap_or_else(|e| panic!("{e}"));
+    let watchdog = rules["groups"][0]["rules"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|rule| rule["alert"] == "Watchdog")
+        .unwrap_or_else(|| panic!("no Watchdog rule"));
+    let mut labels = watchdog["labels"].clone();
+    labels["alertname"] = json!("Watchdog");
+    let answer = http::post_json(alertmanager, "/api/v2/alerts", &json!([{"labels": labels}]))
+        .unwrap_or_else(|e| scene.fail(&e));
+    assert_eq!(answer.status, 200, "POST /api/v2/alerts: {answer:?}");
+
+    let heartbeat = scene.wait("the Watchdog at the dead man's switch", || Ok(heartbeats.try_recv().ok()));
+    assert_eq!(heartbeat["receiver"], "dead-mans-switch", "{heartbeat}");
+    assert_eq!(heartbeat["status"], "firing", "{heartbeat}");
+    assert_eq!(heartbeat["alerts"][0]["labels"]["alertname"], "Watchdog", "{heartbeat}");
+    // Alertmanager routed it to the switch alone: no channel will ever get it.
+    let alerts = http::get_json(alertmanager, "/api/v2/alerts").unwrap_or_else(|e| scene.fail(&e));
+    let receivers: Vec<&Value> = alerts
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|alert| alert["receivers"].as_array().into_iter().flatten())
+        .collect();
+    assert_eq!(receivers, [&json!({"name": "dead-mans-switch"})], "{alerts}");
+    for receiver in ["email", "slack", "pagerduty"] {
+        assert_eq!(received(catcher, receiver).unwrap_or_else(|e| scene.fail(&e)), Vec::<Value>::new(), "{receiver}");
+    }
 }

@@ -327,6 +327,9 @@ pub enum Severity {
 }
 
 impl Severity {
+    /// Every severity, least severe first.
+    pub const ALL: [Self; 3] = [Self::Info, Self::Warning, Self::Critical];
+
     /// The label value written on alerts.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -351,6 +354,9 @@ pub enum IncidentLevel {
 }
 
 impl IncidentLevel {
+    /// Every level, most urgent first.
+    pub const ALL: [Self; 4] = [Self::P0, Self::P1, Self::P2, Self::P3];
+
     /// The label value written on alerts.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -358,6 +364,29 @@ impl IncidentLevel {
             Self::P1 => "P1",
             Self::P2 => "P2",
             Self::P3 => "P3",
+        }
+    }
+}
+
+/// The notification channels of the document's alert routing.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Channel {
+    Email,
+    Slack,
+    Pagerduty,
+}
+
+impl Channel {
+    /// Every channel, in the document's order.
+    pub const ALL: [Self; 3] = [Self::Email, Self::Slack, Self::Pagerduty];
+
+    /// The name written in the spec, in the `channels` label of alerts and as the receiver's name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Email => "email",
+            Self::Slack => "slack",
+            Self::Pagerduty => "pagerduty",
         }
     }
 }

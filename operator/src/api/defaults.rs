@@ -66,6 +66,12 @@ pub const SLACK_CHANNEL: &str = "#alerts";
 pub const ESCALATION_SECONDARY_AFTER: &str = "15m";
 pub const ESCALATION_TERTIARY_AFTER: &str = "30m";
 
+/// Business hours of incident levels held to them (the document's P3: "next business day"; it
+/// names no hours, so this is stackscope's reading: Monday to Friday, 09:00 to 17:00 UTC).
+pub const BUSINESS_HOURS_START: &str = "09:00";
+pub const BUSINESS_HOURS_END: &str = "17:00";
+pub const BUSINESS_HOURS_TIME_ZONE: &str = "UTC";
+
 /// Default names of the Secrets credentials are read from.
 pub const ALERTING_SECRET: &str = "stackscope-alerting";
 pub const LOKI_AZURE_SECRET: &str = "loki-azure-storage";

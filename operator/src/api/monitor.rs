@@ -218,7 +218,8 @@ pub struct ProbeExpectations {
     pub readiness: Option<HttpProbe>,
 }
 
-/// Per-service overrides of the application alerts.
+/// Per-service overrides of the application alerts (those the document evaluates per service:
+/// HighErrorRate, CriticalErrorRate, HighLatency, CriticalLatency, NoRequests).
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AlertOverrides {
@@ -240,6 +241,10 @@ pub struct AlertOverrides {
     /// p95 latency critical threshold (default 10s).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub latency_critical: Option<ScrapeDuration>,
+    /// Channels of this service's alerts, by alert name (e.g. `CriticalLatency: [slack,
+    /// pagerduty]`); alerts not listed keep the stack's channels.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub channels: BTreeMap<String, Vec<Channel>>,
 }
 
 /// Schema of an optional `IntOrString`: what `kubectl explain` shows as `<IntOrString>` and

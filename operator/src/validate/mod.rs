@@ -6,7 +6,8 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use regex::Regex;
 
 use crate::api::{
-    LABEL_NAME_PATTERN, ObservabilityStackSpec, RelabelAction, RelabelConfig, ServiceMonitorSpec, parse_duration_millis,
+    LABEL_NAME_PATTERN, ObservabilityStackSpec, RelabelAction, RelabelConfig, ServiceMonitorSpec, WEEKDAYS,
+    parse_duration_millis,
 };
 pub(crate) mod names;
 
@@ -54,6 +55,14 @@ pub fn monitor(spec: &ServiceMonitorSpec) -> Vec<FieldError> {
             if !OVERRIDABLE_ALERTS.contains(&name.as_str()) {
                 errors.push(error(
                     format!("spec.alerts.disabled[{index}]"),
+                    format!("unknown alert {name:?}: one of {}", OVERRIDABLE_ALERTS.join(", ")),
+                ));
+            }
+        }
+        for name in alerts.channels.keys() {
+            if !OVERRIDABLE_ALERTS.contains(&name.as_str()) {
+                errors.push(error(
+                    format!("spec.alerts.channels.{name}"),
                     format!("unknown alert {name:?}: one of {}", OVERRIDABLE_ALERTS.join(", ")),
                 ));
             }
@@ -124,6 +133,11 @@ pub fn stack(spec: &ObservabilityStackSpec) -> Vec<FieldError> {
             errors.push(error(format!("spec.alerting.routing.groupBy[{index}]"), "must not be empty"));
         } else if routing.group_by[..index].contains(label) {
             errors.push(error(format!("spec.alerting.routing.groupBy[{index}]"), format!("{label:?} is listed twice")));
+        }
+    }
+    for (index, days) in routing.business_hours.weekdays.iter().enumerate() {
+        if let Some(message) = weekday_range_problem(days) {
+            errors.push(error(format!("spec.alerting.routing.businessHours.weekdays[{index}]"), message));
         }
     }
     for (index, window) in spec.slos.burn_rate_windows.iter().enumerate() {
@@ -507,6 +521,20 @@ fn namespace_names(names: &[String], path: &str, errors: &mut Vec<FieldError>) {
     }
 }
 
+/// What Alertmanager refuses in a day or range of days (`monday:friday`): an unknown day, or a
+/// range running backwards through Alertmanager's week, which starts on Sunday.
+fn weekday_range_problem(days: &str) -> Option<String> {
+    let position = |day: &str| WEEKDAYS.iter().position(|known| *known == day);
+    let (first, last) = days.split_once(':').unwrap_or((days, days));
+    match (position(first), position(last)) {
+        (Some(start), Some(end)) if start <= end => None,
+        (Some(_), Some(_)) => Some(format!(
+            "{days:?} runs backwards: a range goes from Sunday to Saturday (use two entries to wrap the weekend)"
+        )),
+        _ => Some(format!("{days:?} is not a day or a range of days, e.g. monday:friday")),
+    }
+}
+
 fn error(path: impl Into<String>, message: impl Into<String>) -> FieldError {
     FieldError { path: path.into(), message: message.into() }
 }
@@ -660,5 +688,26 @@ mod tests {
                 "spec.alerts.errorRateWarning"
             ]
         );
+    }
+
+    #[test]
+    fn business_days_and_monitor_channels_are_checked() {
+        let mut spec = ObservabilityStackSpec::default();
+        spec.alerting.routing.business_hours.weekdays =
+            ["monday:friday", "saturday", "sunday:saturday", "friday:monday", "saturday:sunday", "someday", "monday:"]
+                .map(str::to_owned)
+                .to_vec();
+        let paths: Vec<String> = stack(&spec).into_iter().map(|e| e.path).collect();
+        let day = |index: usize| format!("spec.alerting.routing.businessHours.weekdays[{index}]");
+        assert_eq!(paths, [day(3), day(4), day(5), day(6)], "Alertmanager's week starts on Sunday");
+
+        let monitor_spec: ServiceMonitorSpec = serde_json::from_value(serde_json::json!({
+            "selector": {}, "endpoints": [{"port": "http"}],
+            "alerts": {"channels": {"CriticalLatency": ["slack"], "OutOfMemory": ["email"]}}
+        }))
+        .unwrap();
+        let errors = monitor(&monitor_spec);
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!(errors[0].path, "spec.alerts.channels.OutOfMemory", "not a per-service alert");
     }
 }

@@ -1,13 +1,15 @@
-//! Alerting: the rules of the seed's alert tables, Alertmanager and its routing.
+//! Alerting: the rules of the seed's alert tables and of the stack's own health, and Alertmanager.
+//! Routing is in [`super::routing`].
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::is_default;
+use super::{RoutingSpec, is_default};
 use crate::api::common::*;
 use crate::api::defaults as seed;
 
-/// Alerting: the rules of the seed's three alert tables and Alertmanager's routing.
+/// Alerting: the rules of the seed's three alert tables, the stack's own health alerts and
+/// Alertmanager's routing.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
 #[serde(default, rename_all = "camelCase")]
 pub struct AlertingSpec {
@@ -72,6 +74,12 @@ pub struct AlertThreshold {
     pub severity: Severity,
     /// Incident level label (seed: P0–P3).
     pub incident_level: IncidentLevel,
+    /// Channels the alert is sent to (absent: the Channel column of the document's table for
+    /// this alert, or with `routing.channelPolicy: BySeverity` the receivers' severities; an
+    /// empty list: no channel). Alerts sent to PagerDuty also walk the escalation path.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 3))]
+    pub channels: Option<Vec<Channel>>,
 }
 
 fn enabled() -> bool {
@@ -93,11 +101,13 @@ impl AlertThreshold {
             window: window.map(Duration::from),
             severity,
             incident_level,
+            channels: None,
         }
     }
 }
 
-/// Every alert of the seed's Infrastructure, Application and Business tables.
+/// Every alert of the seed's Infrastructure, Application and Business tables, and the alerts on
+/// the stack's own health.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default, JsonSchema)]
 #[serde(default, rename_all = "camelCase")]
 pub struct AlertRules {
@@ -107,23 +117,26 @@ pub struct AlertRules {
     pub application: ApplicationAlerts,
     /// Business alerts.
     pub business: BusinessAlerts,
+    /// Alerts on the stack itself: the always-firing Watchdog and the failures that would
+    /// otherwise silence the other alerts or lose data.
+    pub self_monitoring: SelfMonitoringAlerts,
 }
 
 /// Seed: Infrastructure Alerts.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
 #[serde(default, rename_all = "camelCase")]
 pub struct InfrastructureAlerts {
-    /// High CPU: >80% for 5 minutes, warning.
+    /// High CPU: >80% for 5 minutes, warning; email.
     pub high_cpu: AlertThreshold,
-    /// Critical CPU: >95% for 2 minutes, critical.
+    /// Critical CPU: >95% for 2 minutes, critical; email and Slack.
     pub critical_cpu: AlertThreshold,
-    /// High memory: >90% for 5 minutes, warning.
+    /// High memory: >90% for 5 minutes, warning; email.
     pub high_memory: AlertThreshold,
-    /// Out of memory: >98%, critical.
+    /// Out of memory: >98%, critical; email, Slack and PagerDuty.
     pub out_of_memory: AlertThreshold,
-    /// Disk full: >85%, warning.
+    /// Disk full: >85%, warning; email.
     pub disk_full: AlertThreshold,
-    /// Container crash: more than 3 restarts in 10 minutes, critical.
+    /// Container crash: more than 3 restarts in 10 minutes, critical; Slack and PagerDuty.
     pub container_crash: AlertThreshold,
 }
 
@@ -146,17 +159,17 @@ impl Default for InfrastructureAlerts {
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
 #[serde(default, rename_all = "camelCase")]
 pub struct ApplicationAlerts {
-    /// High error rate: >5% of requests failing, warning.
+    /// High error rate: >5% of requests failing, warning; email and Slack.
     pub high_error_rate: AlertThreshold,
-    /// Critical errors: >20% of requests failing, critical.
+    /// Critical errors: >20% of requests failing, critical; Slack and PagerDuty.
     pub critical_error_rate: AlertThreshold,
-    /// High latency: p95 >3s, warning.
+    /// High latency: p95 >3s, warning; email.
     pub high_latency: AlertThreshold,
-    /// Critical latency: p95 >10s, critical.
+    /// Critical latency: p95 >10s, critical; Slack.
     pub critical_latency: AlertThreshold,
-    /// No requests: 0 requests for 5 minutes, warning.
+    /// No requests: 0 requests for 5 minutes, warning; email.
     pub no_requests: AlertThreshold,
-    /// Database down: connection failed, critical.
+    /// Database down: connection failed, critical; Slack and PagerDuty.
     pub database_down: AlertThreshold,
     /// PromQL selector of the database targets whose `up` must be 1.
     #[schemars(length(min = 1, max = 1024))]
@@ -183,11 +196,11 @@ impl Default for ApplicationAlerts {
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
 #[serde(default, rename_all = "camelCase")]
 pub struct BusinessAlerts {
-    /// No signups: 0 signups for 1 hour, warning.
+    /// No signups: 0 signups for 1 hour, warning; email.
     pub no_signups: AlertThreshold,
-    /// Payment failures: >10% of payments failing, critical.
+    /// Payment failures: >10% of payments failing, critical; email and Slack.
     pub payment_failures: AlertThreshold,
-    /// High churn: >5% monthly churn, warning (reported monthly).
+    /// High churn: >5% monthly churn, warning; email (monthly).
     pub high_churn: AlertThreshold,
 }
 
@@ -203,178 +216,47 @@ impl Default for BusinessAlerts {
     }
 }
 
-/// Alert routing: email gets all, Slack warning and critical, PagerDuty critical, with escalation.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+/// The stack's own health: a dead man's switch and the failures that silence alerts or lose data.
+/// Their thresholds are counts or percentages over the window, as each says; the Watchdog, the
+/// reload alerts and the halted compactor have none (their `threshold` is not read).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
 #[serde(default, rename_all = "camelCase")]
-#[schemars(extend("x-kubernetes-validations" = [{"rule": "self.escalation.all(s, self.escalation.exists_one(t, t.name == s.name))", "message": "escalation step names must be unique"}]))]
-pub struct RoutingSpec {
-    /// Labels alerts are grouped by.
-    #[schemars(length(min = 1, max = 16))]
-    pub group_by: Vec<String>,
-    /// Wait before the first notification of a group.
-    pub group_wait: Duration,
-    /// Wait before notifying about new alerts of a group.
-    pub group_interval: Duration,
-    /// Wait before repeating a notification.
-    pub repeat_interval: Duration,
-    /// Email receiver: every alert.
-    pub email: EmailReceiver,
-    /// Slack receiver: warning and critical.
-    pub slack: SlackReceiver,
-    /// PagerDuty receiver: critical only (24/7 on-call).
-    pub pagerduty: PagerDutyReceiver,
-    /// On-call escalation of critical alerts: primary at once, secondary after 15 minutes,
-    /// escalation after 30.
-    #[schemars(length(max = 8))]
-    pub escalation: Vec<EscalationStep>,
+pub struct SelfMonitoringAlerts {
+    /// Watchdog: always firing, so that a dead alerting pipeline is noticed by its absence
+    /// (`routing.deadMansSwitch`); info, no channel.
+    pub watchdog: AlertThreshold,
+    /// Prometheus could not load its configuration for 10 minutes (it keeps the last good one),
+    /// warning.
+    pub prometheus_config_reload: AlertThreshold,
+    /// Prometheus rules failed to evaluate (alerts cannot fire): more than 0 failures in 5
+    /// minutes, for 5 minutes, critical.
+    pub rule_evaluation_failures: AlertThreshold,
+    /// Alertmanager could not load its configuration for 10 minutes (it keeps the last good one),
+    /// warning.
+    pub alertmanager_config_reload: AlertThreshold,
+    /// Alertmanager fails to deliver: more than 1% of an integration's notifications failing
+    /// over 5 minutes, for 5 minutes, critical.
+    pub notifications_failing: AlertThreshold,
+    /// The Thanos compactor halted (downsampling and retention stop), for 5 minutes, warning.
+    pub compaction_halted: AlertThreshold,
+    /// Loki refuses log lines (rate limits, validation): more than 0 discarded in 5 minutes, for
+    /// 5 minutes, warning.
+    pub log_ingestion_refused: AlertThreshold,
 }
 
-impl Default for RoutingSpec {
+impl Default for SelfMonitoringAlerts {
     fn default() -> Self {
+        use IncidentLevel::*;
+        use Severity::*;
         Self {
-            group_by: vec!["alertname".to_owned(), "service".to_owned(), "severity".to_owned()],
-            group_wait: Duration::from("30s"),
-            group_interval: Duration::from("5m"),
-            repeat_interval: Duration::from("4h"),
-            email: EmailReceiver::default(),
-            slack: SlackReceiver::default(),
-            pagerduty: PagerDutyReceiver::default(),
-            escalation: vec![
-                EscalationStep::seed("primary", "DevOps Engineer", "0s"),
-                EscalationStep::seed("secondary", "Backend Lead", seed::ESCALATION_SECONDARY_AFTER),
-                EscalationStep::seed("escalation", "CTO", seed::ESCALATION_TERTIARY_AFTER),
-            ],
-        }
-    }
-}
-
-/// The email receiver. With no recipients it exists but sends nothing (status says so).
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
-#[serde(default, rename_all = "camelCase")]
-#[schemars(extend("x-kubernetes-validations" = [{"rule": "!self.enabled || size(self.to) == 0 || (has(self.smarthost) && has(self.from))", "message": "email recipients need smarthost and from"}]))]
-pub struct EmailReceiver {
-    /// Send alerts by email (needs `to`, `from` and `smarthost`).
-    pub enabled: bool,
-    /// Recipient addresses of every alert of the listed severities.
-    #[schemars(length(max = 64), inner(length(min = 3, max = 254), pattern(r"^[^@\s]+@[^@\s]+$")))]
-    pub to: Vec<String>,
-    /// Sender address (`From:` header).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schemars(length(min = 3, max = 254), pattern(r"^[^@\s]+@[^@\s]+$"))]
-    pub from: Option<String>,
-    /// SMTP server, `host:port`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schemars(length(min = 3, max = 260), pattern(r"^[^:\s]+:[0-9]{1,5}$"))]
-    pub smarthost: Option<String>,
-    /// SMTP user name.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schemars(length(min = 1, max = 254))]
-    pub auth_username: Option<String>,
-    /// Secret key holding the SMTP password.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub auth_password: Option<SecretKeyRef>,
-    /// Severities delivered by email (seed: all).
-    #[schemars(length(min = 1, max = 3))]
-    pub severities: Vec<Severity>,
-}
-
-impl Default for EmailReceiver {
-    fn default() -> Self {
-        Self {
-            enabled: true,
-            to: Vec::new(),
-            from: None,
-            smarthost: None,
-            auth_username: None,
-            auth_password: None,
-            severities: vec![Severity::Info, Severity::Warning, Severity::Critical],
-        }
-    }
-}
-
-/// The Slack receiver; its webhook URL is read from a Secret.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
-#[serde(default, rename_all = "camelCase")]
-#[schemars(extend("x-kubernetes-validations" = [{"rule": "!self.enabled || (has(self.apiUrl) && self.apiUrl.name != '' && self.apiUrl.key != '')", "message": "an enabled Slack receiver needs a Secret reference in apiUrl", "fieldPath": ".apiUrl"}]))]
-pub struct SlackReceiver {
-    /// Send to Slack.
-    pub enabled: bool,
-    /// Channel (seed: #alerts).
-    #[schemars(length(min = 2, max = 80), pattern(r"^[#@][^\s]+$"))]
-    pub channel: String,
-    /// Secret key holding the incoming-webhook URL.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub api_url: Option<SecretKeyRef>,
-    /// Severities delivered to Slack (seed: warning, critical).
-    #[schemars(length(min = 1, max = 3))]
-    pub severities: Vec<Severity>,
-}
-
-impl Default for SlackReceiver {
-    fn default() -> Self {
-        Self {
-            enabled: true,
-            channel: seed::SLACK_CHANNEL.to_owned(),
-            api_url: Some(SecretKeyRef::new(seed::ALERTING_SECRET, "slack-api-url")),
-            severities: vec![Severity::Warning, Severity::Critical],
-        }
-    }
-}
-
-/// The PagerDuty receiver; its routing key is read from a Secret.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
-#[serde(default, rename_all = "camelCase")]
-#[schemars(extend("x-kubernetes-validations" = [{"rule": "!self.enabled || has(self.routingKey)", "message": "an enabled PagerDuty receiver needs a Secret reference in routingKey", "fieldPath": ".routingKey"}]))]
-pub struct PagerDutyReceiver {
-    /// Page through PagerDuty.
-    pub enabled: bool,
-    /// Secret key holding the Events API v2 routing key.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub routing_key: Option<SecretKeyRef>,
-    /// Severities that page (seed: critical).
-    #[schemars(length(min = 1, max = 3))]
-    pub severities: Vec<Severity>,
-}
-
-impl Default for PagerDutyReceiver {
-    fn default() -> Self {
-        Self {
-            enabled: true,
-            routing_key: Some(SecretKeyRef::new(seed::ALERTING_SECRET, "pagerduty-routing-key")),
-            severities: vec![Severity::Critical],
-        }
-    }
-}
-
-/// One step of the on-call escalation path.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct EscalationStep {
-    /// Step name, used as the receiver name.
-    #[schemars(length(min = 1, max = 63), pattern(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"))]
-    pub name: String,
-    /// Who is paged at this step.
-    #[schemars(length(min = 1, max = 128))]
-    pub role: String,
-    /// Delay after the alert fires before this step is notified.
-    pub after: Duration,
-    /// Email addresses of this step.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[schemars(length(max = 16), inner(length(min = 3, max = 254), pattern(r"^[^@\s]+@[^@\s]+$")))]
-    pub email: Vec<String>,
-    /// Secret key holding a PagerDuty routing key of this step (default: the receiver's).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pagerduty_routing_key: Option<SecretKeyRef>,
-}
-
-impl EscalationStep {
-    fn seed(name: &str, role: &str, after: &str) -> Self {
-        Self {
-            name: name.to_owned(),
-            role: role.to_owned(),
-            after: Duration::from(after),
-            email: Vec::new(),
-            pagerduty_routing_key: None,
+            // No channel: Alertmanager sends the Watchdog to the dead man's switch alone.
+            watchdog: AlertThreshold { channels: Some(Vec::new()), ..AlertThreshold::seed(0.0, None, None, Info, P3) },
+            prometheus_config_reload: AlertThreshold::seed(0.0, Some("10m"), None, Warning, P2),
+            rule_evaluation_failures: AlertThreshold::seed(0.0, Some("5m"), Some("5m"), Critical, P1),
+            alertmanager_config_reload: AlertThreshold::seed(0.0, Some("10m"), None, Warning, P2),
+            notifications_failing: AlertThreshold::seed(1.0, Some("5m"), Some("5m"), Critical, P1),
+            compaction_halted: AlertThreshold::seed(0.0, Some("5m"), None, Warning, P2),
+            log_ingestion_refused: AlertThreshold::seed(0.0, Some("5m"), Some("5m"), Warning, P2),
         }
     }
 }

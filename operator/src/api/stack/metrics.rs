@@ -21,6 +21,8 @@ pub struct MetricsSpec {
     pub red: RedMetrics,
     /// Business metric names (seed: Business Metrics).
     pub business: BusinessMetrics,
+    /// Database metric names (seed: System Metrics, Databases).
+    pub databases: DatabaseMetrics,
 }
 
 impl Default for MetricsSpec {
@@ -31,6 +33,7 @@ impl Default for MetricsSpec {
             downsampling: DownsamplingSpec::default(),
             red: RedMetrics::default(),
             business: BusinessMetrics::default(),
+            databases: DatabaseMetrics::default(),
         }
     }
 }
@@ -172,6 +175,29 @@ pub struct BusinessMetrics {
     /// Counter of LLM API calls, labelled by `model`.
     #[schemars(pattern(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$"))]
     pub llm_calls: String,
+    /// Counter of chatbots created (seed: chatbots created per day).
+    #[schemars(pattern(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$"))]
+    pub chatbots_created: String,
+    /// Counter of user ratings of answers, labelled `rating="up"` or `rating="down"` (seed: user
+    /// satisfaction, thumbs up/down).
+    #[schemars(pattern(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$"))]
+    pub satisfaction_ratings: String,
+    /// Counter of subscriptions upgraded from Free to Pro (seed: new subscriptions, Free → Pro).
+    #[schemars(pattern(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$"))]
+    pub pro_upgrades: String,
+    /// Counter of LLM spend in US dollars, labelled by `model` (seed: cost per conversation).
+    #[schemars(pattern(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$"))]
+    pub llm_cost: String,
+    /// Counter of retrieval-augmented lookups (seed: RAG hit rate).
+    #[schemars(pattern(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$"))]
+    pub rag_lookups: String,
+    /// Counter of lookups that found relevant context.
+    #[schemars(pattern(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$"))]
+    pub rag_hits: String,
+    /// Counter of cloud spend in US dollars, labelled by `service` (seed: cost, daily spend by
+    /// service), e.g. from a cost exporter.
+    #[schemars(pattern(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$"))]
+    pub cloud_cost: String,
 }
 
 impl Default for BusinessMetrics {
@@ -188,6 +214,57 @@ impl Default for BusinessMetrics {
             monthly_recurring_revenue: "revenue_monthly_recurring".to_owned(),
             llm_tokens: "llm_tokens_total".to_owned(),
             llm_calls: "llm_api_calls_total".to_owned(),
+            chatbots_created: "chatbots_created_total".to_owned(),
+            satisfaction_ratings: "user_satisfaction_ratings_total".to_owned(),
+            pro_upgrades: "subscriptions_upgraded_total".to_owned(),
+            llm_cost: "llm_cost_dollars_total".to_owned(),
+            rag_lookups: "rag_lookups_total".to_owned(),
+            rag_hits: "rag_hits_total".to_owned(),
+            cloud_cost: "cloud_cost_dollars_total".to_owned(),
+        }
+    }
+}
+
+/// Names of the database metrics the Infrastructure dashboard queries (seed: Databases): Cosmos DB
+/// as Azure Monitor's metrics are exported to Prometheus, Milvus as it exports its own.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(default, rename_all = "camelCase")]
+pub struct DatabaseMetrics {
+    /// Counter of Cosmos DB request units, labelled by `database_name` (seed: RU/s consumption).
+    #[schemars(pattern(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$"))]
+    pub cosmos_request_units: String,
+    /// Counter of Cosmos DB requests refused with 429, labelled by `database_name` (seed:
+    /// throttled requests).
+    #[schemars(pattern(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$"))]
+    pub cosmos_throttled_requests: String,
+    /// Gauge of Cosmos DB data size in bytes, labelled by `database_name` (seed: storage size).
+    #[schemars(pattern(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$"))]
+    pub cosmos_storage_bytes: String,
+    /// Counter of vectors Milvus inserted (seed: insert throughput).
+    #[schemars(pattern(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$"))]
+    pub milvus_inserted_vectors: String,
+    /// Gauge of Milvus collections (seed: collection count).
+    #[schemars(pattern(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$"))]
+    pub milvus_collections: String,
+    /// Gauge of resident memory of the Milvus processes, in bytes (seed: memory usage).
+    #[schemars(pattern(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$"))]
+    pub milvus_memory_bytes: String,
+    /// The `job` label of Milvus' scrape (its ServiceMonitor's job: the Service's name), which
+    /// narrows the memory gauge, a metric every Go process exports, to Milvus.
+    #[schemars(length(min = 1, max = 128), pattern(r"^[a-zA-Z0-9_.:/-]+$"))]
+    pub milvus_job: String,
+}
+
+impl Default for DatabaseMetrics {
+    fn default() -> Self {
+        Self {
+            cosmos_request_units: "cosmosdb_request_units_total".to_owned(),
+            cosmos_throttled_requests: "cosmosdb_throttled_requests_total".to_owned(),
+            cosmos_storage_bytes: "cosmosdb_data_usage_bytes".to_owned(),
+            milvus_inserted_vectors: "milvus_proxy_insert_vectors_count".to_owned(),
+            milvus_collections: "milvus_rootcoord_collection_num".to_owned(),
+            milvus_memory_bytes: "process_resident_memory_bytes".to_owned(),
+            milvus_job: "milvus".to_owned(),
         }
     }
 }

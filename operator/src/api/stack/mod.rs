@@ -14,6 +14,7 @@ mod dashboards;
 mod logging;
 mod metrics;
 mod probes;
+mod routing;
 mod slos;
 mod tracing;
 
@@ -22,6 +23,7 @@ pub use dashboards::*;
 pub use logging::*;
 pub use metrics::*;
 pub use probes::*;
+pub use routing::*;
 pub use slos::*;
 pub use tracing::*;
 

@@ -1,11 +1,15 @@
-//! `alertmanager.yml`: the seed's routing, escalation and receivers, every credential read from a
-//! mounted Secret file.
+//! `alertmanager.yml`: the receivers of the seed's channels, the escalation steps and the dead
+//! man's switch, every credential read from a mounted Secret file; the routing tree is built in
+//! [`super::routes`].
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
-use super::{EMAIL_RECEIVER, NULL_RECEIVER, PAGERDUTY_RECEIVER, SECRETS_DIRECTORY, SLACK_RECEIVER};
+use super::routes;
+use super::{
+    DEAD_MANS_SWITCH_RECEIVER, EMAIL_RECEIVER, NULL_RECEIVER, PAGERDUTY_RECEIVER, SECRETS_DIRECTORY, SLACK_RECEIVER,
+};
 use crate::api::{SecretKeyRef, Severity};
 use crate::render::{Component, RenderError};
 use crate::resolve::ResolvedStack;
@@ -26,20 +30,41 @@ pub(crate) struct AlertmanagerConfig {
     pub route: Route,
     pub inhibit_rules: Vec<InhibitRule>,
     pub receivers: Vec<Receiver>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub time_intervals: Vec<TimeInterval>,
 }
 
-/// SMTP settings shared by every email configuration.
-#[derive(Serialize, Debug, Clone, PartialEq)]
+/// Settings shared by every email and PagerDuty configuration.
+#[derive(Serialize, Debug, Clone, PartialEq, Default)]
 pub(crate) struct GlobalConfig {
-    pub smtp_smarthost: String,
-    pub smtp_from: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub smtp_smarthost: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub smtp_from: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub smtp_auth_username: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub smtp_auth_password_file: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub smtp_require_tls: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub smtp_tls_config: Option<TlsConfig>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pagerduty_url: Option<String>,
 }
 
+/// Prometheus' common TLS client settings, as Alertmanager reads them.
 #[derive(Serialize, Debug, Clone, PartialEq)]
+pub(crate) struct TlsConfig {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server_name: Option<String>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub insecure_skip_verify: bool,
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq, Default)]
 pub(crate) struct Route {
     pub receiver: String,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -54,6 +79,8 @@ pub(crate) struct Route {
     pub group_interval: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub repeat_interval: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub active_time_intervals: Vec<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub routes: Vec<Route>,
 }
@@ -74,6 +101,8 @@ pub(crate) struct Receiver {
     pub slack_configs: Vec<SlackConfig>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub pagerduty_configs: Vec<PagerdutyConfig>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub webhook_configs: Vec<WebhookConfig>,
 }
 
 impl Receiver {
@@ -83,11 +112,12 @@ impl Receiver {
             email_configs: Vec::new(),
             slack_configs: Vec::new(),
             pagerduty_configs: Vec::new(),
+            webhook_configs: Vec::new(),
         }
     }
 }
 
-/// One email notification; SMTP server, sender and credentials come from `global`.
+/// One email notification; SMTP server, sender, credentials and TLS come from `global`.
 #[derive(Serialize, Debug, Clone, PartialEq)]
 pub(crate) struct EmailConfig {
     pub send_resolved: bool,
@@ -113,6 +143,33 @@ pub(crate) struct PagerdutyConfig {
     pub details: BTreeMap<String, String>,
 }
 
+/// A webhook, here the dead man's switch; its URL is a credential, read from a file.
+#[derive(Serialize, Debug, Clone, PartialEq)]
+pub(crate) struct WebhookConfig {
+    pub send_resolved: bool,
+    pub url_file: String,
+}
+
+/// A named set of times routes can be limited to (`active_time_intervals`).
+#[derive(Serialize, Debug, Clone, PartialEq)]
+pub(crate) struct TimeInterval {
+    pub name: String,
+    pub time_intervals: Vec<TimePeriod>,
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq)]
+pub(crate) struct TimePeriod {
+    pub weekdays: Vec<String>,
+    pub times: Vec<TimeRange>,
+    pub location: String,
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq)]
+pub(crate) struct TimeRange {
+    pub start_time: String,
+    pub end_time: String,
+}
+
 /// Where a Secret key is mounted in the Alertmanager container.
 pub(crate) fn secret_file(secret: &SecretKeyRef) -> String {
     format!("{SECRETS_DIRECTORY}/{}/{}", secret.name, secret.key)
@@ -123,10 +180,7 @@ pub(crate) fn secret_file(secret: &SecretKeyRef) -> String {
 pub(crate) fn severity_matcher(severities: &[Severity]) -> String {
     let distinct: BTreeSet<Severity> = severities.iter().copied().collect();
     let values: Vec<&str> = distinct.iter().map(|severity| severity.as_str()).collect();
-    match values.as_slice() {
-        [one] => format!(r#"severity="{one}""#),
-        several => format!(r#"severity=~"{}""#, several.join("|")),
-    }
+    routes::label_matcher("severity", &values)
 }
 
 fn email_config(to: &[String]) -> EmailConfig {
@@ -150,44 +204,30 @@ fn pagerduty_config(routing_key: &SecretKeyRef) -> PagerdutyConfig {
     }
 }
 
-fn child_route(receiver: &str, matcher: String) -> Route {
-    Route {
-        receiver: receiver.to_owned(),
-        group_by: Vec::new(),
-        matchers: vec![matcher],
-        // Every channel sees the alert, not only the first route that matches.
-        continue_matching: Some(true),
-        group_wait: None,
-        group_interval: None,
-        repeat_interval: None,
-        routes: Vec::new(),
-    }
-}
-
 fn invalid(field: &str, message: impl Into<String>) -> RenderError {
     RenderError::invalid(Component::Alertmanager, field, message)
 }
 
-/// Builds `alertmanager.yml` for the stack.
+/// Builds `alertmanager.yml` for the stack: the receivers here, the routing tree in [`super::routes`].
 pub(crate) fn config(stack: &ResolvedStack) -> Result<AlertmanagerConfig, RenderError> {
     let routing = &stack.spec.alerting.routing;
     let email = &routing.email;
-    let mut routes = Vec::new();
-    let mut receivers = Vec::new();
+    // The root's receiver takes what no route takes: nothing is sent for it.
+    let mut receivers = vec![Receiver::empty(NULL_RECEIVER)];
     let mut sends_email = false;
 
-    // Email takes every alert by default; it is also the root receiver then, so alerts without a
-    // severity label still reach someone.
-    let email_takes_everything = email.enabled
-        && [Severity::Info, Severity::Warning, Severity::Critical]
-            .iter()
-            .all(|severity| email.severities.contains(severity));
-    let root_receiver = if email_takes_everything { EMAIL_RECEIVER } else { NULL_RECEIVER };
-    if !email_takes_everything {
-        receivers.push(Receiver::empty(NULL_RECEIVER));
+    let switch = &routing.dead_mans_switch;
+    if switch.enabled {
+        let url = switch.url.as_ref().ok_or_else(|| {
+            invalid("alerting.routing.deadMansSwitch.url", "an enabled dead man's switch needs a Secret")
+        })?;
+        let mut receiver = Receiver::empty(DEAD_MANS_SWITCH_RECEIVER);
+        // Its service expects the heartbeat, never a resolution.
+        receiver.webhook_configs.push(WebhookConfig { send_resolved: false, url_file: secret_file(url) });
+        receivers.push(receiver);
     }
+
     if email.enabled {
-        routes.push(child_route(EMAIL_RECEIVER, severity_matcher(&email.severities)));
         // With no recipients the receiver exists but sends nothing (the status reports it).
         let mut receiver = Receiver::empty(EMAIL_RECEIVER);
         if !email.to.is_empty() {
@@ -203,7 +243,6 @@ pub(crate) fn config(stack: &ResolvedStack) -> Result<AlertmanagerConfig, Render
             .api_url
             .as_ref()
             .ok_or_else(|| invalid("alerting.routing.slack.apiUrl", "an enabled Slack receiver needs a Secret"))?;
-        routes.push(child_route(SLACK_RECEIVER, severity_matcher(&slack.severities)));
         let mut receiver = Receiver::empty(SLACK_RECEIVER);
         receiver.slack_configs.push(SlackConfig {
             send_resolved: true,
@@ -220,7 +259,6 @@ pub(crate) fn config(stack: &ResolvedStack) -> Result<AlertmanagerConfig, Render
         let key = pagerduty.routing_key.as_ref().ok_or_else(|| {
             invalid("alerting.routing.pagerduty.routingKey", "an enabled PagerDuty receiver needs a Secret")
         })?;
-        routes.push(child_route(PAGERDUTY_RECEIVER, severity_matcher(&pagerduty.severities)));
         let mut receiver = Receiver::empty(PAGERDUTY_RECEIVER);
         receiver.pagerduty_configs.push(pagerduty_config(key));
         receivers.push(receiver);
@@ -228,20 +266,17 @@ pub(crate) fn config(stack: &ResolvedStack) -> Result<AlertmanagerConfig, Render
     } else {
         None
     };
+    let mut pages = pagerduty_key.is_some();
 
-    // Escalation of critical alerts: one route per step, whose group_wait is the step's delay.
-    // Alertmanager sends a group's first notification only after group_wait, and only if an alert
-    // of the group is still firing then, so a step is notified `after` the alert fired and only if
-    // it was not resolved meanwhile. Alertmanager knows no acknowledgement: silencing the alert
-    // is what stops the later steps.
+    // The escalation steps, one receiver each; which alerts reach them and when is the routing
+    // tree's business.
     for (index, step) in routing.escalation.iter().enumerate() {
-        let field = format!("alerting.routing.escalation[{index}].name");
         if receivers.iter().any(|receiver| receiver.name == step.name) {
-            return Err(invalid(&field, format!("{:?} is already the name of another receiver", step.name)));
+            return Err(invalid(
+                &format!("alerting.routing.escalation[{index}].name"),
+                format!("{:?} is already the name of another receiver", step.name),
+            ));
         }
-        let mut route = child_route(&step.name, severity_matcher(&[Severity::Critical]));
-        route.group_wait = Some(step.after.as_str().to_owned());
-        routes.push(route);
         let mut receiver = Receiver::empty(&step.name);
         if !step.email.is_empty() {
             receiver.email_configs.push(email_config(&step.email));
@@ -258,42 +293,39 @@ pub(crate) fn config(stack: &ResolvedStack) -> Result<AlertmanagerConfig, Render
         };
         if let Some(key) = key {
             receiver.pagerduty_configs.push(pagerduty_config(key));
+            pages = true;
         }
         receivers.push(receiver);
     }
 
-    let global = if sends_email {
-        let smarthost = email.smarthost.clone().ok_or_else(|| {
+    let mut global = GlobalConfig::default();
+    if sends_email {
+        global.smtp_smarthost = Some(email.smarthost.clone().ok_or_else(|| {
             invalid(
                 "alerting.routing.email.smarthost",
                 "email recipients (also of escalation steps) need an SMTP server",
             )
-        })?;
-        let from = email.from.clone().ok_or_else(|| {
+        })?);
+        global.smtp_from = Some(email.from.clone().ok_or_else(|| {
             invalid("alerting.routing.email.from", "email recipients (also of escalation steps) need a sender")
-        })?;
-        Some(GlobalConfig {
-            smtp_smarthost: smarthost,
-            smtp_from: from,
-            smtp_auth_username: email.auth_username.clone(),
-            smtp_auth_password_file: email.auth_password.as_ref().map(secret_file),
-        })
-    } else {
-        None
-    };
+        })?);
+        global.smtp_auth_username = email.auth_username.clone();
+        global.smtp_auth_password_file = email.auth_password.as_ref().map(secret_file);
+        global.smtp_require_tls = email.require_tls;
+        global.smtp_tls_config = email.tls.as_ref().map(|tls| TlsConfig {
+            ca_file: tls.ca.as_ref().map(secret_file),
+            server_name: tls.server_name.clone(),
+            insecure_skip_verify: tls.insecure_skip_verify,
+        });
+    }
+    if pages {
+        global.pagerduty_url = pagerduty.url.clone();
+    }
 
+    let (route, time_intervals) = routes::tree(stack);
     Ok(AlertmanagerConfig {
-        global,
-        route: Route {
-            receiver: root_receiver.to_owned(),
-            group_by: routing.group_by.clone(),
-            matchers: Vec::new(),
-            continue_matching: None,
-            group_wait: Some(routing.group_wait.as_str().to_owned()),
-            group_interval: Some(routing.group_interval.as_str().to_owned()),
-            repeat_interval: Some(routing.repeat_interval.as_str().to_owned()),
-            routes,
-        },
+        global: (global != GlobalConfig::default()).then_some(global),
+        route,
         // A critical alert silences the warning of the same signal on the same service.
         inhibit_rules: vec![InhibitRule {
             source_matchers: vec![severity_matcher(&[Severity::Critical])],
@@ -301,18 +333,21 @@ pub(crate) fn config(stack: &ResolvedStack) -> Result<AlertmanagerConfig, Render
             equal: vec!["signal".to_owned(), "namespace".to_owned(), "service".to_owned()],
         }],
         receivers,
+        time_intervals,
     })
 }
 
 /// Every Secret key the configuration reads as a file, by Secret, deduplicated and sorted.
 pub(crate) fn referenced_secrets(config: &AlertmanagerConfig) -> BTreeMap<String, BTreeSet<String>> {
     let mut files: Vec<&str> = Vec::new();
-    if let Some(password) = config.global.as_ref().and_then(|global| global.smtp_auth_password_file.as_deref()) {
-        files.push(password);
+    if let Some(global) = &config.global {
+        files.extend(global.smtp_auth_password_file.as_deref());
+        files.extend(global.smtp_tls_config.as_ref().and_then(|tls| tls.ca_file.as_deref()));
     }
     for receiver in &config.receivers {
         files.extend(receiver.slack_configs.iter().map(|slack| slack.api_url_file.as_str()));
         files.extend(receiver.pagerduty_configs.iter().map(|pagerduty| pagerduty.routing_key_file.as_str()));
+        files.extend(receiver.webhook_configs.iter().map(|webhook| webhook.url_file.as_str()));
     }
     let mut secrets: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for file in files {

@@ -1,7 +1,8 @@
-//! Alertmanager: the seed's routing (email every alert, Slack `#alerts` warning and critical,
-//! PagerDuty critical), the on-call escalation path and the incident levels in notification
-//! titles, as `alertmanager.yml` in a ConfigMap, run by a StatefulSet that gossips between
-//! replicas.
+//! Alertmanager: the seed's routing (each alert to the channels of the document's Channel column,
+//! or by the general policy: email every alert, Slack `#alerts` warning and critical, PagerDuty
+//! critical), the on-call escalation path by incident level, business hours, the dead man's
+//! switch, and the incident levels in notification titles, as `alertmanager.yml` in a ConfigMap,
+//! run by a StatefulSet that gossips between replicas.
 //!
 //! Credentials never enter the configuration: every receiver reads them from files
 //! (`smtp_auth_password_file`, `api_url_file`, `routing_key_file`) of Secrets mounted read-only
@@ -26,6 +27,7 @@ use super::{Component, RenderError, ports};
 use crate::resolve::ResolvedStack;
 
 mod config;
+mod routes;
 
 pub(crate) use config::{config, referenced_secrets};
 
@@ -48,6 +50,8 @@ pub const SLACK_RECEIVER: &str = "slack";
 pub const PAGERDUTY_RECEIVER: &str = "pagerduty";
 /// Root receiver without integrations, for alerts no channel takes.
 pub const NULL_RECEIVER: &str = "null";
+/// Receiver of the always-firing Watchdog: the dead man's switch's webhook.
+pub const DEAD_MANS_SWITCH_RECEIVER: &str = "dead-mans-switch";
 
 /// The headless Service giving each replica a stable name for gossip.
 pub fn cluster_service_name(stack: &ResolvedStack) -> String {

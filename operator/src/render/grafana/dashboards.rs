@@ -4,16 +4,20 @@ use super::model::Dashboard;
 use super::panels::*;
 use super::{APPLICATION_FILE, BUSINESS_FILE, INFRASTRUCTURE_FILE, dashboard_uids, metrics};
 use crate::render::Component;
+use crate::render::rules::{ERROR_BUDGET_REMAINING_RECORD, sli_record};
 use crate::resolve::ResolvedStack;
 
 // ---------------------------------------------------------------------------------------------
 // The seed's dashboards
 // ---------------------------------------------------------------------------------------------
 
-/// Infrastructure: containers' CPU, memory and replicas, Cosmos DB, network, disks, restarts.
+/// Infrastructure: containers' CPU, memory, replicas and health, Cosmos DB and Milvus, network,
+/// disks, restarts and the daily cost by service.
 pub(crate) fn infrastructure(stack: &ResolvedStack) -> Dashboard {
     use metrics::*;
     let alerts = &stack.spec.alerting.rules.infrastructure;
+    let databases = &stack.spec.metrics.databases;
+    let cost = &stack.spec.metrics.business.cloud_cost;
     let mut panels = vec![
         timeseries_with_threshold_line(
             "CPU Utilization (All Services)",
@@ -59,7 +63,7 @@ pub(crate) fn infrastructure(stack: &ResolvedStack) -> Dashboard {
         .min(0.0)
         .target(range_query(
             "A",
-            format!("sum by (database_name) (rate({COSMOS_REQUEST_UNITS}[$__rate_interval]))"),
+            format!("sum by (database_name) (rate({}[$__rate_interval]))", databases.cosmos_request_units),
             "{{database_name}}",
         )),
         timeseries("Network Bandwidth", "Bytes received and sent per second, by namespace.", 12)
@@ -112,6 +116,87 @@ pub(crate) fn infrastructure(stack: &ResolvedStack) -> Dashboard {
             ),
             "{{namespace}}/{{container}}",
         )),
+        timeseries("Disk I/O (IOPS)", "Read and write operations per second, by namespace.", 12)
+            .unit("iops")
+            .min(0.0)
+            .target(range_query(
+                "A",
+                format!("sum by (namespace) (rate({FS_READS}{{container!=\"\"}}[$__rate_interval]))"),
+                "{{namespace}} reads",
+            ))
+            .target(range_query(
+                "B",
+                format!("sum by (namespace) (rate({FS_WRITES}{{container!=\"\"}}[$__rate_interval]))"),
+                "{{namespace}} writes",
+            )),
+        timeseries("Disk Throughput", "Bytes read and written per second, by namespace.", 12)
+            .unit("Bps")
+            .min(0.0)
+            .target(range_query(
+                "A",
+                format!("sum by (namespace) (rate({FS_READ_BYTES}{{container!=\"\"}}[$__rate_interval]))"),
+                "{{namespace}} read",
+            ))
+            .target(range_query(
+                "B",
+                format!("sum by (namespace) (rate({FS_WRITE_BYTES}{{container!=\"\"}}[$__rate_interval]))"),
+                "{{namespace}} written",
+            )),
+        timeseries(
+            "Container Health",
+            "Containers ready and not ready, and those waiting (CrashLoopBackOff, ImagePullBackOff, ...) by reason.",
+            12,
+        )
+        .min(0.0)
+        .target(range_query("A", format!("sum by (namespace) ({CONTAINER_READY})"), "{{namespace}} ready"))
+        .target(range_query("B", format!("sum by (namespace) (1 - {CONTAINER_READY})"), "{{namespace}} not ready"))
+        .target(range_query(
+            "C",
+            format!("sum by (namespace, reason) ({CONTAINER_WAITING})"),
+            "{{namespace}} waiting: {{reason}}",
+        )),
+        daily(
+            stacked_timeseries("Daily Cost by Service", "Cloud spend per day, stacked by service.", 12)
+                .unit("currencyUSD")
+                .min(0.0)
+                .target(range_query("A", format!("sum by (service) (increase({cost}[1d]))"), "{{service}}")),
+        ),
+        timeseries(
+            "Cosmos DB Throttled Requests",
+            "Requests refused with 429 (request units exhausted) per second, by database.",
+            12,
+        )
+        .unit("reqps")
+        .min(0.0)
+        .thresholds(red_from(0.01))
+        .target(range_query(
+            "A",
+            format!("sum by (database_name) (rate({}[$__rate_interval]))", databases.cosmos_throttled_requests),
+            "{{database_name}}",
+        )),
+        timeseries("Cosmos DB Storage", "Data and index size, by database.", 12).unit("bytes").min(0.0).target(
+            range_query(
+                "A",
+                format!("sum by (database_name) ({})", databases.cosmos_storage_bytes),
+                "{{database_name}}",
+            ),
+        ),
+        timeseries("Milvus Insert Rate", "Vectors inserted into Milvus per second.", 8).unit("short").min(0.0).target(
+            range_query(
+                "A",
+                format!("sum(rate({}[$__rate_interval]))", databases.milvus_inserted_vectors),
+                "vectors/s",
+            ),
+        ),
+        timeseries("Milvus Memory", "Resident memory of each Milvus process.", 8).unit("bytes").min(0.0).target(
+            range_query(
+                "A",
+                format!("sum by (instance) ({}{{job=\"{}\"}})", databases.milvus_memory_bytes, databases.milvus_job),
+                "{{instance}}",
+            ),
+        ),
+        stat("Milvus Collections", "Collections in Milvus.", 8)
+            .target(range_query("A", format!("max({})", databases.milvus_collections), "collections")),
     ];
     // Database latency comes from Jaeger's span metrics (the spans' `db.system`).
     if Component::Jaeger.enabled(stack) {
@@ -161,7 +246,7 @@ pub(crate) fn application(stack: &ResolvedStack) -> Dashboard {
             legend,
         )
     };
-    let panels = vec![
+    let mut panels = vec![
         timeseries("Request Rate (per service)", "Requests per second, one series per service.", 24)
             .unit("reqps")
             .min(0.0)
@@ -211,7 +296,34 @@ pub(crate) fn application(stack: &ResolvedStack) -> Dashboard {
                 format!("sum by (model) (rate({}[$__rate_interval]))", business.llm_calls),
                 "{{model}}",
             )),
+        timeseries("RAG Hit Rate %", "Retrieval lookups that found relevant context, in percent.", 12)
+            .unit("percent")
+            .min(0.0)
+            .target(range_query(
+                "A",
+                format!(
+                    "100 * sum(rate({}[$__rate_interval])) / sum(rate({}[$__rate_interval]))",
+                    business.rag_hits, business.rag_lookups
+                ),
+                "hit rate",
+            )),
+        daily(
+            timeseries("Cost per Conversation", "LLM spend per conversation, per day.", 12)
+                .unit("currencyUSD")
+                .min(0.0)
+                .target(range_query(
+                    "A",
+                    format!(
+                        "sum(increase({}[1d])) / sum(increase({}[1d]))",
+                        business.llm_cost, business.conversations
+                    ),
+                    "per conversation",
+                )),
+        ),
     ];
+    if stack.spec.slos.enabled {
+        panels.extend(slo_panels(stack));
+    }
     dashboard(
         dashboard_uids::APPLICATION,
         "Application",
@@ -225,11 +337,11 @@ pub(crate) fn application(stack: &ResolvedStack) -> Dashboard {
 pub(crate) fn business(stack: &ResolvedStack) -> Dashboard {
     let metric = &stack.spec.metrics.business;
     let alerts = &stack.spec.alerting.rules.business;
-    let mut conversations = timeseries("Conversations per Day", "Conversations per day over the last 30 days.", 24)
-        .min(0.0)
-        .target(range_query("A", format!("sum(increase({}[1d]))", metric.conversations), "conversations"));
-    conversations.time_from = Some("30d".to_owned());
-    conversations.interval = Some("1d".to_owned());
+    let conversations = daily(
+        timeseries("Conversations per Day", "Conversations per day over the last 30 days.", 24)
+            .min(0.0)
+            .target(range_query("A", format!("sum(increase({}[1d]))", metric.conversations), "conversations")),
+    );
     let panels = vec![
         stat("DAU", "Daily active users.", 6).target(range_query(
             "A",
@@ -286,6 +398,28 @@ pub(crate) fn business(stack: &ResolvedStack) -> Dashboard {
             format!("sum({})", metric.active_subscriptions),
             "subscriptions",
         )),
+        daily(
+            timeseries("Chatbots Created per Day", "Chatbots created per day over the last 30 days.", 12)
+                .min(0.0)
+                .target(range_query("A", format!("sum(increase({}[1d]))", metric.chatbots_created), "chatbots")),
+        ),
+        stat("User Satisfaction", "Thumbs up in percent of all ratings over the last day.", 6).unit("percent").target(
+            range_query(
+                "A",
+                format!(
+                    "100 * sum(increase({ratings}{{rating=\"up\"}}[1d])) / sum(increase({ratings}[1d]))",
+                    ratings = metric.satisfaction_ratings
+                ),
+                "satisfied",
+            ),
+        ),
+        stat("Free → Pro Conversion", "Upgrades to Pro in percent of new signups over 30 days.", 6)
+            .unit("percent")
+            .target(range_query(
+                "A",
+                format!("100 * sum(increase({}[30d])) / sum(increase({}[30d]))", metric.pro_upgrades, metric.signups),
+                "conversion",
+            )),
         stat("Monthly Churn %", "Subscriptions cancelled over 30 days, in percent of the active ones.", 12)
             .unit("percent")
             .thresholds(red_from(alerts.high_churn.threshold))
@@ -305,6 +439,36 @@ pub(crate) fn business(stack: &ResolvedStack) -> Dashboard {
         "now-7d",
         panels,
     )
+}
+
+/// A panel of one point per day over the last 30 days.
+fn daily(mut panel: PanelSpec) -> PanelSpec {
+    panel.time_from = Some("30d".to_owned());
+    panel.interval = Some("1d".to_owned());
+    panel
+}
+
+/// The SLOs of the monitored services: how much of each objective was met over the SLO period,
+/// and how much of its error budget is left (the records of the `slo.yml` rules).
+fn slo_panels(stack: &ResolvedStack) -> Vec<PanelSpec> {
+    let period = sli_record(stack.spec.slos.period.as_str());
+    vec![
+        timeseries(
+            "SLO Attainment",
+            "Good requests (fast enough, not failed) in percent of all, over the SLO period, per service and SLO.",
+            12,
+        )
+        .unit("percentunit")
+        .target(range_query("A", format!("1 - max by (service, slo) ({period})"), "{{service}} {{slo}}")),
+        gauge("Error Budget Remaining", "Error budget left over the SLO period; red once spent.", 12)
+            .unit("percentunit")
+            .thresholds(vec![step(None, "red"), step(Some(0.0), "orange"), step(Some(0.25), "green")])
+            .target(range_query(
+                "A",
+                format!("max by (service, slo) ({ERROR_BUDGET_REMAINING_RECORD})"),
+                "{{service}} {{slo}}",
+            )),
+    ]
 }
 
 /// The enabled dashboards as `(file name, dashboard)`.

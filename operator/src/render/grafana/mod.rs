@@ -26,8 +26,7 @@ use crate::api::SecretKeyRef;
 use crate::resolve::ResolvedStack;
 
 /// Metrics no spec field names: the standard Kubernetes ones (cAdvisor through the kubelet,
-/// kube-state-metrics), Jaeger's span metrics (see the jaeger renderer) and Cosmos DB's request
-/// units as exported from Azure Monitor.
+/// kube-state-metrics) and Jaeger's span metrics (see the jaeger renderer).
 mod metrics {
     pub(crate) const CPU_SECONDS: &str = "container_cpu_usage_seconds_total";
     pub(crate) const CPU_LIMITS: &str = "kube_pod_container_resource_limits";
@@ -40,7 +39,12 @@ mod metrics {
     pub(crate) const NETWORK_TRANSMIT_ERRORS: &str = "container_network_transmit_errors_total";
     pub(crate) const VOLUME_USED: &str = "kubelet_volume_stats_used_bytes";
     pub(crate) const VOLUME_CAPACITY: &str = "kubelet_volume_stats_capacity_bytes";
-    pub(crate) const COSMOS_REQUEST_UNITS: &str = "cosmosdb_request_units_total";
+    pub(crate) const FS_READS: &str = "container_fs_reads_total";
+    pub(crate) const FS_WRITES: &str = "container_fs_writes_total";
+    pub(crate) const FS_READ_BYTES: &str = "container_fs_reads_bytes_total";
+    pub(crate) const FS_WRITE_BYTES: &str = "container_fs_writes_bytes_total";
+    pub(crate) const CONTAINER_READY: &str = "kube_pod_container_status_ready";
+    pub(crate) const CONTAINER_WAITING: &str = "kube_pod_container_status_waiting_reason";
     pub(crate) const SPAN_CALLS: &str = "traces_span_metrics_calls_total";
     pub(crate) const SPAN_DURATION_BUCKET: &str = "traces_span_metrics_duration_milliseconds_bucket";
 }

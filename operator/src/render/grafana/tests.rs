@@ -180,9 +180,31 @@ fn infrastructure_has_the_seed_panels() {
             ("Network Errors", "timeseries"),
             ("Disk Usage %", "timeseries"),
             ("Container Restarts", "timeseries"),
+            ("Disk I/O (IOPS)", "timeseries"),
+            ("Disk Throughput", "timeseries"),
+            ("Container Health", "timeseries"),
+            ("Daily Cost by Service", "timeseries"),
+            ("Cosmos DB Throttled Requests", "timeseries"),
+            ("Cosmos DB Storage", "timeseries"),
+            ("Milvus Insert Rate", "timeseries"),
+            ("Milvus Memory", "timeseries"),
+            ("Milvus Collections", "stat"),
             ("Database Latency (p50, p95, p99)", "timeseries"),
         ]
     );
+    assert_eq!(
+        exprs(panel(&dashboard, "Milvus Insert Rate")),
+        ["sum(rate(milvus_proxy_insert_vectors_count[$__rate_interval]))"]
+    );
+    assert_eq!(
+        exprs(panel(&dashboard, "Milvus Memory")),
+        ["sum by (instance) (process_resident_memory_bytes{job=\"milvus\"})"]
+    );
+    assert_eq!(
+        exprs(panel(&dashboard, "Daily Cost by Service")),
+        ["sum by (service) (increase(cloud_cost_dollars_total[1d]))"]
+    );
+    assert_eq!(panel(&dashboard, "Daily Cost by Service").interval.as_deref(), Some("1d"));
     let memory = panel(&dashboard, "Memory Usage (All Services)");
     assert!(
         matches!(&memory.field_config.defaults.custom, Some(CustomFieldConfig::Graph(g)) if g.stacking.mode == "normal")
@@ -216,8 +238,30 @@ fn application_has_the_seed_panels_on_the_red_metrics() {
             ("LLM Token Usage", "barchart"),
             ("Response Latency (p50, p95, p99)", "timeseries"),
             ("LLM API Calls (per model)", "timeseries"),
+            ("RAG Hit Rate %", "timeseries"),
+            ("Cost per Conversation", "timeseries"),
+            ("SLO Attainment", "timeseries"),
+            ("Error Budget Remaining", "gauge"),
         ]
     );
+    assert_eq!(
+        exprs(panel(&dashboard, "RAG Hit Rate %")),
+        ["100 * sum(rate(rag_hits_total[$__rate_interval])) / sum(rate(rag_lookups_total[$__rate_interval]))"]
+    );
+    assert_eq!(
+        exprs(panel(&dashboard, "Cost per Conversation")),
+        ["sum(increase(llm_cost_dollars_total[1d])) / sum(increase(conversations_total[1d]))"]
+    );
+    assert_eq!(exprs(panel(&dashboard, "SLO Attainment")), ["1 - max by (service, slo) (slo:sli_error:ratio_rate30d)"]);
+    assert_eq!(
+        exprs(panel(&dashboard, "Error Budget Remaining")),
+        ["max by (service, slo) (slo:error_budget_remaining:ratio)"]
+    );
+    let mut without_slos = machineavatars();
+    without_slos.spec.slos.enabled = false;
+    let without = application(&without_slos);
+    let titles: Vec<_> = panel_titles(&without).into_iter().map(|(title, _)| title).collect();
+    assert!(!titles.contains(&"Error Budget Remaining"), "no SLO panels without SLO rules");
     assert_eq!(
         exprs(panel(&dashboard, "Request Rate (per service)")),
         ["sum by (service) (rate(http_requests_total[$__rate_interval]))"]

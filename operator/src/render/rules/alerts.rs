@@ -1,6 +1,7 @@
-//! The rules of the document's alert tables: each row of [`ALERTS`] with the spec's threshold,
-//! and for per-service alerts the monitors' overrides: a service with its own threshold gets its
-//! own rule, one that disables the alert gets none, and the general rule leaves both out.
+//! The rules of the document's alert tables and of the stack's own: each row of [`ALERTS`] with
+//! the spec's threshold and channels, and for per-service alerts the monitors' overrides: a
+//! service with its own threshold or channels gets its own rule, one that disables the alert gets
+//! none, and the general rule leaves both out.
 
 use std::borrow::Cow;
 use std::cell::OnceCell;
@@ -9,16 +10,17 @@ use std::collections::BTreeMap;
 use super::model::{AlertingRule, Rule};
 use super::table::{ALERTS, AlertRow, OwnThreshold, Scope, Table};
 use super::{Decimal, at_most, invalid, number, quoted, series, window};
-use crate::api::{AlertOverrides, AlertThreshold};
+use crate::api::{AlertOverrides, AlertThreshold, Channel, ChannelPolicy};
 use crate::render::common::regex_literal;
 use crate::render::{Component, RenderError};
 use crate::resolve::{ResolvedMonitor, ResolvedStack};
 
-/// The rules of one of the document's tables, in row order; disabled alerts render none.
+/// The rules of one of the tables, in row order; disabled alerts, and alerts on components the
+/// stack does not render, render none.
 pub(crate) fn table_rules(stack: &ResolvedStack, table: Table) -> Result<Vec<Rule>, RenderError> {
     let overrides = OnceCell::new();
     let mut rules = Vec::new();
-    for row in ALERTS.iter().filter(|row| row.table == table) {
+    for row in ALERTS.iter().filter(|row| row.table == table && row.requires.holds(&stack.spec)) {
         let threshold = (row.threshold)(&stack.spec.alerting.rules);
         if !threshold.enabled {
             continue;
@@ -26,7 +28,8 @@ pub(crate) fn table_rules(stack: &ResolvedStack, table: Table) -> Result<Vec<Rul
         let field = format!("spec.alerting.rules.{}.{}.threshold", table.key(), row.key);
         let value = number(threshold.threshold, &field)?;
         let window = row.window.map(|fallback| window(threshold, fallback));
-        let filled = Filled { stack, row, threshold, window: window.as_deref() };
+        let channels = channels(stack, row, threshold);
+        let filled = Filled { stack, row, threshold, window: window.as_deref(), channels: &channels };
         let Scope::PerService { own_threshold } = row.scope else {
             rules.push(filled.rule(&[], value, None)?);
             continue;
@@ -36,9 +39,13 @@ pub(crate) fn table_rules(stack: &ResolvedStack, table: Table) -> Result<Vec<Rul
         for (service, (monitor, service_overrides)) in overrides.get_or_init(|| overrides_by_service(stack)) {
             if service_overrides.disabled.iter().any(|name| name == row.name) {
                 excluded.push(service.as_str());
-            } else if let Some(value) = own_value(own_threshold, service_overrides, monitor)? {
+                continue;
+            }
+            let own_value = own_value(own_threshold, service_overrides, monitor)?;
+            let own_channels = service_overrides.channels.get(row.name);
+            if own_value.is_some() || own_channels.is_some() {
                 excluded.push(service.as_str());
-                own.push((service, value));
+                own.push((service, own_value.unwrap_or(value), own_channels));
             }
         }
         let general_selector = if excluded.is_empty() {
@@ -49,12 +56,24 @@ pub(crate) fn table_rules(stack: &ResolvedStack, table: Table) -> Result<Vec<Rul
             vec![format!("service!~{}", quoted(&alternatives.join("|")))]
         };
         rules.push(filled.rule(&general_selector, value, None)?);
-        for (service, value) in own {
+        for (service, value, own_channels) in own {
             let selector = [format!("service={}", quoted(service))];
-            rules.push(filled.rule(&selector, value, Some(service))?);
+            let service_filled = Filled { channels: own_channels.map_or(&channels, |own| own.as_slice()), ..filled };
+            rules.push(service_filled.rule(&selector, value, Some(service))?);
         }
     }
     Ok(rules)
+}
+
+/// The channels of a row's alert: its own (`channels` of its threshold), else the document's
+/// Channel column under the `PerAlert` policy, else the severity policy.
+fn channels(stack: &ResolvedStack, row: &AlertRow, threshold: &AlertThreshold) -> Vec<Channel> {
+    let routing = &stack.spec.alerting.routing;
+    match (&threshold.channels, routing.channel_policy, row.channels) {
+        (Some(own), _, _) => own.clone(),
+        (None, ChannelPolicy::PerAlert, Some(column)) => column.to_vec(),
+        (None, _, _) => routing.severity_channels(threshold.severity),
+    }
 }
 
 /// Monitors with alert overrides, by the `service` label they apply to. When two monitors name
@@ -90,12 +109,14 @@ fn own_value(
     })
 }
 
-/// A row with what its rules share: the spec's threshold and the window.
+/// A row with what its rules share: the spec's threshold, the window and the channels.
+#[derive(Clone, Copy)]
 struct Filled<'a> {
     stack: &'a ResolvedStack,
     row: &'a AlertRow,
     threshold: &'a AlertThreshold,
     window: Option<&'a str>,
+    channels: &'a [Channel],
 }
 
 impl Filled<'_> {
@@ -108,6 +129,7 @@ impl Filled<'_> {
         for (name, label) in self.row.labels {
             alert = alert.label(name, *label);
         }
+        alert = alert.channels(self.channels);
         if let Some(service) = service {
             alert = alert.label("service", service);
         }

@@ -9,11 +9,16 @@
 //!
 //! What the toggles render (records describe, alerts page; only alerts need Alertmanager):
 //! - metrics on (the component itself): `red.yml`, the RED recording rules;
-//! - `alerting.enabled`: `infrastructure.yml`, `application.yml`, `business.yml`, the burn-rate
-//!   alerts inside `slo.yml` and `budgets.yml`;
+//! - `alerting.enabled`: `infrastructure.yml`, `application.yml`, `business.yml`,
+//!   `self-monitoring.yml` (the Watchdog and the stack's own failures, each only with the
+//!   component it watches), the burn-rate alerts inside `slo.yml` and `budgets.yml`;
 //! - `slos.enabled`: `slo.yml` (SLI and error-budget records, plus the burn-rate alerts when
 //!   alerting is on) and `budgets.yml` (also needs tracing, whose span metrics it reads);
 //! - a threshold with `enabled: false` renders no rule, and a file without rules is left out.
+//!
+//! Every alert carries a `channels` label (`email,slack`, or `none`), which Alertmanager routes on:
+//! the alert's own channels, the document's Channel column, or the severity policy (see
+//! [`crate::api::RoutingSpec`]).
 //!
 //! Numbers are written the way people write them (`> 80`, not `> 80.0`): thresholds keep the
 //! shortest form of the spec's value, and every derived number (percent → ratio, milliseconds →
@@ -46,7 +51,8 @@ mod slo;
 pub(crate) mod table;
 
 pub use decimal::Decimal;
-pub use model::{AlertingRule, RecordingRule, Rule, RuleFile, RuleGroup};
+pub use model::{AlertingRule, CHANNELS_LABEL, NO_CHANNEL, RecordingRule, Rule, RuleFile, RuleGroup, channels_label};
+pub(crate) use slo::{ERROR_BUDGET_REMAINING_RECORD, sli_record};
 use table::Table;
 
 /// Rule file of the seed's Infrastructure Alerts table.
@@ -55,6 +61,8 @@ pub const INFRASTRUCTURE_FILE: &str = "infrastructure.yml";
 pub const APPLICATION_FILE: &str = "application.yml";
 /// Rule file of the seed's Business Alerts table.
 pub const BUSINESS_FILE: &str = "business.yml";
+/// Rule file of the alerts on the stack's own health.
+pub const SELF_MONITORING_FILE: &str = "self-monitoring.yml";
 /// RED recording rules.
 pub(crate) const RED_FILE: &str = "red.yml";
 /// SLO recording rules and burn-rate alerts.

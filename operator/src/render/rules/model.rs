@@ -4,7 +4,20 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::api::{AlertThreshold, IncidentLevel, Severity};
+use crate::api::{AlertThreshold, Channel, IncidentLevel, Severity};
+
+/// The label naming the channels an alert is sent to, which Alertmanager routes on:
+/// `channels="email,slack"`, in the document's order.
+pub const CHANNELS_LABEL: &str = "channels";
+/// The `channels` label of an alert sent to no channel.
+pub const NO_CHANNEL: &str = "none";
+
+/// The `channels` label value of a set of channels: each once, in the document's order.
+pub fn channels_label(channels: &[Channel]) -> String {
+    let named: Vec<&str> =
+        Channel::ALL.iter().filter(|channel| channels.contains(channel)).map(|channel| channel.as_str()).collect();
+    if named.is_empty() { NO_CHANNEL.to_owned() } else { named.join(",") }
+}
 
 /// A Prometheus rule file.
 #[derive(Serialize, Debug, Clone, PartialEq)]
@@ -76,6 +89,11 @@ impl AlertingRule {
             .filter(|duration| duration.to_millis().is_some_and(|millis| millis > 0))
             .map(|duration| duration.as_str().to_owned());
         alert
+    }
+
+    /// Sends the alert to these channels: the `channels` label Alertmanager routes on.
+    pub(crate) fn channels(self, channels: &[Channel]) -> Self {
+        self.label(CHANNELS_LABEL, channels_label(channels))
     }
 
     pub(crate) fn label(mut self, name: &str, value: impl Into<String>) -> Self {

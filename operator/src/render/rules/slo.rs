@@ -202,8 +202,11 @@ fn slo_windows(stack: &ResolvedStack) -> Result<Vec<String>, RenderError> {
     Ok(windows.into_keys().map(|(_, spelling)| spelling).collect())
 }
 
-/// Name of the recorded SLI over a window.
-fn sli_record(window: &str) -> String {
+/// The error budget left over the SLO period, per service and SLO (1: untouched, 0: spent).
+pub(crate) const ERROR_BUDGET_REMAINING_RECORD: &str = "slo:error_budget_remaining:ratio";
+
+/// Name of the recorded SLI over a window: the share of bad events (failed or too slow requests).
+pub(crate) fn sli_record(window: &str) -> String {
     format!("slo:sli_error:ratio_rate{window}")
 }
 
@@ -261,7 +264,7 @@ pub(crate) fn slo_groups(stack: &ResolvedStack) -> Result<Vec<RuleGroup>, Render
             let selector = [format!("service={}", quoted(service)), format!("slo={}", quoted(kind.as_str()))];
             rules.push(
                 RecordingRule::new(
-                    "slo:error_budget_remaining:ratio",
+                    ERROR_BUDGET_REMAINING_RECORD,
                     format!("1 - {} / {budget}", series(&sli_record(period), &selector)),
                 )
                 .labels(&labels),
@@ -301,6 +304,7 @@ pub(crate) fn slo_groups(stack: &ResolvedStack) -> Result<Vec<RuleGroup>, Render
                         )
                         .label("service", service.clone())
                         .label("slo", kind.as_str())
+                        .channels(&stack.spec.alerting.routing.severity_channels(*severity))
                         .annotate(
                             format!("{{{{ $labels.service }}}} is burning its {} error budget", kind.as_str()),
                             format!(
@@ -335,6 +339,7 @@ pub(crate) fn budgets(stack: &ResolvedStack) -> Result<Vec<Rule>, RenderError> {
         rules.push(
             AlertingRule::new("PerformanceBudgetExceeded", expr, Severity::Warning, BUDGET_INCIDENT_LEVEL, "budget")
                 .label("budget", budget.name.clone())
+                .channels(&stack.spec.alerting.routing.severity_channels(Severity::Warning))
                 .label("service", "{{ $labels.service_name }}")
                 .annotate(
                     format!(

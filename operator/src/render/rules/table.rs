@@ -1,6 +1,8 @@
 //! The document's alert tables (Infrastructure, Application and Business Alerts) as data: one row
-//! per alert, saying what it measures and how its rule reads. [`super::alerts`] turns the rows
-//! into rules; the per-service overrides are logic and stay there.
+//! per alert, saying what it measures, how its rule reads and which channels the document's
+//! Channel column sends it to; and a fourth table of the same shape, the alerts on the stack's own
+//! health (not in the document). [`super::alerts`] turns the rows into rules; the per-service
+//! overrides are logic and stay there.
 //!
 //! A row's threshold, `for`, severity and incident level are the spec's
 //! (`spec.alerting.rules.<table>.<key>`), whose defaults are the seed's values, defined once in
@@ -17,20 +19,21 @@
 //! - `${signups}`, `${payments}`, `${payment_failures}`, `${active_subscriptions}`,
 //!   `${cancelled_subscriptions}`: the business metrics of `spec.metrics.business`.
 
-use super::{APPLICATION_FILE, BUSINESS_FILE, DEFAULT_WINDOW, INFRASTRUCTURE_FILE};
-use crate::api::{AlertOverrides, AlertRules, AlertThreshold, ScrapeDuration};
+use super::{APPLICATION_FILE, BUSINESS_FILE, DEFAULT_WINDOW, INFRASTRUCTURE_FILE, SELF_MONITORING_FILE};
+use crate::api::{AlertOverrides, AlertRules, AlertThreshold, Channel, ObservabilityStackSpec, ScrapeDuration};
 
-/// The document's alert tables, each one rule file with one group.
+/// The document's alert tables and the stack's own, each one rule file with one group.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Table {
     Infrastructure,
     Application,
     Business,
+    SelfMonitoring,
 }
 
 impl Table {
     /// Every table, in file order.
-    pub const ALL: [Self; 3] = [Self::Infrastructure, Self::Application, Self::Business];
+    pub const ALL: [Self; 4] = [Self::Infrastructure, Self::Application, Self::Business, Self::SelfMonitoring];
 
     /// The table's field of `spec.alerting.rules`, also the name of its rule group.
     pub(crate) fn key(self) -> &'static str {
@@ -38,6 +41,7 @@ impl Table {
             Self::Infrastructure => "infrastructure",
             Self::Application => "application",
             Self::Business => "business",
+            Self::SelfMonitoring => "selfMonitoring",
         }
     }
 
@@ -47,6 +51,28 @@ impl Table {
             Self::Infrastructure => INFRASTRUCTURE_FILE,
             Self::Application => APPLICATION_FILE,
             Self::Business => BUSINESS_FILE,
+            Self::SelfMonitoring => SELF_MONITORING_FILE,
+        }
+    }
+}
+
+/// What must be rendered for an alert to be: the stack's alerting alone, or the component whose
+/// failure it watches.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Requires {
+    Alerting,
+    /// Loki (`spec.logging`).
+    Logging,
+    /// The Thanos compactor (`spec.metrics.downsampling`).
+    Downsampling,
+}
+
+impl Requires {
+    pub(crate) fn holds(self, spec: &ObservabilityStackSpec) -> bool {
+        match self {
+            Self::Alerting => true,
+            Self::Logging => spec.logging.enabled,
+            Self::Downsampling => spec.metrics.downsampling.enabled,
         }
     }
 }
@@ -86,12 +112,27 @@ pub(crate) struct AlertRow {
     /// Window of the rate or count when the threshold names none; `None` without a window.
     pub window: Option<&'static str>,
     pub scope: Scope,
-    /// Labels besides severity, incident level and signal.
+    /// Labels besides severity, incident level, signal and channels.
     pub labels: &'static [(&'static str, &'static str)],
+    /// The document's Channel column: where the alert goes unless it names its own channels (with
+    /// the channel policy `PerAlert`); `None` for alerts the document does not list, which follow
+    /// the severity policy.
+    pub channels: Option<&'static [Channel]>,
+    pub requires: Requires,
     pub expr: &'static str,
     pub summary: &'static str,
     pub description: &'static str,
 }
+
+/// The always-firing alert of the dead man's switch, which Alertmanager routes by this name.
+pub(crate) const WATCHDOG: &str = "Watchdog";
+
+// The document's Channel column, as its tables write it.
+const EMAIL: &[Channel] = &[Channel::Email];
+const SLACK: &[Channel] = &[Channel::Slack];
+const EMAIL_SLACK: &[Channel] = &[Channel::Email, Channel::Slack];
+const SLACK_PAGERDUTY: &[Channel] = &[Channel::Slack, Channel::Pagerduty];
+const EVERY_CHANNEL: &[Channel] = &[Channel::Email, Channel::Slack, Channel::Pagerduty];
 
 /// Window of the container-restart count when the threshold names none (seed: 10 minutes).
 const RESTART_WINDOW: &str = "10m";
@@ -135,7 +176,7 @@ const LATENCY_DESCRIPTION: &str = "The p95 latency of {{ $labels.service }} over
     {{ $value | humanizeDuration }} (threshold ${value}s).";
 
 /// Every alert of the document's tables, in rule order.
-pub(crate) static ALERTS: [AlertRow; 15] = [
+pub(crate) static ALERTS: [AlertRow; 22] = [
     // Infrastructure: cAdvisor, kubelet and kube-state-metrics series, in percent.
     AlertRow {
         name: "HighCPU",
@@ -144,6 +185,8 @@ pub(crate) static ALERTS: [AlertRow; 15] = [
         threshold: |rules| &rules.infrastructure.high_cpu,
         signal: "cpu",
         window: Some(DEFAULT_WINDOW),
+        channels: Some(EMAIL),
+        requires: Requires::Alerting,
         scope: Scope::Everything,
         labels: PER_CONTAINER,
         expr: CPU_EXPR,
@@ -157,6 +200,8 @@ pub(crate) static ALERTS: [AlertRow; 15] = [
         threshold: |rules| &rules.infrastructure.critical_cpu,
         signal: "cpu",
         window: Some(DEFAULT_WINDOW),
+        channels: Some(EMAIL_SLACK),
+        requires: Requires::Alerting,
         scope: Scope::Everything,
         labels: PER_CONTAINER,
         expr: CPU_EXPR,
@@ -170,6 +215,8 @@ pub(crate) static ALERTS: [AlertRow; 15] = [
         threshold: |rules| &rules.infrastructure.high_memory,
         signal: "memory",
         window: None,
+        channels: Some(EMAIL),
+        requires: Requires::Alerting,
         scope: Scope::Everything,
         labels: PER_CONTAINER,
         expr: MEMORY_EXPR,
@@ -183,6 +230,8 @@ pub(crate) static ALERTS: [AlertRow; 15] = [
         threshold: |rules| &rules.infrastructure.out_of_memory,
         signal: "memory",
         window: None,
+        channels: Some(EVERY_CHANNEL),
+        requires: Requires::Alerting,
         scope: Scope::Everything,
         labels: PER_CONTAINER,
         expr: MEMORY_EXPR,
@@ -196,6 +245,8 @@ pub(crate) static ALERTS: [AlertRow; 15] = [
         threshold: |rules| &rules.infrastructure.disk_full,
         signal: "disk",
         window: None,
+        channels: Some(EMAIL),
+        requires: Requires::Alerting,
         scope: Scope::Everything,
         labels: &[],
         // `max`: a volume mounted on several nodes is reported by each kubelet.
@@ -212,6 +263,8 @@ pub(crate) static ALERTS: [AlertRow; 15] = [
         threshold: |rules| &rules.infrastructure.container_crash,
         signal: "restarts",
         window: Some(RESTART_WINDOW),
+        channels: Some(SLACK_PAGERDUTY),
+        requires: Requires::Alerting,
         scope: Scope::Everything,
         labels: PER_CONTAINER,
         // `increase` extrapolates to the window's edges, so 3 restarts inside a 10m window scraped
@@ -232,6 +285,8 @@ pub(crate) static ALERTS: [AlertRow; 15] = [
         threshold: |rules| &rules.application.high_error_rate,
         signal: "error_rate",
         window: Some(DEFAULT_WINDOW),
+        channels: Some(EMAIL_SLACK),
+        requires: Requires::Alerting,
         scope: Scope::PerService {
             own_threshold: Some(OwnThreshold::Percent {
                 key: "errorRateWarning",
@@ -250,6 +305,8 @@ pub(crate) static ALERTS: [AlertRow; 15] = [
         threshold: |rules| &rules.application.critical_error_rate,
         signal: "error_rate",
         window: Some(DEFAULT_WINDOW),
+        channels: Some(SLACK_PAGERDUTY),
+        requires: Requires::Alerting,
         scope: Scope::PerService {
             own_threshold: Some(OwnThreshold::Percent {
                 key: "errorRateCritical",
@@ -268,6 +325,8 @@ pub(crate) static ALERTS: [AlertRow; 15] = [
         threshold: |rules| &rules.application.high_latency,
         signal: "latency",
         window: Some(DEFAULT_WINDOW),
+        channels: Some(EMAIL),
+        requires: Requires::Alerting,
         scope: Scope::PerService {
             own_threshold: Some(OwnThreshold::Duration {
                 key: "latencyWarning",
@@ -286,6 +345,8 @@ pub(crate) static ALERTS: [AlertRow; 15] = [
         threshold: |rules| &rules.application.critical_latency,
         signal: "latency",
         window: Some(DEFAULT_WINDOW),
+        channels: Some(SLACK),
+        requires: Requires::Alerting,
         scope: Scope::PerService {
             own_threshold: Some(OwnThreshold::Duration {
                 key: "latencyCritical",
@@ -304,6 +365,8 @@ pub(crate) static ALERTS: [AlertRow; 15] = [
         threshold: |rules| &rules.application.no_requests,
         signal: "traffic",
         window: Some(DEFAULT_WINDOW),
+        channels: Some(EMAIL),
+        requires: Requires::Alerting,
         scope: Scope::PerService { own_threshold: None },
         labels: &[],
         expr: "sum by (service) (increase(${requests}[${window}])) ${at_most}",
@@ -318,6 +381,8 @@ pub(crate) static ALERTS: [AlertRow; 15] = [
         threshold: |rules| &rules.application.database_down,
         signal: "database",
         window: None,
+        channels: Some(SLACK_PAGERDUTY),
+        requires: Requires::Alerting,
         scope: Scope::Everything,
         labels: &[],
         expr: "up${database_selector} == 0",
@@ -333,6 +398,8 @@ pub(crate) static ALERTS: [AlertRow; 15] = [
         threshold: |rules| &rules.business.no_signups,
         signal: "signups",
         window: Some(SIGNUP_WINDOW),
+        channels: Some(EMAIL),
+        requires: Requires::Alerting,
         scope: Scope::Everything,
         labels: &[],
         expr: "sum(increase(${signups}[${window}])) ${at_most}",
@@ -346,6 +413,8 @@ pub(crate) static ALERTS: [AlertRow; 15] = [
         threshold: |rules| &rules.business.payment_failures,
         signal: "payments",
         window: Some(DEFAULT_WINDOW),
+        channels: Some(EMAIL_SLACK),
+        requires: Requires::Alerting,
         scope: Scope::Everything,
         labels: &[],
         expr: "100 * sum(rate(${payment_failures}[${window}])) / sum(rate(${payments}[${window}])) > ${value}",
@@ -359,6 +428,8 @@ pub(crate) static ALERTS: [AlertRow; 15] = [
         threshold: |rules| &rules.business.high_churn,
         signal: "churn",
         window: Some(CHURN_WINDOW),
+        channels: Some(EMAIL),
+        requires: Requires::Alerting,
         scope: Scope::Everything,
         labels: &[],
         // Churn: subscriptions cancelled over the period as a share of those active now.
@@ -366,6 +437,122 @@ pub(crate) static ALERTS: [AlertRow; 15] = [
         summary: "Churn above ${value}% over ${window}",
         description: "{{ printf \"%.1f\" $value }}% of subscriptions were cancelled over the last ${window} \
             (threshold ${value}%).",
+    },
+    // The stack's own health, on the metrics Prometheus v3, Alertmanager v0.29, Thanos v0.40 and
+    // Loki 3.5 export about themselves. Not in the document: they follow the severity policy.
+    AlertRow {
+        name: WATCHDOG,
+        table: Table::SelfMonitoring,
+        key: "watchdog",
+        threshold: |rules| &rules.self_monitoring.watchdog,
+        signal: "watchdog",
+        window: None,
+        channels: None,
+        requires: Requires::Alerting,
+        scope: Scope::Everything,
+        labels: &[],
+        expr: "vector(1)",
+        summary: "The alerting pipeline is alive",
+        description: "Always firing. A dead man's switch outside the cluster raises the alarm when this alert \
+            stops arriving: then Prometheus, its rules or Alertmanager are down.",
+    },
+    AlertRow {
+        name: "PrometheusConfigReloadFailed",
+        table: Table::SelfMonitoring,
+        key: "prometheusConfigReload",
+        threshold: |rules| &rules.self_monitoring.prometheus_config_reload,
+        signal: "prometheus_config",
+        window: None,
+        channels: None,
+        requires: Requires::Alerting,
+        scope: Scope::Everything,
+        labels: &[],
+        expr: "max by (namespace, pod) (prometheus_config_last_reload_successful) == 0",
+        summary: "Prometheus {{ $labels.namespace }}/{{ $labels.pod }} cannot load its configuration",
+        description: "The last configuration reload of {{ $labels.pod }} failed: it keeps running the previous \
+            configuration, and changes to scrape jobs and rules do not apply.",
+    },
+    AlertRow {
+        name: "PrometheusRuleEvaluationFailures",
+        table: Table::SelfMonitoring,
+        key: "ruleEvaluationFailures",
+        threshold: |rules| &rules.self_monitoring.rule_evaluation_failures,
+        signal: "rule_evaluation",
+        window: Some(DEFAULT_WINDOW),
+        channels: None,
+        requires: Requires::Alerting,
+        scope: Scope::Everything,
+        labels: &[],
+        expr: "sum by (namespace, pod, rule_group) (increase(prometheus_rule_evaluation_failures_total[${window}])) \
+            > ${value}",
+        summary: "Rules of {{ $labels.rule_group }} fail to evaluate",
+        description: "{{ $value }} evaluations of {{ $labels.rule_group }} failed in {{ $labels.pod }} over the last \
+            ${window} (threshold ${value}): their alerts cannot fire.",
+    },
+    AlertRow {
+        name: "AlertmanagerConfigReloadFailed",
+        table: Table::SelfMonitoring,
+        key: "alertmanagerConfigReload",
+        threshold: |rules| &rules.self_monitoring.alertmanager_config_reload,
+        signal: "alertmanager_config",
+        window: None,
+        channels: None,
+        requires: Requires::Alerting,
+        scope: Scope::Everything,
+        labels: &[],
+        expr: "max by (namespace, pod) (alertmanager_config_last_reload_successful) == 0",
+        summary: "Alertmanager {{ $labels.namespace }}/{{ $labels.pod }} cannot load its configuration",
+        description: "The last configuration reload of {{ $labels.pod }} failed: it keeps routing with the previous \
+            configuration.",
+    },
+    AlertRow {
+        name: "AlertmanagerNotificationsFailing",
+        table: Table::SelfMonitoring,
+        key: "notificationsFailing",
+        threshold: |rules| &rules.self_monitoring.notifications_failing,
+        signal: "notifications",
+        window: Some(DEFAULT_WINDOW),
+        channels: None,
+        requires: Requires::Alerting,
+        scope: Scope::Everything,
+        labels: &[],
+        expr: "100 * sum by (namespace, integration) (rate(alertmanager_notifications_failed_total[${window}])) \
+            / sum by (namespace, integration) (rate(alertmanager_notifications_total[${window}])) > ${value}",
+        summary: "Alertmanager fails to deliver to {{ $labels.integration }}",
+        description: "{{ printf \"%.1f\" $value }}% of the {{ $labels.integration }} notifications failed over the \
+            last ${window} (threshold ${value}%).",
+    },
+    AlertRow {
+        name: "ThanosCompactionHalted",
+        table: Table::SelfMonitoring,
+        key: "compactionHalted",
+        threshold: |rules| &rules.self_monitoring.compaction_halted,
+        signal: "compaction",
+        window: None,
+        channels: None,
+        requires: Requires::Downsampling,
+        scope: Scope::Everything,
+        labels: &[],
+        expr: "max by (namespace, pod) (thanos_compact_halted) == 1",
+        summary: "The Thanos compactor {{ $labels.namespace }}/{{ $labels.pod }} halted",
+        description: "{{ $labels.pod }} stopped on an error: blocks are no longer compacted or downsampled and \
+            the retention tiers are not enforced until it is fixed and restarted.",
+    },
+    AlertRow {
+        name: "LokiIngestionRefused",
+        table: Table::SelfMonitoring,
+        key: "logIngestionRefused",
+        threshold: |rules| &rules.self_monitoring.log_ingestion_refused,
+        signal: "log_ingestion",
+        window: Some(DEFAULT_WINDOW),
+        channels: None,
+        requires: Requires::Logging,
+        scope: Scope::Everything,
+        labels: &[],
+        expr: "sum by (namespace, reason) (increase(loki_discarded_samples_total[${window}])) > ${value}",
+        summary: "Loki refuses log lines ({{ $labels.reason }})",
+        description: "Loki discarded {{ $value }} log lines over the last ${window} for {{ $labels.reason }} \
+            (threshold ${value}): they are lost.",
     },
 ];
 

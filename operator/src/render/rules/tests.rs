@@ -80,8 +80,8 @@ fn one_config_map_carries_every_rule_file_as_parseable_yaml() {
     let keys: Vec<&str> = data.keys().map(String::as_str).collect();
     assert_eq!(
         keys,
-        [APPLICATION_FILE, BUDGETS_FILE, BUSINESS_FILE, INFRASTRUCTURE_FILE, RED_FILE, SLO_FILE],
-        "the contract's six files"
+        [APPLICATION_FILE, BUDGETS_FILE, BUSINESS_FILE, INFRASTRUCTURE_FILE, RED_FILE, SELF_MONITORING_FILE, SLO_FILE],
+        "the contract's seven files"
     );
     for (file, text) in data {
         let parsed: serde_json::Value = serde_saphyr::from_str(text.as_str().unwrap()).unwrap();
@@ -603,7 +603,8 @@ fn budgets_compare_the_span_p95_in_seconds() {
 fn every_alert_carries_the_contract_labels_and_annotations() {
     let stack = machineavatars();
     let mut count = 0;
-    for file in [INFRASTRUCTURE_FILE, APPLICATION_FILE, BUSINESS_FILE, SLO_FILE, BUDGETS_FILE] {
+    let channels = regex::Regex::new(r"^(none|(email|slack|pagerduty)(,(slack|pagerduty))*)$").unwrap();
+    for file in [INFRASTRUCTURE_FILE, APPLICATION_FILE, BUSINESS_FILE, SELF_MONITORING_FILE, SLO_FILE, BUDGETS_FILE] {
         for alert in alerts(&stack, file) {
             count += 1;
             let what = format!("{file}: {}", alert.alert);
@@ -611,6 +612,10 @@ fn every_alert_carries_the_contract_labels_and_annotations() {
             assert!(["P0", "P1", "P2", "P3"].contains(&alert.labels["incident_level"].as_str()), "{what}");
             let signal = &alert.labels["signal"];
             assert!(!signal.is_empty() && signal.chars().all(|c| c.is_ascii_lowercase() || c == '_'), "{what}");
+            assert!(channels.is_match(&alert.labels[CHANNELS_LABEL]), "{what}: {}", alert.labels[CHANNELS_LABEL]);
+            if alert.alert == table::WATCHDOG {
+                continue;
+            }
             // Business alerts are over the whole platform: no labels to name.
             let summary = &alert.annotations["summary"];
             assert!(file == BUSINESS_FILE || summary.contains("{{ $labels."), "{what}: summary names what");
@@ -619,7 +624,7 @@ fn every_alert_carries_the_contract_labels_and_annotations() {
             assert!(!description.contains("{{{") && !description.contains("}}}"), "{what}: {description}");
         }
     }
-    assert_eq!(count, 6 + 8 + 3 + 20 + 6);
+    assert_eq!(count, 6 + 8 + 3 + 7 + 20 + 6);
 }
 
 #[test]
@@ -628,7 +633,7 @@ fn every_row_of_the_alert_tables_renders_with_its_placeholders_filled() {
     let rules = &mut stack.spec.alerting.rules;
     rules.business.payment_failures.window = None;
     let mut rendered = Vec::new();
-    for file in [INFRASTRUCTURE_FILE, APPLICATION_FILE, BUSINESS_FILE] {
+    for file in [INFRASTRUCTURE_FILE, APPLICATION_FILE, BUSINESS_FILE, SELF_MONITORING_FILE] {
         rendered.extend(alerts(&stack, file));
     }
     for row in &table::ALERTS {
@@ -749,4 +754,111 @@ fn le_values_are_written_as_prometheus_3_stores_them() {
     }
     assert_eq!(Decimal::parse("0.00001").unwrap().openmetrics(), "1e-05");
     assert_eq!(Decimal::parse("0.0001").unwrap().openmetrics(), "0.0001");
+}
+
+/// The `channels` label of the general rule of an alert.
+fn channels_of(stack: &ResolvedStack, file: &str, name: &str) -> String {
+    general(stack, file, name).labels[CHANNELS_LABEL].clone()
+}
+
+#[test]
+fn alerts_carry_the_channels_of_the_documents_column_or_their_own() {
+    use crate::api::{Channel, ChannelPolicy};
+    let stack = machineavatars();
+    assert_eq!(channels_of(&stack, INFRASTRUCTURE_FILE, "HighCPU"), "email");
+    assert_eq!(channels_of(&stack, INFRASTRUCTURE_FILE, "OutOfMemory"), "email,slack,pagerduty");
+    assert_eq!(channels_of(&stack, INFRASTRUCTURE_FILE, "ContainerCrash"), "slack,pagerduty");
+    assert_eq!(channels_of(&stack, APPLICATION_FILE, "CriticalLatency"), "slack");
+    // Alerts the document's tables do not list follow the severity policy.
+    assert_eq!(channels_of(&stack, SELF_MONITORING_FILE, "ThanosCompactionHalted"), "email,slack");
+    assert_eq!(channels_of(&stack, SELF_MONITORING_FILE, "PrometheusRuleEvaluationFailures"), "email,slack,pagerduty");
+    assert_eq!(channels_of(&stack, SELF_MONITORING_FILE, table::WATCHDOG), NO_CHANNEL);
+    assert!(alerts(&stack, BUDGETS_FILE).iter().all(|alert| alert.labels[CHANNELS_LABEL] == "email,slack"));
+
+    // An alert's own channels win, in the document's order and once each.
+    let mut own = stack.clone();
+    own.spec.alerting.rules.infrastructure.high_cpu.channels =
+        Some(vec![Channel::Pagerduty, Channel::Email, Channel::Pagerduty]);
+    own.spec.alerting.rules.business.payment_failures.channels = Some(Vec::new());
+    assert_eq!(channels_of(&own, INFRASTRUCTURE_FILE, "HighCPU"), "email,pagerduty");
+    assert_eq!(channels_of(&own, BUSINESS_FILE, "PaymentFailures"), NO_CHANNEL);
+
+    // The general policy: by severity, except where an alert names its own.
+    let mut by_severity = own;
+    by_severity.spec.alerting.routing.channel_policy = ChannelPolicy::BySeverity;
+    assert_eq!(channels_of(&by_severity, INFRASTRUCTURE_FILE, "HighMemory"), "email,slack");
+    assert_eq!(channels_of(&by_severity, INFRASTRUCTURE_FILE, "CriticalCPU"), "email,slack,pagerduty");
+    assert_eq!(channels_of(&by_severity, INFRASTRUCTURE_FILE, "HighCPU"), "email,pagerduty");
+    assert_eq!(channels_of(&by_severity, SELF_MONITORING_FILE, table::WATCHDOG), NO_CHANNEL);
+}
+
+#[test]
+fn a_monitor_with_its_own_channels_gets_its_own_rule() {
+    let stack = with_monitors(vec![
+        monitor("llm", serde_json::json!({"alerts": {"channels": {"CriticalLatency": ["slack", "pagerduty"]}}})),
+        monitor(
+            "auth",
+            serde_json::json!({"alerts": {"latencyCritical": "6s", "channels": {"CriticalLatency": ["email"]}}}),
+        ),
+        monitor("gateway", serde_json::json!({"alerts": {"latencyCritical": "8s"}})),
+    ]);
+    let latency: Vec<_> =
+        alerts(&stack, APPLICATION_FILE).into_iter().filter(|alert| alert.alert == "CriticalLatency").collect();
+    let by_service: Vec<(Option<&str>, &str, bool)> = latency
+        .iter()
+        .map(|alert| {
+            (
+                alert.labels.get("service").map(String::as_str),
+                alert.labels[CHANNELS_LABEL].as_str(),
+                alert.expr.ends_with("> 10"),
+            )
+        })
+        .collect();
+    assert_eq!(
+        by_service,
+        [
+            (None, "slack", true),
+            (Some("auth"), "email", false),
+            (Some("gateway"), "slack", false),
+            (Some("llm"), "slack,pagerduty", true),
+        ]
+    );
+    assert!(latency[0].expr.contains(r#"service!~"auth|gateway|llm""#), "{}", latency[0].expr);
+}
+
+#[test]
+fn self_monitoring_alerts_render_with_what_they_watch() {
+    let mut stack = machineavatars();
+    assert_eq!(
+        names(&stack, SELF_MONITORING_FILE),
+        [
+            "Watchdog",
+            "PrometheusConfigReloadFailed",
+            "PrometheusRuleEvaluationFailures",
+            "AlertmanagerConfigReloadFailed",
+            "AlertmanagerNotificationsFailing",
+            "ThanosCompactionHalted",
+            "LokiIngestionRefused",
+        ]
+    );
+    let watchdog = general(&stack, SELF_MONITORING_FILE, table::WATCHDOG);
+    assert_eq!((watchdog.expr.as_str(), watchdog.for_duration.as_deref()), ("vector(1)", None));
+    let notifications = general(&stack, SELF_MONITORING_FILE, "AlertmanagerNotificationsFailing");
+    assert!(notifications.expr.contains("alertmanager_notifications_failed_total[5m]"), "{}", notifications.expr);
+    assert!(notifications.expr.ends_with("> 1"), "{}", notifications.expr);
+
+    stack.spec.logging.enabled = false;
+    stack.spec.metrics.downsampling.enabled = false;
+    stack.spec.alerting.rules.self_monitoring.watchdog.enabled = false;
+    let names = names(&stack, SELF_MONITORING_FILE);
+    assert_eq!(
+        names,
+        [
+            "PrometheusConfigReloadFailed",
+            "PrometheusRuleEvaluationFailures",
+            "AlertmanagerConfigReloadFailed",
+            "AlertmanagerNotificationsFailing",
+        ],
+        "no Loki, no compactor: no alerts on them"
+    );
 }
