@@ -537,7 +537,7 @@ mod tests {
             ("tracing off", any_stack(&|s| !s.spec.tracing.enabled)),
             ("dashboards off", any_stack(&|s| !s.spec.dashboards.enabled)),
             ("downsampling off", any_stack(&|s| s.spec.metrics.enabled && !s.spec.metrics.downsampling.enabled)),
-            ("alertmanager 3 replicas", any_stack(&|s| s.spec.alerting.alertmanager.replicas == 3)),
+            ("alertmanager 3 replicas", any_stack(&|s| s.alertmanager_replicas() == 3)),
             (
                 "email without recipients",
                 any_stack(&|s| s.spec.alerting.routing.email.enabled && s.spec.alerting.routing.email.to.is_empty()),
