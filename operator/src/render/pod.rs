@@ -67,7 +67,8 @@ pub(crate) fn restricted_pod_spec(user_id: i64, containers: Vec<Container>, volu
         containers,
         security_context: Some(restricted_pod_security(user_id)),
         automount_service_account_token: Some(false),
-        volumes: Some(volumes),
+        // The API server drops an empty list, which would read as drift.
+        volumes: (!volumes.is_empty()).then_some(volumes),
         ..PodSpec::default()
     }
 }

@@ -130,7 +130,7 @@ pub(crate) fn base_config<'a>(stack: &'a ResolvedStack, scrape_configs: Vec<Scra
         storage: prometheus
             .exemplars
             .enabled
-            .then(|| Storage { exemplars: Exemplars { max_exemplars: prometheus.exemplars.max_exemplars } }),
+            .then_some(Storage { exemplars: Exemplars { max_exemplars: prometheus.exemplars.max_exemplars } }),
         scrape_config_files: Vec::new(),
         scrape_configs,
     }
