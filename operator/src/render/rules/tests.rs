@@ -765,3 +765,35 @@ fn database_down_reads_the_database_monitors_targets_and_their_exporters_gauges(
         r#"up{database!=""} == 0 or mongodb_up{database=~"cosmos\\.db|mongodb"} == 0"#
     );
 }
+
+#[test]
+fn the_latency_sli_reads_the_slos_bucket_or_the_native_histogram_at_the_target() {
+    let latency_5m = |stack: &ResolvedStack, service: &str| {
+        records(stack, SLO_FILE)
+            .into_iter()
+            .find(|record| {
+                record.record == "slo:sli_error:ratio_rate5m"
+                    && record.labels.get("service").map(String::as_str) == Some(service)
+                    && record.labels.get("slo").map(String::as_str) == Some("latency")
+            })
+            .unwrap_or_else(|| panic!("no latency SLI of {service}"))
+            .expr
+    };
+    let mut stack = machineavatars();
+    assert_eq!(
+        latency_5m(&stack, "auth-service"),
+        "1 - sum(rate(http_request_duration_seconds_bucket{service=\"auth-service\", le=\"0.2\"}[5m])) \
+         / sum(rate(http_request_duration_seconds_count{service=\"auth-service\"}[5m]))"
+    );
+    let auth = stack.monitors.iter_mut().find(|monitor| monitor.name == "auth-service").unwrap();
+    if let Some(slo) = auth.spec.slo.as_mut() {
+        slo.latency_bucket = Some(0.25);
+    }
+    assert!(latency_5m(&stack, "auth-service").contains("le=\"0.25\""));
+    // The example's histograms are native too: with the stack ingesting them, any threshold works.
+    stack.spec.metrics.prometheus.native_histograms = true;
+    assert_eq!(
+        latency_5m(&stack, "auth-service"),
+        "1 - histogram_fraction(0, 0.2, sum(rate(http_request_duration_seconds{service=\"auth-service\"}[5m])))"
+    );
+}
