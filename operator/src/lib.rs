@@ -14,5 +14,6 @@ pub mod prometheus_operator;
 pub mod render;
 pub mod resolve;
 pub mod schema;
+pub mod sources;
 pub mod telemetry;
 pub mod validate;

@@ -121,6 +121,32 @@ impl ResolvedStack {
         self.spec.logging.loki.storage.storage_type.unwrap_or_else(|| self.spec.environment.log_storage())
     }
 
+    /// Whether the stack runs highly available: the explicit value, else in production.
+    pub fn high_availability(&self) -> bool {
+        self.spec.high_availability.unwrap_or(self.spec.environment == Environment::Production)
+    }
+
+    /// Replicas of a highly available component: the explicit count, else `available` with high
+    /// availability and 1 without.
+    fn replicas(&self, explicit: Option<u32>, available: u32) -> u32 {
+        explicit.unwrap_or(if self.high_availability() { available } else { 1 })
+    }
+
+    /// Prometheus replicas.
+    pub fn prometheus_replicas(&self) -> u32 {
+        self.replicas(self.spec.metrics.prometheus.replicas, crate::api::defaults::HA_PROMETHEUS_REPLICAS)
+    }
+
+    /// Alertmanager replicas.
+    pub fn alertmanager_replicas(&self) -> u32 {
+        self.replicas(self.spec.alerting.alertmanager.replicas, crate::api::defaults::HA_ALERTMANAGER_REPLICAS)
+    }
+
+    /// Thanos Query replicas.
+    pub fn thanos_query_replicas(&self) -> u32 {
+        self.replicas(self.spec.metrics.downsampling.query.replicas, crate::api::defaults::HA_THANOS_QUERY_REPLICAS)
+    }
+
     /// Whether the collector drops DEBUG lines: the explicit value, else everywhere but development.
     pub fn drop_debug(&self) -> bool {
         self.spec.logging.drop_debug.unwrap_or(self.spec.environment != Environment::Development)

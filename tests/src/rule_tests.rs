@@ -1173,7 +1173,12 @@ fn application(stack: &ResolvedStack) -> Suite {
     let red = &stack.spec.metrics.red;
     let rules = app_rules(stack);
     let database = threshold(stack, "DatabaseDown", &application.database_down, "database", 0);
-    let database_matchers = parse_matchers(&application.database_selector);
+    // The targets of monitors marked as databases carry `database`; the stack's own selector
+    // takes further targets.
+    let marked = parse_matchers(r#"{database!=""}"#);
+    let selected = application.database_selector.as_deref().map(parse_matchers);
+    let is_database =
+        |target: &Labels| matches(&marked, target) || selected.as_ref().is_some_and(|extra| matches(extra, target));
 
     let windows: Vec<u64> = rules.iter().map(|rule| rule.threshold.window).collect();
     let fors: Vec<u64> =
@@ -1258,23 +1263,43 @@ fn application(stack: &ResolvedStack) -> Suite {
         if database.is_some() {
             // A database target that goes down; another that stays up; a target the selector
             // does not take as a database going down.
-            let candidates = ["mongodb", "cosmosdb", "milvus", "postgresql", "redis", "gateway", "auth-service"];
-            let is_database = |job: &str| matches(&database_matchers, &labels([("job", job), ("__name__", "up")]));
-            let databases: Vec<&str> = candidates.into_iter().filter(|job| is_database(job)).collect();
-            let others: Vec<&str> = candidates.into_iter().filter(|job| !is_database(job)).collect();
-            let mut targets = Vec::new();
-            if let Some(job) = databases.first() {
-                targets.push((*job, side > 0.0));
-            }
-            if let Some(job) = databases.get(1) {
-                targets.push((*job, false));
-            }
-            if let Some(job) = others.first() {
-                targets.push((*job, true));
-            }
-            for (job, goes_down) in targets {
+            let candidates = [
+                ("mongodb", "mongodb"),
+                ("milvus", "milvus"),
+                ("postgres", ""),
+                ("redis", ""),
+                ("gateway", ""),
+                ("auth-service", ""),
+            ];
+            let target_of = |job: &str, database: &str| {
                 let instance = format!("{job}-0.{job}:9216");
-                let target = labels([("job", job), ("instance", instance.as_str())]);
+                let mut target = labels([("job", job), ("instance", instance.as_str())]);
+                if !database.is_empty() {
+                    target.insert("database".to_owned(), database.to_owned());
+                }
+                target
+            };
+            let up_of = |target: &Labels| {
+                let mut series = target.clone();
+                series.insert("__name__".to_owned(), "up".to_owned());
+                series
+            };
+            let (databases, others): (Vec<Labels>, Vec<Labels>) = candidates
+                .into_iter()
+                .map(|(job, database)| target_of(job, database))
+                .partition(|target| is_database(&up_of(target)));
+            let mut targets = Vec::new();
+            if let Some(target) = databases.first() {
+                targets.push((target.clone(), side > 0.0));
+            }
+            if let Some(target) = databases.get(1) {
+                targets.push((target.clone(), false));
+            }
+            if let Some(target) = others.first() {
+                targets.push((target.clone(), true));
+            }
+            for (target, goes_down) in targets {
+                let job = target.get("job").cloned().unwrap_or_default();
                 let values =
                     (0..grid.len).map(|index| Some(if goes_down && index >= down { 0.0 } else { 1.0 })).collect();
                 let subject =
@@ -1332,7 +1357,7 @@ fn application(stack: &ResolvedStack) -> Suite {
                 let Some(up) = subject.values("up") else { continue };
                 let mut target = subject.labels().clone();
                 target.insert("__name__".to_owned(), "up".to_owned());
-                if !matches(&database_matchers, &target) {
+                if !is_database(&target) {
                     continue;
                 }
                 target.remove("__name__");

@@ -210,7 +210,7 @@ impl Seed {
     /// escalation steps of its incident level (stackscope's reading of its level).
     pub fn receivers_of(&self, alert: &Alert) -> Vec<String> {
         let mut receivers = alert.channels.clone();
-        if alert.channels.iter().any(|channel| *channel == self.readings.escalation_for) {
+        if alert.channels.contains(&self.readings.escalation_for) {
             let level = self.readings.incident_levels.get(&alert.name).unwrap_or_else(|| panic!("{}", alert.name));
             receivers.extend(self.steps_of_level(level));
         }

@@ -146,6 +146,11 @@ const VARIANTS: &[(&str, &str, Edit)] = &[
         monitor_selection,
     ),
     ("tracing-memory-sampled", "Jaeger with memory storage, 25% sampling, other OTLP ports", tracing_memory_sampled),
+    (
+        "native-existing-sources",
+        "native histograms, the cluster's own kube-state-metrics and node-exporter, a MongoDB database monitor",
+        native_existing_sources,
+    ),
 ];
 
 /// The names of every variant, in order.
@@ -549,6 +554,39 @@ fn tracing_memory_sampled(documents: &mut Documents) -> Result<(), String> {
     Ok(())
 }
 
+fn native_existing_sources(documents: &mut Documents) -> Result<(), String> {
+    let stack = &mut documents.stack;
+    set(stack, "spec/metrics/prometheus/nativeHistograms", json!(true));
+    set(
+        stack,
+        "spec/metrics/kubeStateMetrics",
+        json!({"enabled": false, "existing": {
+            "namespaces": ["kube-system"],
+            "selector": {"matchLabels": {"app.kubernetes.io/name": "kube-state-metrics"}},
+            "port": "http"
+        }}),
+    );
+    set(
+        stack,
+        "spec/metrics/nodeExporter",
+        json!({"enabled": false, "existing": {
+            "selector": {"matchExpressions": [{"key": "app.kubernetes.io/name", "operator": "In", "values": ["node-exporter", "prometheus-node-exporter"]}]},
+            "port": "metrics"
+        }}),
+    );
+    documents.monitors.push(json!({
+        "apiVersion": "stackscope.dev/v1alpha1",
+        "kind": "ServiceMonitor",
+        "metadata": {"name": "mongodb", "namespace": "machineavatars", "labels": {"platform": "machineavatars"}},
+        "spec": {
+            "selector": {"matchLabels": {"app": "mongodb-exporter"}},
+            "endpoints": [{"port": "metrics"}],
+            "database": {"system": "mongodb", "upMetric": "mongodb_up"}
+        }
+    }));
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -589,7 +627,7 @@ mod tests {
             ("tracing off", any_stack(&|s| !s.spec.tracing.enabled)),
             ("dashboards off", any_stack(&|s| !s.spec.dashboards.enabled)),
             ("downsampling off", any_stack(&|s| s.spec.metrics.enabled && !s.spec.metrics.downsampling.enabled)),
-            ("alertmanager 3 replicas", any_stack(&|s| s.spec.alerting.alertmanager.replicas == 3)),
+            ("alertmanager 3 replicas", any_stack(&|s| s.alertmanager_replicas() == 3)),
             (
                 "email without recipients",
                 any_stack(&|s| s.spec.alerting.routing.email.enabled && s.spec.alerting.routing.email.to.is_empty()),
@@ -663,6 +701,18 @@ mod tests {
             (
                 "namespaceSelector matchNames",
                 any_monitor(&|_, m| m.spec.namespace_selector.as_ref().is_some_and(|n| !n.match_names.is_empty())),
+            ),
+            ("native histograms", any_stack(&|s| s.spec.metrics.prometheus.native_histograms)),
+            (
+                "the cluster's own exporters",
+                any_stack(&|s| {
+                    s.spec.metrics.kube_state_metrics.existing.is_some()
+                        && s.spec.metrics.node_exporter.existing.is_some()
+                }),
+            ),
+            (
+                "a database monitor with its gauge",
+                any_monitor(&|_, m| m.spec.database.as_ref().is_some_and(|d| d.up_metric.is_some())),
             ),
             ("every relabeling action", RelabelAction::SPELLINGS.iter().all(|(_, name, _)| actions.contains(*name))),
             ("honorLabels", endpoints().any(|e| e.honor_labels == Some(true))),

@@ -174,7 +174,7 @@ fn a_retuned_stack_moves_the_expectations_with_it() {
     application.high_latency.window = Some(Duration::from("10m"));
     application.no_requests.for_duration = Some(Duration::from("10m"));
     application.database_down.severity = Severity::Warning;
-    application.database_selector = r#"{job=~"mongodb|postgresql"}"#.to_owned();
+    application.database_selector = Some(r#"{job=~"mongodb|postgresql"}"#.to_owned());
     let business = &mut rules.business;
     business.no_signups.window = Some(Duration::from("2h"));
     business.payment_failures.threshold = 3.0;

@@ -228,6 +228,31 @@ fn cases() -> Vec<Case> {
         stack("environment prod", "/spec/environment", json!("prod"), &["spec.environment"]),
         stack("spec as a string", "/spec", json!("everything"), &["spec"]),
         stack("metrics off, alerting on", "/spec/metrics/enabled", json!(false), &["alerting needs metrics"]),
+        // The example is production, so highly available: fewer replicas than HA needs.
+        stack(
+            "one Prometheus replica in production",
+            "/spec/metrics/prometheus/replicas",
+            json!(1),
+            &["spec.metrics.prometheus.replicas", "at least 2 Prometheus replicas"],
+        ),
+        stack(
+            "one Alertmanager replica in production",
+            "/spec/alerting/alertmanager/replicas",
+            json!(1),
+            &["spec.alerting.alertmanager.replicas", "at least 2 clustered Alertmanager replicas"],
+        ),
+        stack(
+            "one Thanos Query replica with high availability",
+            "/spec/metrics/downsampling/query/replicas",
+            json!(1),
+            &["spec.metrics.downsampling.query.replicas", "at least 2 Thanos Query replicas"],
+        ),
+        stack(
+            "an existing kube-state-metrics beside the stack's own",
+            "/spec/metrics/kubeStateMetrics/existing",
+            json!({"selector": {}, "port": "http"}),
+            &["spec.metrics.kubeStateMetrics.existing", "set enabled: false"],
+        ),
         Case {
             name: "email without smarthost",
             target: Target::Stack,

@@ -1,6 +1,7 @@
 //! The upstream engines judge the rendered configuration of every stack variant
 //! (`stackscope_tests::variants`): `promtool check config` and `promtool check rules`,
-//! `amtool check-config` and `amtool config routes test`, `jaeger validate`. Each engine is the
+//! `amtool check-config` and `amtool config routes test`, `jaeger validate`, and Thanos running
+//! its Store Gateway, Query, compactor and sidecar with the rendered arguments. Each engine is the
 //! pinned build of the version the stack's images run (`tools/build-tools.sh`).
 //!
 //! Files are laid out as the pod sees them: the container's volume mounts are read from the
@@ -723,6 +724,228 @@ fn check_jaeger(rendered: &Rendered) -> Result<Checked, String> {
 #[test]
 fn jaeger_validates_the_config_of_every_variant() {
     for_every_variant("jaeger validate", |variant| check_jaeger(&variant.rendered));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Thanos
+// ---------------------------------------------------------------------------------------------
+
+fn thanos() -> PathBuf {
+    binary("thanos", "thanos").unwrap_or_else(|error| panic!("{error}"))
+}
+
+/// A Thanos process run by the check, killed when dropped.
+struct RunningThanos {
+    child: std::process::Child,
+    log: PathBuf,
+    what: String,
+}
+
+impl Drop for RunningThanos {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl RunningThanos {
+    /// Waits until `path` on `address` answers 200, or the process exits, or the deadline passes.
+    fn wait_for(&mut self, address: std::net::SocketAddr, path: &str) -> Result<(), String> {
+        let started = Instant::now();
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Err(format!("{} exited ({status}):\n{}", self.what, quoted(&self.log_text())));
+            }
+            if stackscope_tests::http::get(address, path).is_ok_and(|answer| answer.status == 200) {
+                return Ok(());
+            }
+            if started.elapsed() > ENGINE_DEADLINE {
+                return Err(format!(
+                    "{}: {path} not 200 within {ENGINE_DEADLINE:?}:\n{}",
+                    self.what,
+                    quoted(&self.log_text())
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+/// A loopback address with a port free a moment ago.
+fn free_address() -> std::net::SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap_or_else(|error| panic!("bind: {error}"));
+    listener.local_addr().unwrap_or_else(|error| panic!("local address: {error}"))
+}
+
+/// The arguments of the container of that name in the Prometheus component's workloads.
+fn thanos_args(rendered: &Rendered, container: &str) -> Result<Vec<String>, String> {
+    rendered
+        .objects
+        .iter()
+        .filter(|object| object.component == Component::Prometheus)
+        .filter_map(|object| object.object.data.pointer("/spec/template/spec/containers")?.as_array())
+        .flatten()
+        .find(|candidate| candidate["name"] == container)
+        .and_then(|candidate| candidate["args"].as_array())
+        .map(|args| args.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+        .ok_or_else(|| format!("no container {container} renders"))
+}
+
+/// Runs the rendered arguments of one Thanos container with what only a cluster has replaced by
+/// local stand-ins: the object storage a filesystem bucket, the data directories temporary ones,
+/// the listen addresses free loopback ports, and Query's endpoints (which name cluster DNS) the
+/// Store Gateway run here. Returns the process and its HTTP address.
+fn start_thanos(
+    container: &str,
+    args: &[String],
+    scratch: &Path,
+    endpoint: Option<std::net::SocketAddr>,
+) -> Result<(RunningThanos, std::net::SocketAddr, std::net::SocketAddr), String> {
+    let http = free_address();
+    let grpc = free_address();
+    let objstore = scratch.join("objstore.yml");
+    let mut rewritten = Vec::new();
+    let mut endpoints = 0;
+    for arg in args {
+        let (flag, _) = arg.split_once('=').unwrap_or((arg.as_str(), ""));
+        rewritten.push(match flag {
+            "--objstore.config-file" => format!("{flag}={}", objstore.display()),
+            "--data-dir" | "--tsdb.path" => {
+                let directory = scratch.join(format!("{container}-data"));
+                std::fs::create_dir_all(&directory).map_err(|error| error.to_string())?;
+                format!("{flag}={}", directory.display())
+            }
+            "--http-address" => format!("{flag}={http}"),
+            "--grpc-address" => format!("{flag}={grpc}"),
+            "--endpoint" => {
+                endpoints += 1;
+                // One stand-in for every endpoint: the rendered ones are checked by name elsewhere.
+                if endpoints > 1 {
+                    continue;
+                }
+                format!("{flag}={}", endpoint.ok_or("Query without a store to point at")?)
+            }
+            // Nothing listens there: the sidecar retries, which is all this check needs of it.
+            "--prometheus.url" => format!("{flag}=http://127.0.0.1:9"),
+            _ => arg.clone(),
+        });
+    }
+    let log = scratch.join(format!("{container}.log"));
+    let file = std::fs::File::create(&log).map_err(|error| error.to_string())?;
+    let child = Command::new(thanos())
+        .args(&rewritten)
+        .stdin(Stdio::null())
+        .stdout(file.try_clone().map_err(|error| error.to_string())?)
+        .stderr(file)
+        .spawn()
+        .map_err(|error| format!("cannot start thanos: {error}"))?;
+    let what = format!("thanos {}", rewritten.join(" "));
+    Ok((RunningThanos { child, log, what }, http, grpc))
+}
+
+/// The Thanos components judged by Thanos itself: the Store Gateway, Query, the compactor and the
+/// sidecar each start with the rendered arguments over a filesystem bucket and become ready
+/// (healthy for the sidecar, which waits for a Prometheus); Query finds the Store Gateway and
+/// answers the exemplars API. The rendered Query deduplicates on the replica label, downsamples
+/// automatically and names the sidecars' and the Store Gateway's Services, each with a `grpc` port.
+fn check_thanos(rendered: &Rendered) -> Result<Checked, String> {
+    if !(Component::Prometheus.enabled(&rendered.stack) && rendered.stack.spec.metrics.downsampling.enabled) {
+        return Ok(Checked::NotRendered);
+    }
+    let scratch = tempfile::tempdir().map_err(|error| error.to_string())?;
+    let bucket = scratch.path().join("bucket");
+    std::fs::create_dir_all(&bucket).map_err(|error| error.to_string())?;
+    let objstore = format!("type: FILESYSTEM\nconfig:\n  directory: {}\n", bucket.display());
+    std::fs::write(scratch.path().join("objstore.yml"), objstore).map_err(|error| error.to_string())?;
+
+    let query_args = thanos_args(rendered, "thanos-query")?;
+    for expected in ["--query.replica-label=prometheus_replica", "--query.auto-downsampling"] {
+        if !query_args.iter().any(|arg| arg == expected) {
+            return Err(format!("thanos-query lacks {expected}: {query_args:?}"));
+        }
+    }
+    let namespace = &rendered.stack.namespace;
+    let endpoints: Vec<&str> =
+        query_args.iter().filter_map(|arg| arg.strip_prefix("--endpoint=dnssrv+_grpc._tcp.")).collect();
+    let services: Vec<String> = endpoints
+        .iter()
+        .map(|endpoint| endpoint.strip_suffix(&format!(".{namespace}.svc")).unwrap_or_default().to_owned())
+        .collect();
+    let stack = &rendered.stack.name;
+    if services != [format!("{stack}-prometheus-headless"), format!("{stack}-prometheus-store")] {
+        return Err(format!("thanos-query's endpoints are not the sidecars' and the store's Services: {query_args:?}"));
+    }
+    for service in &services {
+        let has_grpc = rendered.objects.iter().any(|object| {
+            object.object.types.as_ref().is_some_and(|types| types.kind == "Service")
+                && object.object.metadata.name.as_deref() == Some(service.as_str())
+                && object
+                    .object
+                    .data
+                    .pointer("/spec/ports")
+                    .and_then(Value::as_array)
+                    .is_some_and(|ports| ports.iter().any(|port| port["name"] == "grpc"))
+        });
+        if !has_grpc {
+            return Err(format!("Service {service}, an endpoint of thanos-query, has no port named grpc"));
+        }
+    }
+
+    let (mut store, store_http, store_grpc) =
+        start_thanos("thanos-store", &thanos_args(rendered, "thanos-store")?, scratch.path(), None)?;
+    store.wait_for(store_http, "/-/ready")?;
+    let (mut query, query_http, _) = start_thanos("thanos-query", &query_args, scratch.path(), Some(store_grpc))?;
+    query.wait_for(query_http, "/-/ready")?;
+    let exemplars = stackscope_tests::http::get_json(query_http, "/api/v1/query_exemplars?query=up&start=0&end=60")?;
+    if exemplars["status"] != "success" {
+        return Err(format!("thanos-query's exemplars API answered {exemplars}"));
+    }
+    let started = Instant::now();
+    loop {
+        let stores = stackscope_tests::http::get_json(query_http, "/api/v1/stores")?;
+        let found = stores.pointer("/data/store").and_then(Value::as_array).is_some_and(|stores| {
+            stores.iter().any(|entry| entry["name"] == store_grpc.to_string() && entry["lastError"].is_null())
+        });
+        if found {
+            break;
+        }
+        if started.elapsed() > ENGINE_DEADLINE {
+            return Err(format!("thanos-query never connected to the Store Gateway: {stores}"));
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let (mut compactor, compactor_http, _) =
+        start_thanos("thanos-compactor", &thanos_args(rendered, "thanos-compactor")?, scratch.path(), None)?;
+    compactor.wait_for(compactor_http, "/-/ready")?;
+    let (mut sidecar, sidecar_http, _) =
+        start_thanos("thanos-sidecar", &thanos_args(rendered, "thanos-sidecar")?, scratch.path(), None)?;
+    sidecar.wait_for(sidecar_http, "/-/healthy")?;
+    Ok(Checked::Yes)
+}
+
+#[test]
+fn thanos_runs_the_store_query_compactor_and_sidecar_of_every_variant() {
+    for_every_variant("thanos", |variant| check_thanos(&variant.rendered));
+}
+
+#[test]
+fn thanos_refuses_an_unknown_flag_in_the_rendered_arguments() {
+    let mut rendered = example().rendered;
+    for object in rendered.objects.iter_mut().filter(|object| object.component == Component::Prometheus) {
+        let Some(containers) = object.object.data.pointer_mut("/spec/template/spec/containers") else { continue };
+        for container in containers.as_array_mut().into_iter().flatten() {
+            if container["name"] == "thanos-query"
+                && let Some(args) = container["args"].as_array_mut()
+            {
+                args.push(Value::String("--query.replica-labels=prometheus_replica".to_owned()));
+            }
+        }
+    }
+    expect_rejection(check_thanos(&rendered), "a misspelled Query flag", &["exited", "query.replica-labels"]);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -873,3 +873,63 @@ async fn a_service_monitor_change_reaches_the_prometheus_config() {
     assert!(config.contains(&format!("serviceMonitor/{}/gateway/0", scenario.apps_namespace)));
     operator.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stack_without_kube_state_metrics_reports_the_rules_that_cannot_fire() {
+    let mut scenario = Scenario::new("sources").await;
+    scenario.stack.spec.metrics.kube_state_metrics.enabled = false;
+    scenario.apply_all().await;
+    let operator = scenario.operator().await;
+    let stack = scenario.wait_condition("RulesUnfireable", "True").await;
+    let status = stack.status.clone().unwrap_or_default();
+    let ready = status.conditions.iter().find(|c| c.condition_type == "Ready").map(|c| c.status.as_str());
+    assert_eq!(ready, Some("True"), "rules without a source do not stop the stack: {status:?}");
+    let condition = status.conditions.iter().find(|c| c.condition_type == "RulesUnfireable").unwrap();
+    assert_eq!(condition.reason, "AlertsWithoutSource");
+    let crash = status
+        .unfireable_rules
+        .iter()
+        .find(|rule| rule.alert == "ContainerCrash")
+        .unwrap_or_else(|| panic!("ContainerCrash not listed: {:?}", status.unfireable_rules));
+    assert_eq!(crash.message, "ContainerCrash cannot fire: kube_pod_container_status_restarts_total has no source");
+    let deployments: Api<k8s_openapi::api::apps::v1::Deployment> =
+        Api::namespaced(scenario.client.clone(), &scenario.stack_namespace);
+    assert!(
+        deployments.get_opt(&scenario.object_name("kube-state-metrics")).await.unwrap().is_none(),
+        "a disabled kube-state-metrics is not rendered"
+    );
+
+    // Selecting the cluster's own kube-state-metrics gives ContainerCrash its source back.
+    let mut stack = scenario.stack.clone();
+    stack.spec.metrics.kube_state_metrics.existing = Some(stackscope::api::ExistingExporter {
+        namespaces: vec!["kube-system".to_owned()],
+        selector: serde_json::from_value(
+            serde_json::json!({"matchLabels": {"app.kubernetes.io/name": "kube-state-metrics"}}),
+        )
+        .unwrap(),
+        port: "http".to_owned(),
+    });
+    scenario.apply_stack(&stack).await;
+    let stack = scenario
+        .wait_status("ContainerCrash fed by the cluster's kube-state-metrics", |stack| {
+            let Some(status) = &stack.status else { return false };
+            status.observed_generation == stack.metadata.generation
+                && !status.unfireable_rules.iter().any(|rule| rule.alert == "ContainerCrash")
+        })
+        .await;
+    let status = stack.status.unwrap_or_default();
+    let config = scenario.config_maps().get(&scenario.object_name("prometheus")).await.unwrap();
+    let prometheus: serde_json::Value = serde_saphyr::from_str(
+        config.data.as_ref().and_then(|data| data.get("prometheus.yml")).map(String::as_str).unwrap_or_default(),
+    )
+    .unwrap();
+    let job = prometheus["scrape_configs"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|job| job["job_name"] == "kube-state-metrics")
+        .unwrap_or_else(|| panic!("no kube-state-metrics job: {prometheus}"));
+    assert_eq!(job["kubernetes_sd_configs"][0]["namespaces"]["names"], serde_json::json!(["kube-system"]));
+    assert!(status.unfireable_rules.iter().all(|rule| rule.alert != "ContainerCrash"), "{status:?}");
+    operator.stop().await;
+}

@@ -3,11 +3,13 @@
 //! with a server-side dry run in a namespace that enforces `restricted`, for the example and
 //! every variant (Promtail and Alloy, with and without tracing, Thanos, Alertmanager...).
 //!
-//! The one exception is the log collector (Promtail or Alloy): it reads the kubelet's container
-//! logs from the node (hostPath), as root because those files are 0640 root. PodSecurity refuses
-//! that under `restricted` and `baseline`; the test pins the exact violations, so that anything
-//! else that creeps into the collector shows, and shows that a namespace enforcing `privileged`
-//! admits it (see SECURITY.md for how to lay out the namespaces).
+//! The two exceptions read the node: the log collector (Promtail or Alloy) reads the kubelet's
+//! container logs from the node (hostPath), as root because those files are 0640 root;
+//! node-exporter runs in the node's network and process namespaces and reads its `/proc`, `/sys`
+//! and root filesystem (as `nobody`). PodSecurity refuses that under `restricted` and `baseline`;
+//! the test pins the exact violations, so that anything else that creeps in shows, and shows that
+//! a namespace enforcing `privileged` admits them (see SECURITY.md for how to lay out the
+//! namespaces).
 
 use std::collections::BTreeSet;
 
@@ -75,6 +77,38 @@ fn is_collector(component: Component) -> bool {
     matches!(component, Component::Promtail | Component::Alloy)
 }
 
+/// What PodSecurity says `restricted` lacks for a workload that needs the node, and what must not
+/// be among it: the log collector reads the node's log files as root; node-exporter runs in the
+/// node's network and process namespaces (so its port is a host port) and reads its `/proc`,
+/// `/sys` and root filesystem, as a non-root user without capabilities.
+fn node_access(component: Component) -> Option<(&'static [&'static str], &'static [&'static str])> {
+    match component {
+        Component::Promtail | Component::Alloy => Some((
+            &["restricted volume type \"hostPath\"", "runAsNonRoot != true", "runAsUser=0"],
+            &[
+                "privileged",
+                "allowPrivilegeEscalation",
+                "unrestricted capabilities",
+                "seccompProfile",
+                "host namespaces",
+                "hostPort",
+            ],
+        )),
+        Component::NodeExporter => Some((
+            &["host namespaces (hostNetwork=true, hostPID=true)", "hostPort", "restricted volume types"],
+            &[
+                "privileged",
+                "allowPrivilegeEscalation",
+                "unrestricted capabilities",
+                "seccompProfile",
+                "runAsNonRoot",
+                "runAsUser",
+            ],
+        )),
+        _ => None,
+    }
+}
+
 #[tokio::test]
 async fn every_rendered_workload_but_the_log_collector_is_admitted_under_restricted() {
     let plane = control_plane().unwrap();
@@ -98,27 +132,22 @@ async fn every_rendered_workload_but_the_log_collector_is_admitted_under_restric
             let name = workload["metadata"]["name"].as_str().unwrap_or_default().to_owned();
             let what = format!("{}: {kind} {name}", variant.name);
             let verdict = admit(&restricted, &pod_of(&workload, RESTRICTED)).await;
-            if is_collector(rendered.component) {
-                let message = verdict.expect_err(&format!("{what}: a collector reading host logs is admitted"));
-                // Exactly the two things a node-log reader needs, nothing else.
+            if let Some((needed, forbidden)) = node_access(rendered.component) {
+                let message = verdict.expect_err(&format!("{what}: a workload reading the node is admitted"));
+                // Exactly what reading the node needs, nothing else.
                 assert!(message.contains("violates PodSecurity \"restricted:latest\""), "{what}: {message}");
-                for needed in ["restricted volume type \"hostPath\"", "runAsNonRoot != true", "runAsUser=0"] {
+                for needed in needed {
                     assert!(message.contains(needed), "{what}: expected {needed:?} in {message}");
                 }
-                for forbidden in [
-                    "privileged",
-                    "allowPrivilegeEscalation",
-                    "unrestricted capabilities",
-                    "seccompProfile",
-                    "host namespaces",
-                    "hostPort",
-                ] {
+                for forbidden in forbidden {
                     assert!(!message.contains(forbidden), "{what}: {forbidden:?} in {message}");
                 }
                 admit(&privileged, &pod_of(&workload, PRIVILEGED))
                     .await
                     .unwrap_or_else(|message| panic!("{what}: refused under privileged: {message}"));
-                collectors_seen.insert(rendered.component.to_string());
+                if is_collector(rendered.component) {
+                    collectors_seen.insert(rendered.component.to_string());
+                }
             } else {
                 verdict.unwrap_or_else(|message| panic!("{what}: refused under restricted: {message}"));
             }
@@ -132,7 +161,10 @@ async fn every_rendered_workload_but_the_log_collector_is_admitted_under_restric
         "alloy/DaemonSet",
         "grafana/Deployment",
         "jaeger/Deployment",
+        "kube-state-metrics/Deployment",
         "loki/StatefulSet",
+        "node-exporter/DaemonSet",
+        "prometheus/Deployment",
         "prometheus/StatefulSet",
         "promtail/DaemonSet",
     ]
@@ -141,4 +173,32 @@ async fn every_rendered_workload_but_the_log_collector_is_admitted_under_restric
     .collect();
     assert_eq!(kinds_seen, every_workload_kind, "every component's workloads were checked");
     eprintln!("{checked} pod templates checked by PodSecurity admission: {kinds_seen:?}");
+}
+
+/// Every container of every workload of every variant has CPU and memory requests and limits, and
+/// no request exceeds its limit (the defaults, merged with a variant's own `resources`).
+#[test]
+fn every_rendered_container_has_requests_and_limits() {
+    let quantity = |value: &Value| value.as_str().map(str::to_owned).or_else(|| value.as_i64().map(|n| n.to_string()));
+    let mut containers = 0;
+    for variant in variants::all().unwrap() {
+        for rendered in &variant.rendered.objects {
+            let Some(pod) = rendered.object.data.pointer("/spec/template/spec") else { continue };
+            let name = rendered.object.metadata.name.clone().unwrap_or_default();
+            for container in pod["containers"].as_array().into_iter().flatten() {
+                let what = format!("{}: {name} container {}", variant.name, container["name"]);
+                for side in ["requests", "limits"] {
+                    for resource in ["cpu", "memory"] {
+                        assert!(
+                            quantity(&container["resources"][side][resource]).is_some(),
+                            "{what}: no {side}.{resource} in {}",
+                            container["resources"]
+                        );
+                    }
+                }
+                containers += 1;
+            }
+        }
+    }
+    assert!(containers > 200, "{containers} containers checked");
 }

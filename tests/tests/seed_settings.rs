@@ -358,7 +358,7 @@ fn table_alerts(rendered: &Rendered, seed: &Seed, table: &str) -> Result<(), Str
         }
         let (operator, value) = promql::comparison(&expr).ok_or(format!("{name}: no comparison in {expr}"))?;
         match alert.threshold_value() {
-            Some(threshold) if threshold == 0.0 => {
+            Some(0.0) => {
                 ensure(operator == "==" && value == 0.0, format!("{name}: at 0, the rule says {operator} {value}"))?
             }
             Some(threshold) => ensure(

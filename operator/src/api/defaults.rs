@@ -14,7 +14,40 @@ pub mod images {
     /// v0.86.1 rather than v0.86.0: the local node builds its image from the same release, and
     /// the module proxy serves v0.86.1 only.
     pub const CONFIG_RELOADER: &str = "quay.io/prometheus-operator/prometheus-config-reloader:v0.86.1";
+    /// The sources of the infrastructure alerts' Kubernetes object and node series.
+    pub const KUBE_STATE_METRICS: &str = "registry.k8s.io/kube-state-metrics/kube-state-metrics:v2.18.0";
+    pub const NODE_EXPORTER: &str = "prom/node-exporter:v1.10.2";
 }
+
+/// Requests and limits of every container the stack renders, sized for the document's load (a
+/// handful of services scraped every 15s, 50 MB/s of logs at most, one trace per request), each
+/// overridable per component in the spec (`resources`, merged per resource name).
+/// `(cpu request, memory request, cpu limit, memory limit)`.
+pub mod resources {
+    /// Requests and limits of one container.
+    pub type Sizes = (&'static str, &'static str, &'static str, &'static str);
+    pub const PROMETHEUS: Sizes = ("500m", "2Gi", "2", "4Gi");
+    pub const CONFIG_RELOADER: Sizes = ("10m", "50Mi", "100m", "50Mi");
+    pub const THANOS_SIDECAR: Sizes = ("100m", "256Mi", "500m", "512Mi");
+    pub const THANOS_COMPACTOR: Sizes = ("200m", "512Mi", "1", "2Gi");
+    pub const THANOS_QUERY: Sizes = ("200m", "512Mi", "1", "1Gi");
+    pub const THANOS_STORE: Sizes = ("200m", "1Gi", "1", "2Gi");
+    pub const ALERTMANAGER: Sizes = ("50m", "128Mi", "200m", "256Mi");
+    pub const GRAFANA: Sizes = ("100m", "256Mi", "500m", "512Mi");
+    pub const LOKI: Sizes = ("500m", "1Gi", "2", "2Gi");
+    pub const PROMTAIL: Sizes = ("100m", "128Mi", "500m", "256Mi");
+    pub const ALLOY: Sizes = ("100m", "256Mi", "500m", "512Mi");
+    pub const JAEGER: Sizes = ("250m", "512Mi", "1", "1Gi");
+    pub const KUBE_STATE_METRICS: Sizes = ("50m", "128Mi", "200m", "256Mi");
+    pub const NODE_EXPORTER: Sizes = ("50m", "64Mi", "200m", "128Mi");
+}
+
+/// Replicas of the highly available components (`spec.highAvailability`, on in production):
+/// two Prometheus replicas that Thanos Query deduplicates, three clustered Alertmanagers, two
+/// Thanos Query replicas. Fewer than 2 is refused while it is on (the CRD's CEL rules).
+pub const HA_PROMETHEUS_REPLICAS: u32 = 2;
+pub const HA_ALERTMANAGER_REPLICAS: u32 = 3;
+pub const HA_THANOS_QUERY_REPLICAS: u32 = 2;
 
 /// Loki limits from the seed's Loki configuration block.
 pub const LOKI_INGESTION_RATE_MB: u32 = 50;

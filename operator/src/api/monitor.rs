@@ -69,6 +69,54 @@ pub struct ServiceMonitorSpec {
     /// Per-service overrides of the application alerts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alerts: Option<AlertOverrides>,
+    /// Marks the monitored targets as a database (or a database's exporter): the DatabaseDown
+    /// alert fires when they cannot be scraped or report their database unreachable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub database: Option<DatabaseTarget>,
+    /// Metric names the monitored service exports besides the RED metrics (e.g. the business
+    /// metrics `user_signups_total`, `payments_total`), which the stack's rule-source check counts
+    /// as produced by this monitor's scrape jobs. Every monitor counts as exporting the RED
+    /// metrics of `spec.metrics.red` (`up` and the scrape series come with every job).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 256), inner(length(min = 1, max = 256), pattern(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")))]
+    pub metrics: Vec<String>,
+    /// The request-duration histogram the service exports: its classic bucket boundaries and
+    /// whether it is a native histogram too. A latency SLO is checked against it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub histogram: Option<DurationHistogram>,
+}
+
+/// A database behind a monitor's targets.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DatabaseTarget {
+    /// The `database` label of the targets and of the alert (e.g. `mongodb`, `milvus`).
+    #[schemars(length(min = 1, max = 63), pattern(r"^[a-zA-Z0-9_.-]+$"))]
+    pub system: String,
+    /// A gauge the exporter sets to 1 while it reaches the database and to 0 when not (e.g.
+    /// `mongodb_up`, `pg_up`). Without it, the scrape of the targets (`up`) is the signal, which
+    /// is right for a database that serves its own metrics (Milvus) and misses a database behind
+    /// an exporter that still answers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 256), pattern(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$"))]
+    pub up_metric: Option<String>,
+}
+
+/// The request-duration histogram (`spec.metrics.red.duration` of the stack) of a service.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DurationHistogram {
+    /// Upper bounds (`le`) of its classic buckets, in seconds (e.g. `[0.05, 0.1, 0.25, 0.5, 1,
+    /// 2.5, 5, 10]`). A latency SLO reads the bucket at its `latencyBucket`, which must be one of
+    /// them; the stack's status says when it is not.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 128), inner(range(min = 0.0, max = 1e6)))]
+    pub buckets: Vec<f64>,
+    /// The service exports it as a native histogram as well. With the stack's
+    /// `metrics.prometheus.nativeHistograms`, the latency SLO is computed with
+    /// `histogram_fraction`, which needs no bucket at the threshold.
+    #[serde(default)]
+    pub native: bool,
 }
 
 /// One scraped port of the selected Services.
@@ -197,6 +245,13 @@ pub struct ServiceSlo {
     pub availability: f64,
     /// p95 latency target, e.g. 100ms, 3s.
     pub latency_p95: ScrapeDuration,
+    /// The histogram bucket (`le`, in seconds) the latency SLI counts requests below (default:
+    /// `latencyP95` itself). A classic histogram only counts requests at its bucket boundaries,
+    /// so a target between two boundaries needs one of them named here (the nearer one above is
+    /// the lenient choice, below the strict one); a native histogram needs none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0.000001, max = 1e6))]
+    pub latency_bucket: Option<f64>,
     /// Highest acceptable error rate in percent, e.g. 0.5.
     #[schemars(range(min = 0.0001, max = 50.0))]
     pub error_rate: f64,

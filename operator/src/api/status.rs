@@ -32,7 +32,7 @@ pub struct ObservabilityStackStatus {
     /// Generation of the spec this status describes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
-    /// `Ready`, `Progressing`, `Degraded`, `Drifted`.
+    /// `Ready`, `Progressing`, `Degraded`, `Drifted`, `RulesUnfireable`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conditions: Vec<Condition>,
     /// Counts for printer columns and dashboards.
@@ -53,6 +53,10 @@ pub struct ObservabilityStackStatus {
     /// Workload probes that differ from the expected ones.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub probe_findings: Vec<ProbeFinding>,
+    /// Enabled alert rules that cannot fire: a series they read is produced by no scrape job of
+    /// the stack (see the `RulesUnfireable` condition).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unfireable_rules: Vec<UnfireableRule>,
     /// Content hash of the last configuration applied in full.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_applied_hash: Option<String>,
@@ -154,6 +158,19 @@ pub struct ProbeFinding {
     /// What differs.
     #[serde(default)]
     pub detail: String,
+}
+
+/// An alert rule that cannot fire, and the series it reads that nothing produces.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UnfireableRule {
+    /// The alert's name, e.g. `ContainerCrash`.
+    pub alert: String,
+    /// The service of a per-service rule (an SLO's, or a monitor's own threshold).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
+    /// E.g. `ContainerCrash cannot fire: kube_pod_container_status_restarts_total has no source`.
+    pub message: String,
 }
 
 /// Status of a `ServiceMonitor`.

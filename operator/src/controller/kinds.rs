@@ -2,6 +2,7 @@
 
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Service, ServiceAccount};
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding};
 use kube::Resource;
 use kube::api::ApiResource;
@@ -33,6 +34,7 @@ pub fn owned_kinds() -> Vec<OwnedKind> {
         kind::<StatefulSet>(true),
         kind::<Deployment>(true),
         kind::<DaemonSet>(true),
+        kind::<PodDisruptionBudget>(true),
     ]
 }
 

@@ -136,6 +136,11 @@ async fn render_and_apply(
     let (resolved, rendered) =
         validate_and_render(&context.validator, stack, selection, Some((&context.render_caches, key)))?;
     outcome.rendered = Outcome::rendered_from(&rendered);
+    outcome.unfireable = crate::sources::unfireable_rules(&resolved).unwrap_or_else(|error| {
+        // The check reads what the render already produced; failing, it must not stop the apply.
+        tracing::warn!(error = %error, "rule-source check failed");
+        Vec::new()
+    });
     apply_rendered(stack, rendered, previous, context, outcome).await?;
     let expectations = crate::render::probes::expected_probes(&resolved);
     let checked = probes::check(&context.client, services, &expectations, resolved.spec.probes.policy).await?;

@@ -8,12 +8,14 @@ use k8s_openapi::jiff::Timestamp;
 use super::apply::{ApplyReport, ObjectDrift};
 use crate::api::{
     ComponentStatus, Condition, DriftEntry, MonitorRef, ObservabilityStackStatus, ProbeFinding, RejectedMonitor,
-    StackSummary,
+    StackSummary, UnfireableRule,
 };
 use crate::render::{Component, RenderedObject};
 
 /// Most drift entries kept in status; the summary still counts all.
 pub(crate) const MAX_DRIFT_ENTRIES: usize = 50;
+/// Most unfireable rules listed in status; the condition's message still counts all.
+pub(crate) const MAX_UNFIREABLE_RULES: usize = 50;
 /// How long a corrected drift stays listed, so that users see what was put back.
 pub(crate) const CORRECTED_DRIFT_RETENTION_SECONDS: i64 = 3600;
 
@@ -26,6 +28,8 @@ pub(crate) struct Outcome {
     pub rendered: Vec<(Component, String)>,
     pub report: ApplyReport,
     pub probe_findings: Vec<ProbeFinding>,
+    /// Enabled alert rules no scrape job of the stack feeds (the rule-source check).
+    pub unfireable: Vec<UnfireableRule>,
     /// A failure that stopped the reconcile (render or apply), if any.
     pub failure: Option<String>,
     /// Why prometheus-operator's ServiceMonitors could not be read, when the stack selects them.
@@ -94,6 +98,31 @@ fn drift_entries(drift: &[ObjectDrift], previous: &[DriftEntry], now: &str) -> V
     entries
 }
 
+/// `RulesUnfireable`: whether some enabled alert cannot fire for want of a source. It neither
+/// degrades the stack nor stops it being ready: what is rendered runs as declared, and the list
+/// says what the cluster lacks.
+fn unfireable_condition(unfireable: &[UnfireableRule], generation: Option<i64>) -> Condition {
+    match unfireable {
+        [] => condition(
+            "RulesUnfireable",
+            false,
+            "EveryRuleHasASource",
+            "every enabled alert rule reads series some scrape job of the stack produces".to_owned(),
+            generation,
+        ),
+        [first, rest @ ..] => condition(
+            "RulesUnfireable",
+            true,
+            "AlertsWithoutSource",
+            match rest.len() {
+                0 => first.message.clone(),
+                more => format!("{}; {more} more in status.unfireableRules", first.message),
+            },
+            generation,
+        ),
+    }
+}
+
 /// The new status. `previous` supplies transition times that did not change.
 pub(crate) fn build(
     outcome: &Outcome,
@@ -158,6 +187,7 @@ pub(crate) fn build(
             generation,
         ),
         condition("Drifted", drifted, drift_reason, drift_message, generation),
+        unfireable_condition(&outcome.unfireable, generation),
     ];
     for condition in &mut conditions {
         let unchanged = previous
@@ -199,6 +229,7 @@ pub(crate) fn build(
         rejected_monitors: outcome.rejected.clone(),
         drift,
         probe_findings: outcome.probe_findings.clone(),
+        unfireable_rules: outcome.unfireable.iter().take(MAX_UNFIREABLE_RULES).cloned().collect(),
         last_applied_hash: if failed { previous.last_applied_hash.clone() } else { outcome.render_hash.clone() },
     }
 }

@@ -363,7 +363,7 @@ pub fn render(stack: &ResolvedStack) -> Result<Vec<DynamicObject>, RenderError> 
         ports: Some(container_ports(&[("http", ports::ALLOY_HTTP)])),
         readiness_probe: Some(promtail::collector_ready_probe(READY_PATH)),
         liveness_probe: Some(promtail::collector_alive_probe()),
-        resources: resource_requirements(&alloy.resources),
+        resources: Some(resource_requirements(&alloy.resources, crate::api::defaults::resources::ALLOY)),
         security_context: Some(promtail::collector_container_security()),
         volume_mounts: Some(vec![
             volume_mount("config", CONFIG_DIRECTORY, true),

@@ -121,9 +121,11 @@ impl RenderCache {
     }
 }
 
-/// The monitors the rule files read: those with an SLO or alert overrides.
+/// The monitors the rule files read: those with an SLO, alert overrides or a database.
 fn rules_inputs(stack: &ResolvedStack) -> impl Iterator<Item = &ResolvedMonitor> {
-    stack.monitors.iter().filter(|monitor| monitor.spec.slo.is_some() || monitor.spec.alerts.is_some())
+    stack.monitors.iter().filter(|monitor| {
+        monitor.spec.slo.is_some() || monitor.spec.alerts.is_some() || monitor.spec.database.is_some()
+    })
 }
 
 fn rules_digest(stack: &ResolvedStack) -> [u8; 32] {

@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, DeploymentStrategy};
-use k8s_openapi::api::core::v1::{Container, PersistentVolumeClaimVolumeSource, Service, Volume};
+use k8s_openapi::api::core::v1::{Container, PersistentVolumeClaimVolumeSource, ResourceRequirements, Service, Volume};
 use kube::api::DynamicObject;
 use serde::Serialize;
 
@@ -17,8 +17,8 @@ use super::common::{
     strings, to_yaml,
 };
 use super::pod::{
-    ProbeTiming, config_map_volume, container_ports, empty_dir_volume, http_probe, pod_template, resource_requirements,
-    restricted_container_security, restricted_pod_spec, volume_claim, volume_mount,
+    ProbeTiming, config_map_volume, container_ports, empty_dir_volume, http_probe, mebibytes, pod_template,
+    resource_requirements, restricted_container_security, restricted_pod_spec, volume_claim, volume_mount,
 };
 use super::{Component, RenderError, ports};
 use crate::api::{Duration, TraceBackend};
@@ -246,8 +246,8 @@ pub(crate) struct Processors {
 #[derive(Serialize, Debug, Clone, PartialEq)]
 pub(crate) struct MemoryLimiter {
     pub check_interval: String,
-    pub limit_percentage: u32,
-    pub spike_limit_percentage: u32,
+    pub limit_mib: u64,
+    pub spike_limit_mib: u64,
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
@@ -312,7 +312,7 @@ fn span_metrics_enabled(stack: &ResolvedStack) -> bool {
 }
 
 /// Builds the Jaeger configuration for the stack.
-pub(crate) fn config(stack: &ResolvedStack) -> JaegerConfig {
+pub(crate) fn config(stack: &ResolvedStack) -> Result<JaegerConfig, RenderError> {
     let tracing = &stack.spec.tracing;
     let span_metrics = span_metrics_enabled(stack);
     let backend = match tracing.storage.backend {
@@ -382,7 +382,7 @@ pub(crate) fn config(stack: &ResolvedStack) -> JaegerConfig {
         "traces".to_owned(),
         Pipeline { receivers: strings(&["otlp"]), processors, exporters: trace_exporters },
     );
-    JaegerConfig {
+    Ok(JaegerConfig {
         service: ServiceSection {
             extensions: strings(&["healthcheckv2", "jaeger_storage", "jaeger_query"]),
             pipelines,
@@ -427,24 +427,36 @@ pub(crate) fn config(stack: &ResolvedStack) -> JaegerConfig {
                 protocols: OtlpProtocols { grpc: listen(tracing.otlp_grpc_port), http: listen(tracing.otlp_http_port) },
             },
         },
-        processors: Processors {
-            memory_limiter: MemoryLimiter {
-                check_interval: "1s".to_owned(),
-                limit_percentage: 80,
-                spike_limit_percentage: 25,
-            },
-            batch: BTreeMap::new(),
-            tail_sampling,
-        },
+        processors: Processors { memory_limiter: memory_limiter(stack)?, batch: BTreeMap::new(), tail_sampling },
         connectors,
         exporters: Exporters {
             jaeger_storage_exporter: StorageExporter { trace_storage: TRACE_STORE.to_owned() },
             prometheus: span_metrics.then(|| listen(ports::JAEGER_SPANMETRICS)),
         },
-    }
+    })
 }
 
 /// The named ports of the Jaeger pod and Service.
+/// The container's requests and limits: the spec's over the defaults.
+fn container_resources(stack: &ResolvedStack) -> ResourceRequirements {
+    resource_requirements(&stack.spec.tracing.resources, crate::api::defaults::resources::JAEGER)
+}
+
+/// The memory limiter, sized from the container's own memory limit: refusing data at 80% of it
+/// and garbage-collecting harder within 25% of that, so the collector sheds load before the
+/// kernel kills it. (Percentages would be of the node's memory where no cgroup limit is read.)
+fn memory_limiter(stack: &ResolvedStack) -> Result<MemoryLimiter, RenderError> {
+    let limit = container_resources(stack).limits.and_then(|limits| limits.get("memory").map(|q| q.0.clone()));
+    let limit_mib = limit.as_deref().and_then(mebibytes).filter(|size| *size >= 16).ok_or_else(|| {
+        RenderError::invalid(
+            Component::Jaeger,
+            "spec.tracing.resources.limits.memory",
+            format!("{} is not a memory quantity of at least 16Mi (e.g. 1Gi, 512Mi)", limit.unwrap_or_default()),
+        )
+    })?;
+    Ok(MemoryLimiter { check_interval: "1s".to_owned(), limit_mib: limit_mib * 4 / 5, spike_limit_mib: limit_mib / 4 })
+}
+
 fn named_ports(stack: &ResolvedStack) -> Vec<(&'static str, u16)> {
     let tracing = &stack.spec.tracing;
     let mut named = vec![
@@ -465,15 +477,18 @@ fn named_ports(stack: &ResolvedStack) -> Vec<(&'static str, u16)> {
 pub fn render(stack: &ResolvedStack) -> Result<Vec<DynamicObject>, RenderError> {
     let tracing = &stack.spec.tracing;
     let name = object_name(stack, Component::Jaeger);
-    let files = BTreeMap::from([(CONFIG_FILE.to_owned(), to_yaml(Component::Jaeger, CONFIG_FILE, &config(stack))?)]);
+    let files = BTreeMap::from([(CONFIG_FILE.to_owned(), to_yaml(Component::Jaeger, CONFIG_FILE, &config(stack)?)?)]);
     let hash = content_hash(&files);
     let mut objects = vec![into_object(Component::Jaeger, config_map(stack, Component::Jaeger, name.clone(), files))?];
 
     let data_volume = match tracing.storage.backend {
         TraceBackend::Badger => {
             let claim_name = object_name_with(stack, Component::Jaeger, "data");
-            let claim =
-                volume_claim(metadata(stack, Component::Jaeger, claim_name.clone()), &tracing.storage.size, None);
+            let claim = volume_claim(
+                metadata(stack, Component::Jaeger, claim_name.clone()),
+                &tracing.storage.size,
+                tracing.storage.storage_class_name.as_deref(),
+            );
             objects.push(into_object(Component::Jaeger, claim)?);
             Volume {
                 name: "data".to_owned(),
@@ -492,7 +507,7 @@ pub fn render(stack: &ResolvedStack) -> Result<Vec<DynamicObject>, RenderError> 
         ports: Some(container_ports(&named)),
         liveness_probe: Some(http_probe(HEALTH_PATH, "health", ProbeTiming::after(10))),
         readiness_probe: Some(http_probe(HEALTH_PATH, "health", ProbeTiming::after(5).failures(2))),
-        resources: resource_requirements(&tracing.resources),
+        resources: Some(container_resources(stack)),
         security_context: Some(restricted_container_security()),
         volume_mounts: Some(vec![
             volume_mount("config", "/etc/jaeger", true),
@@ -535,7 +550,7 @@ mod tests {
     use crate::render::fixtures::{machineavatars, minimal};
 
     fn parsed(stack: &ResolvedStack) -> serde_json::Value {
-        let text = to_yaml(Component::Jaeger, "config", &config(stack)).unwrap();
+        let text = to_yaml(Component::Jaeger, "config", &config(stack).unwrap()).unwrap();
         serde_saphyr::from_str(&text).unwrap()
     }
 

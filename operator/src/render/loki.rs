@@ -371,7 +371,7 @@ pub fn render(stack: &ResolvedStack) -> Result<Vec<DynamicObject>, RenderError> 
         // is replayed after a restart, and a liveness check on it would kill Loki in the middle
         // of that.
         liveness_probe: Some(tcp_probe("http", ProbeTiming::after(30).failures(6))),
-        resources: resource_requirements(&loki.resources),
+        resources: Some(resource_requirements(&loki.resources, crate::api::defaults::resources::LOKI)),
         security_context: Some(restricted_container_security()),
         volume_mounts: Some(vec![
             volume_mount("config", CONFIG_DIRECTORY, true),

@@ -23,6 +23,7 @@ pub(crate) mod pod;
 
 pub mod alertmanager;
 pub mod alloy;
+pub(crate) mod exporters;
 pub(crate) mod grafana;
 pub(crate) mod jaeger;
 pub(crate) mod loki;
@@ -55,11 +56,13 @@ pub enum Component {
     Grafana,
     Jaeger,
     Probes,
+    KubeStateMetrics,
+    NodeExporter,
 }
 
 impl Component {
     /// Every component, in render order.
-    pub const ALL: [Component; 9] = [
+    pub const ALL: [Component; 11] = [
         Self::Loki,
         Self::Promtail,
         Self::Alloy,
@@ -69,6 +72,8 @@ impl Component {
         Self::Grafana,
         Self::Jaeger,
         Self::Probes,
+        Self::KubeStateMetrics,
+        Self::NodeExporter,
     ];
 
     /// Lower-case name, used in object names, labels and file names.
@@ -83,6 +88,8 @@ impl Component {
             Self::Grafana => "grafana",
             Self::Jaeger => "jaeger",
             Self::Probes => "probes",
+            Self::KubeStateMetrics => "kube-state-metrics",
+            Self::NodeExporter => "node-exporter",
         }
     }
 
@@ -99,6 +106,8 @@ impl Component {
             Self::Grafana => spec.dashboards.enabled,
             Self::Jaeger => spec.tracing.enabled,
             Self::Probes => true,
+            Self::KubeStateMetrics => spec.metrics.enabled && spec.metrics.kube_state_metrics.enabled,
+            Self::NodeExporter => spec.metrics.enabled && spec.metrics.node_exporter.enabled,
         }
     }
 
@@ -112,6 +121,8 @@ impl Component {
             Self::Alertmanager => alertmanager::render(stack),
             Self::Grafana => grafana::render(stack),
             Self::Jaeger => jaeger::render(stack),
+            Self::KubeStateMetrics => exporters::kube_state_metrics(stack),
+            Self::NodeExporter => exporters::node_exporter(stack),
             Self::Prometheus | Self::Rules | Self::Probes => Ok(render_stack(stack)?
                 .into_iter()
                 .filter(|rendered| rendered.component == self)
@@ -260,6 +271,10 @@ pub(crate) mod ports {
     pub(crate) const THANOS_SIDECAR_GRPC: u16 = 10901;
     pub(crate) const THANOS_SIDECAR_HTTP: u16 = 10902;
     pub(crate) const THANOS_COMPACTOR_HTTP: u16 = 10912;
+    pub(crate) const THANOS_STORE_GRPC: u16 = 10901;
+    pub(crate) const THANOS_STORE_HTTP: u16 = 10902;
+    pub(crate) const THANOS_QUERY_GRPC: u16 = 10901;
+    pub(crate) const THANOS_QUERY_HTTP: u16 = 10902;
     pub(crate) const ALERTMANAGER_HTTP: u16 = 9093;
     pub(crate) const ALERTMANAGER_CLUSTER: u16 = 9094;
     pub(crate) const GRAFANA_HTTP: u16 = 3000;
@@ -268,6 +283,9 @@ pub(crate) mod ports {
     pub(crate) const JAEGER_HEALTH: u16 = 13133;
     pub(crate) const JAEGER_METRICS: u16 = 8888;
     pub(crate) const JAEGER_SPANMETRICS: u16 = 8889;
+    pub(crate) const KUBE_STATE_METRICS_HTTP: u16 = 8080;
+    pub(crate) const KUBE_STATE_METRICS_TELEMETRY: u16 = 8081;
+    pub(crate) const NODE_EXPORTER_HTTP: u16 = 9100;
 }
 
 /// Stable Grafana datasource UIDs, so dashboards and cross-links never break.

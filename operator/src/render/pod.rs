@@ -7,15 +7,18 @@ use k8s_openapi::api::core::v1::{
     Capabilities, ConfigMapVolumeSource, Container, ContainerPort, EmptyDirVolumeSource, EnvVar, EnvVarSource,
     HTTPGetAction, KeyToPath, ObjectFieldSelector, PersistentVolumeClaim, PersistentVolumeClaimSpec,
     PodSecurityContext, PodSpec, PodTemplateSpec, Probe, ResourceRequirements, SeccompProfile, SecretKeySelector,
-    SecretVolumeSource, SecurityContext, TCPSocketAction, Volume, VolumeMount, VolumeResourceRequirements,
+    SecretVolumeSource, SecurityContext, TCPSocketAction, TopologySpreadConstraint, Volume, VolumeMount,
+    VolumeResourceRequirements,
 };
+use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::Component;
 use super::common::{CONFIG_HASH_ANNOTATION, labels};
 use crate::api::defaults::images;
+use crate::api::defaults::resources::{self as sizes, Sizes};
 use crate::api::{Resources, SecretKeyRef, StorageSize};
 use crate::resolve::ResolvedStack;
 
@@ -64,7 +67,8 @@ pub(crate) fn restricted_pod_spec(user_id: i64, containers: Vec<Container>, volu
         containers,
         security_context: Some(restricted_pod_security(user_id)),
         automount_service_account_token: Some(false),
-        volumes: Some(volumes),
+        // The API server drops an empty list, which would read as drift.
+        volumes: (!volumes.is_empty()).then_some(volumes),
         ..PodSpec::default()
     }
 }
@@ -264,19 +268,85 @@ pub(crate) fn volume_claim_template(
     volume_claim(ObjectMeta { name: Some(volume_name.to_owned()), ..ObjectMeta::default() }, size, storage_class_name)
 }
 
-/// Kubernetes resource requirements from the spec's `resources`, `None` when empty.
-pub(crate) fn resource_requirements(resources: &Resources) -> Option<ResourceRequirements> {
-    if resources.requests.is_empty() && resources.limits.is_empty() {
-        return None;
+/// A container's requests and limits: the component's defaults (`api::defaults::resources`)
+/// with the spec's `resources` over them, per resource name. A resource the spec names on one
+/// side only gets the same quantity on the other, so a request never exceeds its limit by merging.
+pub(crate) fn resource_requirements(resources: &Resources, defaults: Sizes) -> ResourceRequirements {
+    let (cpu_request, memory_request, cpu_limit, memory_limit) = defaults;
+    let mut requests =
+        BTreeMap::from([("cpu".to_owned(), cpu_request.to_owned()), ("memory".to_owned(), memory_request.to_owned())]);
+    let mut limits =
+        BTreeMap::from([("cpu".to_owned(), cpu_limit.to_owned()), ("memory".to_owned(), memory_limit.to_owned())]);
+    let named: std::collections::BTreeSet<&String> = resources.requests.keys().chain(resources.limits.keys()).collect();
+    for name in named {
+        let request = resources.requests.get(name).or_else(|| resources.limits.get(name));
+        let limit = resources.limits.get(name).or_else(|| resources.requests.get(name));
+        if let (Some(request), Some(limit)) = (request, limit) {
+            requests.insert(name.clone(), request.clone());
+            limits.insert(name.clone(), limit.clone());
+        }
     }
-    let quantities = |map: &BTreeMap<String, String>| {
-        (!map.is_empty()).then(|| map.iter().map(|(k, v)| (k.clone(), Quantity(v.clone()))).collect())
-    };
-    Some(ResourceRequirements {
-        requests: quantities(&resources.requests),
-        limits: quantities(&resources.limits),
+    let quantities = |map: BTreeMap<String, String>| map.into_iter().map(|(k, v)| (k, Quantity(v))).collect();
+    ResourceRequirements {
+        requests: Some(quantities(requests)),
+        limits: Some(quantities(limits)),
         ..Default::default()
-    })
+    }
+}
+
+/// A memory quantity in whole mebibytes, rounded down (`1Gi` → 1024, `512M` → 488, `1e9` → 953);
+/// `None` for anything else.
+pub(crate) fn mebibytes(quantity: &str) -> Option<u64> {
+    const SUFFIXES: [(&str, f64); 12] = [
+        ("Ki", 1024.0),
+        ("Mi", 1_048_576.0),
+        ("Gi", 1_073_741_824.0),
+        ("Ti", 1_099_511_627_776.0),
+        ("Pi", 1_125_899_906_842_624.0),
+        ("Ei", 1_152_921_504_606_846_976.0),
+        ("k", 1e3),
+        ("M", 1e6),
+        ("G", 1e9),
+        ("T", 1e12),
+        ("P", 1e15),
+        ("E", 1e18),
+    ];
+    let (number, factor) = SUFFIXES
+        .iter()
+        .find_map(|(suffix, factor)| quantity.strip_suffix(suffix).map(|number| (number, *factor)))
+        .unwrap_or((quantity, 1.0));
+    let bytes = number.parse::<f64>().ok().filter(|value| value.is_finite() && *value >= 0.0)? * factor;
+    // Whole mebibytes of a finite, non-negative byte count: the cast truncates as intended.
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    Some((bytes / 1_048_576.0) as u64)
+}
+
+/// Spreads a replicated workload's pods across nodes, and zones where there are any: preferred,
+/// not required, so a smaller cluster still runs every replica.
+pub(crate) fn spread_across_nodes(selector: &BTreeMap<String, String>) -> Vec<TopologySpreadConstraint> {
+    ["kubernetes.io/hostname", "topology.kubernetes.io/zone"]
+        .into_iter()
+        .map(|topology_key| TopologySpreadConstraint {
+            max_skew: 1,
+            topology_key: topology_key.to_owned(),
+            when_unsatisfiable: "ScheduleAnyway".to_owned(),
+            label_selector: Some(LabelSelector { match_labels: Some(selector.clone()), match_expressions: None }),
+            ..TopologySpreadConstraint::default()
+        })
+        .collect()
+}
+
+/// A PodDisruptionBudget letting a drain take one replica of a replicated workload at a time.
+pub(crate) fn disruption_budget(metadata: ObjectMeta, selector: &BTreeMap<String, String>) -> PodDisruptionBudget {
+    PodDisruptionBudget {
+        metadata,
+        spec: Some(PodDisruptionBudgetSpec {
+            max_unavailable: Some(IntOrString::Int(1)),
+            selector: Some(LabelSelector { match_labels: Some(selector.clone()), match_expressions: None }),
+            ..PodDisruptionBudgetSpec::default()
+        }),
+        ..PodDisruptionBudget::default()
+    }
 }
 
 /// A volume of a directory on the node. `host_type` is Kubernetes' check on the path
@@ -324,8 +394,6 @@ pub(crate) struct ConfigReloader<'a> {
     /// Pass the pod's name as `POD_NAME`: the reloader derives the StatefulSet ordinal from it
     /// (and warns without it).
     pub pod_name_env: bool,
-    /// Limit CPU to the request as well as memory.
-    pub cpu_limit: bool,
     /// Timeout of its probes, in seconds.
     pub probe_timeout_seconds: i32,
 }
@@ -338,13 +406,6 @@ pub(crate) fn config_reloader(reloader: ConfigReloader<'_>) -> Container {
         format!("--reload-url=http://127.0.0.1:{}/-/reload", reloader.reload_port),
     ];
     args.extend(reloader.watched.iter().map(|(_, directory)| format!("--watched-dir={directory}")));
-    // prometheus-operator's defaults for this sidecar.
-    let quantity = |value: &str| Quantity(value.to_owned());
-    let requests = BTreeMap::from([("cpu".to_owned(), quantity("10m")), ("memory".to_owned(), quantity("50Mi"))]);
-    let mut limits = requests.clone();
-    if !reloader.cpu_limit {
-        limits.remove("cpu");
-    }
     let timing =
         |initial_delay_seconds| ProbeTiming::after(initial_delay_seconds).timeout(reloader.probe_timeout_seconds);
     Container {
@@ -355,11 +416,8 @@ pub(crate) fn config_reloader(reloader: ConfigReloader<'_>) -> Container {
         ports: Some(container_ports(&[("reloader-web", RELOADER_PORT)])),
         liveness_probe: Some(http_probe("/healthz", "reloader-web", timing(10))),
         readiness_probe: Some(http_probe("/healthz", "reloader-web", timing(5))),
-        resources: Some(ResourceRequirements {
-            requests: Some(requests),
-            limits: Some(limits),
-            ..ResourceRequirements::default()
-        }),
+        // prometheus-operator's requests for this sidecar, with room to burst on a reload.
+        resources: Some(resource_requirements(&Resources::default(), sizes::CONFIG_RELOADER)),
         security_context: Some(restricted_container_security()),
         volume_mounts: Some(
             reloader.watched.iter().map(|(volume, directory)| volume_mount(volume, directory, true)).collect(),

@@ -385,7 +385,7 @@ pub fn render(stack: &ResolvedStack) -> Result<Vec<DynamicObject>, RenderError> 
         ports: Some(container_ports(&[("http", ports::PROMTAIL_HTTP)])),
         readiness_probe: Some(collector_ready_probe(READY_PATH)),
         liveness_probe: Some(collector_alive_probe()),
-        resources: resource_requirements(&promtail.resources),
+        resources: Some(resource_requirements(&promtail.resources, crate::api::defaults::resources::PROMTAIL)),
         security_context: Some(collector_container_security()),
         volume_mounts: Some(vec![
             volume_mount("config", CONFIG_DIRECTORY, true),

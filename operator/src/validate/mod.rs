@@ -158,17 +158,18 @@ pub fn stack(spec: &ObservabilityStackSpec) -> Vec<FieldError> {
             errors.push(error(format!("{path}.spanMatchers"), message));
         }
     }
-    let database = spec.alerting.rules.application.database_selector.trim();
-    match database.strip_prefix('{').and_then(|rest| rest.strip_suffix('}')) {
-        Some(inner) => {
-            if let Err(message) = label_matchers(inner) {
-                errors.push(error("spec.alerting.rules.application.databaseSelector", message));
+    if let Some(database) = &spec.alerting.rules.application.database_selector {
+        match database.trim().strip_prefix('{').and_then(|rest| rest.strip_suffix('}')) {
+            Some(inner) => {
+                if let Err(message) = label_matchers(inner) {
+                    errors.push(error("spec.alerting.rules.application.databaseSelector", message));
+                }
             }
+            None => errors.push(error(
+                "spec.alerting.rules.application.databaseSelector",
+                "must be a PromQL selector in braces, e.g. {job=~\"mongodb.*\"}",
+            )),
         }
-        None => errors.push(error(
-            "spec.alerting.rules.application.databaseSelector",
-            "must be a PromQL selector in braces, e.g. {job=~\"mongodb.*\"}",
-        )),
     }
     for (index, selector) in spec.logging.loki.compliance.selectors.iter().enumerate() {
         let inner = selector.trim().trim_start_matches('{').trim_end_matches('}');

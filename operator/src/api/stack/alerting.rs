@@ -40,17 +40,34 @@ impl Default for AlertingSpec {
 pub struct AlertmanagerSpec {
     /// Alertmanager's container image (default: the release stackscope is tested with).
     pub image: Image,
-    /// Replicas (clustered through gossip when more than one).
+    /// Replicas, clustered through gossip (peers found through the headless Service) when more
+    /// than one (default 3 with `spec.highAvailability`, which production turns on, else 1; at
+    /// least 2 with high availability).
+    #[serde(skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1, max = 5))]
-    pub replicas: u32,
-    /// CPU and memory requests and limits of the Alertmanager container.
+    pub replicas: Option<u32>,
+    /// Size of each replica's volume for silences and the notification log, which must
+    /// survive a restart (else silenced alerts page again and sent ones are sent twice).
+    pub storage_size: StorageSize,
+    /// Storage class of those volumes (default: the cluster's default class).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 253), pattern(OBJECT_NAME_PATTERN))]
+    pub storage_class_name: Option<String>,
+    /// CPU and memory requests and limits of the Alertmanager container (default requests
+    /// 50m/128Mi, limits 200m/256Mi; the resource names you set replace the defaults').
     #[serde(skip_serializing_if = "is_default")]
     pub resources: Resources,
 }
 
 impl Default for AlertmanagerSpec {
     fn default() -> Self {
-        Self { image: Image::from(seed::images::ALERTMANAGER), replicas: 1, resources: Resources::default() }
+        Self {
+            image: Image::from(seed::images::ALERTMANAGER),
+            replicas: None,
+            storage_size: StorageSize::from("1Gi"),
+            storage_class_name: None,
+            resources: Resources::default(),
+        }
     }
 }
 
@@ -169,11 +186,15 @@ pub struct ApplicationAlerts {
     pub critical_latency: AlertThreshold,
     /// No requests: 0 requests for 5 minutes, warning; email.
     pub no_requests: AlertThreshold,
-    /// Database down: connection failed, critical; Slack and PagerDuty.
+    /// Database down: connection failed, critical; Slack and PagerDuty. Fires for the targets of the ServiceMonitors
+    /// marked as databases (`spec.database`): their scrape failing, or their exporter's own
+    /// connection gauge (`spec.database.upMetric`) at 0.
     pub database_down: AlertThreshold,
-    /// PromQL selector of the database targets whose `up` must be 1.
+    /// PromQL selector of further database targets whose `up` must be 1, scraped other than
+    /// through a database ServiceMonitor (e.g. `{job="postgres"}`; default: none).
+    #[serde(skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 1024))]
-    pub database_selector: String,
+    pub database_selector: Option<String>,
 }
 
 impl Default for ApplicationAlerts {
@@ -187,7 +208,7 @@ impl Default for ApplicationAlerts {
             critical_latency: AlertThreshold::seed(10.0, Some("2m"), Some("5m"), Critical, P1),
             no_requests: AlertThreshold::seed(0.0, Some("5m"), Some("5m"), Warning, P2),
             database_down: AlertThreshold::seed(0.0, Some("1m"), None, Critical, P0),
-            database_selector: r#"{job=~".*(mongodb|cosmos|milvus).*"}"#.to_owned(),
+            database_selector: None,
         }
     }
 }

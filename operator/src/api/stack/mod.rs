@@ -49,7 +49,10 @@ pub use tracing::*;
 #[serde(rename_all = "camelCase")]
 #[schemars(extend("x-kubernetes-validations" = [
     {"rule": "!(has(self.metrics) && self.metrics.enabled == false) || (has(self.alerting) && self.alerting.enabled == false)", "message": "alerting needs metrics: set alerting.enabled: false when metrics.enabled is false", "fieldPath": ".alerting.enabled"},
-    {"rule": "!(has(self.metrics) && self.metrics.enabled == false) || (has(self.slos) && self.slos.enabled == false)", "message": "SLOs need metrics: set slos.enabled: false when metrics.enabled is false", "fieldPath": ".slos.enabled"}
+    {"rule": "!(has(self.metrics) && self.metrics.enabled == false) || (has(self.slos) && self.slos.enabled == false)", "message": "SLOs need metrics: set slos.enabled: false when metrics.enabled is false", "fieldPath": ".slos.enabled"},
+    {"rule": "!(has(self.highAvailability) ? self.highAvailability : (!has(self.environment) || self.environment == 'production')) || !has(self.metrics) || !has(self.metrics.prometheus) || !has(self.metrics.prometheus.replicas) || self.metrics.prometheus.replicas >= 2", "message": "high availability (spec.highAvailability, on in production) needs at least 2 Prometheus replicas, which Thanos Query deduplicates", "fieldPath": ".metrics.prometheus.replicas"},
+    {"rule": "!(has(self.highAvailability) ? self.highAvailability : (!has(self.environment) || self.environment == 'production')) || !has(self.alerting) || !has(self.alerting.alertmanager) || !has(self.alerting.alertmanager.replicas) || self.alerting.alertmanager.replicas >= 2", "message": "high availability (spec.highAvailability, on in production) needs at least 2 clustered Alertmanager replicas", "fieldPath": ".alerting.alertmanager.replicas"},
+    {"rule": "!(has(self.highAvailability) ? self.highAvailability : (!has(self.environment) || self.environment == 'production')) || !has(self.metrics) || !has(self.metrics.downsampling) || !has(self.metrics.downsampling.query) || !has(self.metrics.downsampling.query.replicas) || self.metrics.downsampling.query.replicas >= 2", "message": "high availability (spec.highAvailability, on in production) needs at least 2 Thanos Query replicas", "fieldPath": ".metrics.downsampling.query.replicas"}
 ]))]
 pub struct ObservabilityStackSpec {
     /// Environment; sets the log retention (production 90d, staging 30d, development 7d) and storage.
@@ -65,6 +68,12 @@ pub struct ObservabilityStackSpec {
     /// default), for a migration without rewriting them first.
     #[serde(default, skip_serializing_if = "is_default")]
     pub prometheus_operator_monitors: PrometheusOperatorMonitors,
+    /// Run the stack highly available: Prometheus with 2 replicas (Thanos Query deduplicates
+    /// them), Alertmanager with 3 clustered replicas, Thanos Query with 2, each with a
+    /// PodDisruptionBudget and spread across nodes. Default: on in production, off in staging and
+    /// development. While on, a replica count below 2 is refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub high_availability: Option<bool>,
     /// What to do when a running object no longer matches what was declared.
     #[serde(default)]
     pub drift_policy: DriftPolicy,

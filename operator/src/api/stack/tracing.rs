@@ -26,7 +26,8 @@ pub struct TracingSpec {
     pub sampling_ratio: f64,
     /// Where and how long traces are kept.
     pub storage: TraceStorage,
-    /// CPU and memory requests and limits of the Jaeger container.
+    /// CPU and memory requests and limits of the Jaeger container (default requests 250m/512Mi,
+    /// limits 1/1Gi). Its memory limiter is sized from the memory limit (80%, spikes 25%).
     #[serde(skip_serializing_if = "is_default")]
     pub resources: Resources,
 }
@@ -68,6 +69,10 @@ pub struct TraceStorage {
     pub retention: Duration,
     /// Volume size for Badger.
     pub size: StorageSize,
+    /// Storage class of Badger's volume (default: the cluster's default class).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 253), pattern(OBJECT_NAME_PATTERN))]
+    pub storage_class_name: Option<String>,
 }
 
 impl Default for TraceStorage {
@@ -77,6 +82,7 @@ impl Default for TraceStorage {
             max_traces: 100_000,
             retention: Duration::from("72h"),
             size: StorageSize::from("10Gi"),
+            storage_class_name: None,
         }
     }
 }

@@ -12,18 +12,20 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::apps::v1::{StatefulSet, StatefulSetSpec};
-use k8s_openapi::api::core::v1::{Container, ContainerPort};
+use k8s_openapi::api::core::v1::{Container, ContainerPort, PodSpec};
 use kube::api::DynamicObject;
 
 use super::common::{
-    config_map, headless_service, into_object, metadata, object_name, object_name_with, pod_selector, service, to_yaml,
+    config_map, headless_service, into_object, metadata, object_name, object_name_with, pod_selector, selector_labels,
+    service, to_yaml,
 };
 use super::pod::{
-    ConfigReloader, ProbeTiming, config_map_volume, config_reloader, container_ports, empty_dir_volume, field_env,
+    ConfigReloader, ProbeTiming, config_map_volume, config_reloader, container_ports, disruption_budget, field_env,
     http_probe, pod_template, resource_requirements, restricted_container_security, restricted_pod_spec, secret_volume,
-    volume_mount,
+    spread_across_nodes, volume_claim_template, volume_mount,
 };
 use super::{Component, RenderError, ports};
+use crate::api::defaults::resources as sizes;
 use crate::resolve::ResolvedStack;
 
 mod config;
@@ -60,7 +62,7 @@ pub fn cluster_service_name(stack: &ResolvedStack) -> String {
 
 /// Container arguments: config, storage, web and the gossip cluster of the replicas.
 fn alertmanager_args(stack: &ResolvedStack) -> Vec<String> {
-    let replicas = stack.spec.alerting.alertmanager.replicas;
+    let replicas = stack.alertmanager_replicas();
     let mut args = vec![
         format!("--config.file={CONFIG_DIRECTORY}/{CONFIG_FILE}"),
         format!("--storage.path={STORAGE_DIRECTORY}"),
@@ -92,7 +94,9 @@ pub fn render(stack: &ResolvedStack) -> Result<Vec<DynamicObject>, RenderError> 
     let mut objects =
         vec![into_object(Component::Alertmanager, config_map(stack, Component::Alertmanager, name.clone(), files))?];
 
-    let mut volumes = vec![config_map_volume("config", &name), empty_dir_volume("data")];
+    // Silences and the notification log live on a claim per replica: lost on a restart, a
+    // silenced alert would page again and a sent notification be sent twice.
+    let mut volumes = vec![config_map_volume("config", &name)];
     let mut mounts =
         vec![volume_mount("config", CONFIG_DIRECTORY, true), volume_mount("data", STORAGE_DIRECTORY, false)];
     for (index, (secret, keys)) in referenced_secrets(&config).iter().enumerate() {
@@ -120,7 +124,7 @@ pub fn render(stack: &ResolvedStack) -> Result<Vec<DynamicObject>, RenderError> 
         ports: Some(container_port_list),
         liveness_probe: Some(http_probe("/-/healthy", "http", ProbeTiming::after(10).timeout(PROBE_TIMEOUT_SECONDS))),
         readiness_probe: Some(http_probe("/-/ready", "http", ProbeTiming::after(5).timeout(PROBE_TIMEOUT_SECONDS))),
-        resources: resource_requirements(&spec.resources),
+        resources: Some(resource_requirements(&spec.resources, sizes::ALERTMANAGER)),
         security_context: Some(restricted_container_security()),
         volume_mounts: Some(mounts),
         ..Container::default()
@@ -131,13 +135,14 @@ pub fn render(stack: &ResolvedStack) -> Result<Vec<DynamicObject>, RenderError> 
         reload_port: ports::ALERTMANAGER_HTTP,
         watched: &[("config", CONFIG_DIRECTORY)],
         pod_name_env: true,
-        cpu_limit: true,
         probe_timeout_seconds: PROBE_TIMEOUT_SECONDS,
     });
+    let replicas = stack.alertmanager_replicas();
+    let selector = selector_labels(stack, Component::Alertmanager);
     let statefulset = StatefulSet {
         metadata: metadata(stack, Component::Alertmanager, name.clone()),
         spec: Some(StatefulSetSpec {
-            replicas: Some(i32::try_from(spec.replicas).unwrap_or(1)),
+            replicas: Some(i32::try_from(replicas).unwrap_or(1)),
             service_name: Some(cluster_service_name(stack)),
             // Replicas are peers, not a sequence: start them together.
             pod_management_policy: Some("Parallel".to_owned()),
@@ -147,13 +152,27 @@ pub fn render(stack: &ResolvedStack) -> Result<Vec<DynamicObject>, RenderError> 
                 stack,
                 Component::Alertmanager,
                 None,
-                restricted_pod_spec(ALERTMANAGER_USER, vec![alertmanager, reloader], volumes),
+                PodSpec {
+                    topology_spread_constraints: (replicas > 1).then(|| spread_across_nodes(&selector)),
+                    ..restricted_pod_spec(ALERTMANAGER_USER, vec![alertmanager, reloader], volumes)
+                },
             ),
+            volume_claim_templates: Some(vec![volume_claim_template(
+                "data",
+                &spec.storage_size,
+                spec.storage_class_name.as_deref(),
+            )]),
             ..StatefulSetSpec::default()
         }),
         ..StatefulSet::default()
     };
     objects.push(into_object(Component::Alertmanager, statefulset)?);
+    if replicas > 1 {
+        objects.push(into_object(
+            Component::Alertmanager,
+            disruption_budget(metadata(stack, Component::Alertmanager, name.clone()), &selector),
+        )?);
+    }
     objects.push(into_object(
         Component::Alertmanager,
         service(stack, Component::Alertmanager, name, &[("http", ports::ALERTMANAGER_HTTP)]),

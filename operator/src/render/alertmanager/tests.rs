@@ -464,7 +464,9 @@ fn escalation_emails_need_smtp_settings_and_step_names_must_not_shadow_receivers
 
 #[test]
 fn one_replica_runs_without_clustering() {
-    let objects = render(&machineavatars()).unwrap();
+    let mut stack = machineavatars();
+    stack.spec.high_availability = Some(false);
+    let objects = render(&stack).unwrap();
     let statefulset = object(&objects, "StatefulSet", "machineavatars-alertmanager");
     assert_eq!(statefulset["spec"]["replicas"], 1);
     assert_eq!(statefulset["spec"]["serviceName"], "machineavatars-alertmanager-cluster");
@@ -485,7 +487,7 @@ fn one_replica_runs_without_clustering() {
 #[test]
 fn replicas_find_each_other_through_the_headless_service() {
     let mut stack = machineavatars();
-    stack.spec.alerting.alertmanager.replicas = 3;
+    stack.spec.alerting.alertmanager.replicas = Some(3);
     let objects = render(&stack).unwrap();
     let statefulset = object(&objects, "StatefulSet", "machineavatars-alertmanager");
     assert_eq!(statefulset["spec"]["replicas"], 3);

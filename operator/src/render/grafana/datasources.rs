@@ -146,6 +146,12 @@ fn literal_dollars(text: &str) -> String {
     text.replace('$', "$$")
 }
 
+/// In-cluster URL of Thanos Query's HTTP API.
+pub(crate) fn thanos_query_url(stack: &ResolvedStack) -> String {
+    let query = crate::render::prometheus::thanos::Thanos::Query;
+    format!("http://{}.{}.svc:{}", query.object_name(stack), stack.namespace, query.http_port())
+}
+
 /// The datasources of the stack's enabled components.
 pub(crate) fn datasources(stack: &ResolvedStack) -> DatasourcesFile {
     let prometheus = Component::Prometheus.enabled(stack);
@@ -155,15 +161,22 @@ pub(crate) fn datasources(stack: &ResolvedStack) -> DatasourcesFile {
     let trace_link = literal_dollars("${__value.raw}");
     let mut list = Vec::new();
     if prometheus {
+        // With downsampling, Thanos Query: the replicas deduplicated, and the 5m and 1h tiers
+        // readable beyond Prometheus' own retention.
+        let (url, prometheus_type) = if stack.spec.metrics.downsampling.enabled {
+            (thanos_query_url(stack), "Thanos")
+        } else {
+            (service_url(stack, Component::Prometheus, ports::PROMETHEUS_HTTP), "Prometheus")
+        };
         list.push(datasource(
             "Prometheus",
             "prometheus",
             datasource_uids::PROMETHEUS,
-            service_url(stack, Component::Prometheus, ports::PROMETHEUS_HTTP),
+            url,
             DatasourceJsonData {
                 http_method: Some("POST".to_owned()),
                 time_interval: Some(stack.spec.metrics.prometheus.scrape_interval.as_str().to_owned()),
-                prometheus_type: Some("Prometheus".to_owned()),
+                prometheus_type: Some(prometheus_type.to_owned()),
                 exemplar_trace_id_destinations: if jaeger {
                     vec![ExemplarTraceIdDestination {
                         name: "trace_id".to_owned(),

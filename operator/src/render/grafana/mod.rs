@@ -135,7 +135,7 @@ pub fn render(stack: &ResolvedStack) -> Result<Vec<DynamicObject>, RenderError> 
         ports: Some(container_ports(&[("http", ports::GRAFANA_HTTP)])),
         liveness_probe: Some(http_probe(HEALTH_PATH, "http", ProbeTiming::after(30))),
         readiness_probe: Some(http_probe(HEALTH_PATH, "http", ProbeTiming::after(5))),
-        resources: resource_requirements(&spec.resources),
+        resources: Some(resource_requirements(&spec.resources, crate::api::defaults::resources::GRAFANA)),
         security_context: Some(restricted_container_security()),
         volume_mounts: Some(vec![
             volume_mount("datasources", &format!("{PROVISIONING_DIRECTORY}/datasources"), true),

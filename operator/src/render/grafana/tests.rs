@@ -46,6 +46,16 @@ fn golden_example() {
 }
 
 #[test]
+fn without_downsampling_the_metrics_datasource_is_prometheus_itself() {
+    let mut stack = machineavatars();
+    stack.spec.metrics.downsampling.enabled = false;
+    let file = parsed_datasources(&stack);
+    let prometheus = datasource_by_uid(&file, datasource_uids::PROMETHEUS).unwrap();
+    assert_eq!(prometheus["url"], "http://machineavatars-prometheus.observability.svc:9090");
+    assert_eq!(prometheus["jsonData"]["prometheusType"], "Prometheus");
+}
+
+#[test]
 fn datasources_have_stable_uids_and_the_contract_urls() {
     let file = parsed_datasources(&machineavatars());
     assert_eq!(file["apiVersion"], 1);
@@ -56,7 +66,9 @@ fn datasources_have_stable_uids_and_the_contract_urls() {
     let prometheus = datasource_by_uid(&file, datasource_uids::PROMETHEUS).unwrap();
     assert_eq!(prometheus["type"], "prometheus");
     assert_eq!(prometheus["isDefault"], true);
-    assert_eq!(prometheus["url"], "http://machineavatars-prometheus.observability.svc:9090");
+    // Downsampling on: Thanos Query, which deduplicates the replicas and reads every resolution.
+    assert_eq!(prometheus["url"], "http://machineavatars-prometheus-query.observability.svc:10902");
+    assert_eq!(prometheus["jsonData"]["prometheusType"], "Thanos");
     assert_eq!(prometheus["jsonData"]["timeInterval"], "15s");
     let loki = datasource_by_uid(&file, datasource_uids::LOKI).unwrap();
     assert_eq!(loki["url"], "http://machineavatars-loki.observability.svc:3100");

@@ -5,16 +5,18 @@
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde::Serialize;
 
 use super::model::{
-    Alerting, AlertmanagerConfig, Authorization, BasicAuthFiles, Global, KubernetesSd, Namespaces, PrometheusConfig,
-    Relabel, ScrapeConfig, Text, TlsFiles, labels, owned_label,
+    Alerting, AlertmanagerConfig, Authorization, BasicAuthFiles, Exemplars, Global, KubernetesSd, Namespaces,
+    PrometheusConfig, Relabel, ScrapeConfig, Storage, Text, TlsFiles, labels, owned_label,
 };
 use super::mounts::Mounts;
-use super::{COMPACTOR_APP_NAME, REPLICA_LABEL, RULES_DIR, SERVICE_ACCOUNT_DIR};
-use crate::api::{Endpoint, SecretOrConfigMap};
+use super::thanos::Thanos;
+use super::{REPLICA_LABEL, RULES_DIR, SERVICE_ACCOUNT_DIR};
+use crate::api::{Endpoint, ExistingExporter, SecretOrConfigMap};
 use crate::render::common::{object_name, regex_literal};
 use crate::render::shard::Piece;
 use crate::render::{Component, RenderError, ports};
@@ -38,7 +40,7 @@ pub(crate) fn config(stack: &ResolvedStack) -> Result<(PrometheusConfig<'_>, Mou
         scrape_configs.extend(monitor_jobs(stack, monitor, &mut mounts)?);
     }
     let mut config = base_config(stack, scrape_configs);
-    config.scrape_configs.extend(component_jobs(stack));
+    config.scrape_configs.extend(component_jobs(stack)?);
     config.scrape_configs.extend(kubelet_jobs());
     Ok((config, mounts))
 }
@@ -118,10 +120,17 @@ pub(crate) fn base_config<'a>(stack: &'a ResolvedStack, scrape_configs: Vec<Scra
             scrape_interval: Cow::Borrowed(prometheus.scrape_interval.as_str()),
             scrape_timeout: Cow::Borrowed(prometheus.scrape_timeout.as_str()),
             evaluation_interval: Cow::Borrowed(prometheus.evaluation_interval.as_str()),
+            // With native histograms on, a target exposing both forms would otherwise send only
+            // the native one, and every rule reading `_bucket` would go silent.
+            always_scrape_classic_histograms: prometheus.native_histograms.then_some(true),
             external_labels,
         },
         rule_files: vec![Cow::Owned(format!("{RULES_DIR}/*.yml"))],
         alerting,
+        storage: prometheus
+            .exemplars
+            .enabled
+            .then_some(Storage { exemplars: Exemplars { max_exemplars: prometheus.exemplars.max_exemplars } }),
         scrape_config_files: Vec::new(),
         scrape_configs,
     }
@@ -238,34 +247,12 @@ fn monitor_job<'a>(
     relabelings.push(Relabel::copy(labels!["job"], "__tmp_prometheus_job_name"));
 
     // Keep the Services the selector selects.
-    let label_sources = |key: &str| {
-        let key = sanitize_label_name(key);
-        Cow::Owned(vec![
-            Cow::Owned(format!("__meta_kubernetes_service_label_{key}")),
-            Cow::Owned(format!("__meta_kubernetes_service_labelpresent_{key}")),
-        ])
-    };
-    let present_source =
-        |key: &str| owned_label(format!("__meta_kubernetes_service_labelpresent_{}", sanitize_label_name(key)));
-    for (key, value) in spec.selector.match_labels.iter().flatten() {
-        relabelings.push(Relabel::keep(label_sources(key), format!("({});true", regex_literal(value))));
-    }
-    for (position, expression) in spec.selector.match_expressions.iter().flatten().enumerate() {
-        let values =
-            || expression.values.iter().flatten().map(|value| regex_literal(value)).collect::<Vec<_>>().join("|");
-        relabelings.push(match expression.operator.as_str() {
-            "In" => Relabel::keep(label_sources(&expression.key), format!("({});true", values())),
-            "NotIn" => Relabel::drop(label_sources(&expression.key), format!("({});true", values())),
-            "Exists" => Relabel::keep(present_source(&expression.key), "true"),
-            "DoesNotExist" => Relabel::drop(present_source(&expression.key), "true"),
-            other => {
-                return Err(invalid(
-                    format!("ServiceMonitor {}: spec.selector.matchExpressions[{position}].operator", monitor.key()),
-                    format!("unknown operator {other:?}: one of In, NotIn, Exists, DoesNotExist"),
-                ));
-            }
-        });
-    }
+    relabelings.extend(selector_relabelings(&spec.selector, "service").map_err(|(position, other)| {
+        invalid(
+            format!("ServiceMonitor {}: spec.selector.matchExpressions[{position}].operator", monitor.key()),
+            format!("unknown operator {other:?}: one of In, NotIn, Exists, DoesNotExist"),
+        )
+    })?);
 
     // Keep the endpoint's port.
     if let Some(port) = &endpoint.port {
@@ -336,6 +323,11 @@ fn monitor_job<'a>(
         ));
     }
 
+    // Targets of a database: the `database` label DatabaseDown selects them by.
+    if let Some(database) = &spec.database {
+        relabelings.push(Relabel::set(DATABASE_LABEL, database.system.as_str()));
+    }
+
     // The user's relabelings come last, so they can rewrite anything generated above.
     relabelings.extend(endpoint.relabelings.iter().map(Relabel::from_spec));
 
@@ -364,6 +356,43 @@ fn monitor_job<'a>(
     job.sample_limit = spec.sample_limit;
     job.target_limit = spec.target_limit;
     Ok(job)
+}
+
+/// Label put on every target of a ServiceMonitor marked as a database (`spec.database.system`).
+pub(crate) const DATABASE_LABEL: &str = "database";
+
+/// Keep and drop steps selecting the targets whose Service (`kind` `service`) or pod (`pod`)
+/// labels match a label selector, as prometheus-operator writes them; the error is the position
+/// and the operator of a match expression with an unknown operator.
+fn selector_relabelings<'a>(
+    selector: &'a LabelSelector,
+    kind: &'static str,
+) -> Result<Vec<Relabel<'a>>, (usize, &'a str)> {
+    let label_sources = |key: &str| {
+        let key = sanitize_label_name(key);
+        Cow::Owned(vec![
+            Cow::Owned(format!("__meta_kubernetes_{kind}_label_{key}")),
+            Cow::Owned(format!("__meta_kubernetes_{kind}_labelpresent_{key}")),
+        ])
+    };
+    let present_source =
+        |key: &str| owned_label(format!("__meta_kubernetes_{kind}_labelpresent_{}", sanitize_label_name(key)));
+    let mut relabelings = Vec::new();
+    for (key, value) in selector.match_labels.iter().flatten() {
+        relabelings.push(Relabel::keep(label_sources(key), format!("({});true", regex_literal(value))));
+    }
+    for (position, expression) in selector.match_expressions.iter().flatten().enumerate() {
+        let values =
+            || expression.values.iter().flatten().map(|value| regex_literal(value)).collect::<Vec<_>>().join("|");
+        relabelings.push(match expression.operator.as_str() {
+            "In" => Relabel::keep(label_sources(&expression.key), format!("({});true", values())),
+            "NotIn" => Relabel::drop(label_sources(&expression.key), format!("({});true", values())),
+            "Exists" => Relabel::keep(present_source(&expression.key), "true"),
+            "DoesNotExist" => Relabel::drop(present_source(&expression.key), "true"),
+            other => return Err((position, other)),
+        });
+    }
+    Ok(relabelings)
 }
 
 /// Drops pods that have finished: their endpoints linger but can never be scraped.
@@ -397,13 +426,15 @@ fn component_job<'a>(stack: &'a ResolvedStack, job_name: &'static str, app_name:
     )
 }
 
-/// Jobs for the stack's own enabled components.
-pub(crate) fn component_jobs(stack: &ResolvedStack) -> Vec<ScrapeConfig<'_>> {
+/// Jobs for the stack's own enabled components, and the exporters the stack renders or selects.
+pub(crate) fn component_jobs(stack: &ResolvedStack) -> Result<Vec<ScrapeConfig<'_>>, RenderError> {
     let prometheus = Component::Prometheus.as_str();
     let mut jobs = vec![component_job(stack, "prometheus", prometheus, ports::PROMETHEUS_HTTP)];
     if stack.spec.metrics.downsampling.enabled {
         jobs.push(component_job(stack, "thanos-sidecar", prometheus, ports::THANOS_SIDECAR_HTTP));
-        jobs.push(component_job(stack, "thanos-compactor", COMPACTOR_APP_NAME, ports::THANOS_COMPACTOR_HTTP));
+        for thanos in Thanos::ALL {
+            jobs.push(component_job(stack, thanos.app_name(), thanos.app_name(), thanos.http_port()));
+        }
     }
     let others: [(Component, &'static str, u16); 7] = [
         (Component::Alertmanager, "alertmanager", ports::ALERTMANAGER_HTTP),
@@ -420,7 +451,70 @@ pub(crate) fn component_jobs(stack: &ResolvedStack) -> Vec<ScrapeConfig<'_>> {
             jobs.push(component_job(stack, job_name, component.as_str(), port));
         }
     }
-    jobs
+    jobs.extend(exporter_jobs(stack)?);
+    Ok(jobs)
+}
+
+/// Jobs of kube-state-metrics and node-exporter: the stack's own, else the cluster's selected by
+/// `existing`, else none.
+fn exporter_jobs(stack: &ResolvedStack) -> Result<Vec<ScrapeConfig<'_>>, RenderError> {
+    let metrics = &stack.spec.metrics;
+    let exporters = [
+        (
+            Component::KubeStateMetrics,
+            "kubeStateMetrics",
+            metrics.kube_state_metrics.existing.as_ref(),
+            ports::KUBE_STATE_METRICS_HTTP,
+        ),
+        (Component::NodeExporter, "nodeExporter", metrics.node_exporter.existing.as_ref(), ports::NODE_EXPORTER_HTTP),
+    ];
+    let mut jobs = Vec::new();
+    for (component, field, existing, port) in exporters {
+        let job_name = component.as_str();
+        let mut job = if component.enabled(stack) {
+            component_job(stack, job_name, component.as_str(), port)
+        } else if let (true, Some(existing)) = (metrics.enabled, existing) {
+            existing_exporter_job(job_name, field, existing)?
+        } else {
+            continue;
+        };
+        match component {
+            // Its series describe other objects: their namespace, pod and container labels win
+            // over the exporter pod's own.
+            Component::KubeStateMetrics => job.honor_labels = Some(true),
+            // The node it runs on, which its series describe.
+            _ => job.relabel_configs.push(Relabel::copy(labels!["__meta_kubernetes_pod_node_name"], "node")),
+        }
+        jobs.push(job);
+    }
+    Ok(jobs)
+}
+
+/// A job scraping an exporter the cluster already runs: its pods by label, in its namespaces, on
+/// the named container port.
+fn existing_exporter_job<'a>(
+    job_name: &'static str,
+    field: &str,
+    existing: &'a ExistingExporter,
+) -> Result<ScrapeConfig<'a>, RenderError> {
+    let namespaces = (!existing.namespaces.is_empty())
+        .then(|| Namespaces { names: existing.namespaces.iter().map(|name| Cow::Borrowed(name.as_str())).collect() });
+    // The schema admits only the four operators; one it does not know keeps nothing.
+    let mut relabelings = selector_relabelings(&existing.selector, "pod").map_err(|(position, other)| {
+        invalid(
+            format!("spec.metrics.{field}.existing.selector.matchExpressions[{position}].operator"),
+            format!("unknown operator {other:?}: one of In, NotIn, Exists, DoesNotExist"),
+        )
+    })?;
+    relabelings.push(Relabel::keep(
+        labels!["__meta_kubernetes_pod_container_port_name"],
+        regex_literal(&existing.port).into_owned(),
+    ));
+    relabelings.push(running_pods_only());
+    relabelings.push(Relabel::copy(labels!["__meta_kubernetes_namespace"], "namespace"));
+    relabelings.push(Relabel::copy(labels!["__meta_kubernetes_pod_name"], "pod"));
+    relabelings.push(Relabel::copy(labels!["__meta_kubernetes_pod_container_name"], "container"));
+    Ok(ScrapeConfig::new(job_name, KubernetesSd { role: "pod", namespaces }, relabelings))
 }
 
 /// The kubelet's own metrics (`kubelet_volume_stats_*`) and cAdvisor's container metrics

@@ -1,8 +1,9 @@
 //! Prometheus: `prometheus.yml` with a scrape job per ServiceMonitor endpoint (generated the way
 //! prometheus-operator generates it), jobs for the stack's own components and the kubelet, the
 //! StatefulSet with its config-reloader sidecar, RBAC for Kubernetes service discovery, and —
-//! when downsampling is on — a Thanos sidecar that ships blocks to object storage and a Thanos
-//! compactor that downsamples them and enforces the retention of each resolution.
+//! when downsampling is on — a Thanos sidecar that ships blocks to object storage, a Thanos
+//! compactor that downsamples them and enforces the retention of each resolution, and the Store
+//! Gateway and Thanos Query that read every resolution back ([`thanos`]).
 //!
 //! The configuration is reloaded in place by `prometheus-config-reloader`, so the pod template
 //! carries no config hash: a ServiceMonitor change never restarts Prometheus.
@@ -21,12 +22,13 @@ use crate::resolve::ResolvedStack;
 mod jobs;
 mod model;
 mod mounts;
+pub(crate) mod thanos;
 mod workload;
 
-use jobs::{base_config, component_jobs, kubelet_jobs};
-pub(crate) use jobs::{config, monitor_piece};
+use jobs::base_config;
+pub(crate) use jobs::{DATABASE_LABEL, component_jobs, config, kubelet_jobs, monitor_piece};
 pub(crate) use mounts::{Mounts, record_mounts};
-use workload::{compactor, rbac, services, statefulset};
+use workload::{disruption_budget_of, rbac, services, statefulset};
 
 /// Stem of the shard files of the monitors' jobs: `scrape-0000.json` …
 pub(crate) const SCRAPE_SHARD_STEM: &str = "scrape";
@@ -44,8 +46,6 @@ pub const CONFIG_MAPS_DIR: &str = "/etc/prometheus/configmaps";
 pub const DATA_DIR: &str = "/prometheus";
 /// Where the Thanos object storage configuration Secret key is mounted.
 pub(crate) const OBJSTORE_DIR: &str = "/etc/thanos/objstore";
-/// The Thanos compactor's working directory.
-const COMPACTOR_DATA_DIR: &str = "/var/thanos/compact";
 /// The service-account token and cluster CA every pod gets, used to scrape the kubelet.
 const SERVICE_ACCOUNT_DIR: &str = "/var/run/secrets/kubernetes.io/serviceaccount";
 /// The user of the upstream Prometheus, Thanos and config-reloader images (`nobody`).
@@ -53,10 +53,6 @@ const PROMETHEUS_USER: i64 = 65534;
 /// External label telling replicas apart, so Thanos never sees two replicas' blocks as one
 /// stream; dropped from alerts so Alertmanager deduplicates them.
 pub(crate) const REPLICA_LABEL: &str = "prometheus_replica";
-/// Value of `app.kubernetes.io/name` on the compactor's pods, so Prometheus' Services never select them.
-const COMPACTOR_APP_NAME: &str = "thanos-compactor";
-/// Suffix of the compactor's objects: `<stack>-prometheus-compactor`.
-const COMPACTOR_SUFFIX: &str = "compactor";
 /// Suffix of the headless governing Service of the StatefulSet.
 const HEADLESS_SUFFIX: &str = "headless";
 
@@ -85,7 +81,7 @@ pub(crate) fn config_files<'a>(stack: &'a ResolvedStack, pieces: Vec<&'a Piece>)
                 head: "{\"scrape_configs\":[\n",
                 tail: "\n]}\n",
                 index: Some(Box::new(move || {
-                    let mut jobs = component_jobs(stack);
+                    let mut jobs = component_jobs(stack)?;
                     jobs.extend(kubelet_jobs());
                     let mut main = base_config(stack, jobs);
                     main.scrape_config_files = vec![Cow::Owned(format!("{CONFIG_DIR}/{SCRAPE_SHARD_STEM}-*.json"))];
@@ -124,10 +120,11 @@ pub(crate) fn objects(
         Component::Prometheus,
         statefulset(stack, vec![config_volume, rules.volume("rules")], &mounts),
     )?);
+    if let Some(budget) = disruption_budget_of(stack) {
+        objects.push(into_object(Component::Prometheus, budget)?);
+    }
     if stack.spec.metrics.downsampling.enabled {
-        let (svc, statefulset) = compactor(stack);
-        objects.push(into_object(Component::Prometheus, svc)?);
-        objects.push(into_object(Component::Prometheus, statefulset)?);
+        objects.extend(thanos::objects(stack)?);
     }
     Ok(objects)
 }

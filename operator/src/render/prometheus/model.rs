@@ -34,6 +34,8 @@ pub(crate) struct PrometheusConfig<'a> {
     pub rule_files: Vec<Text<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub alerting: Option<Alerting<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub storage: Option<Storage>,
     /// Globs of the shard files holding the monitors' jobs, when the configuration is sharded.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub scrape_config_files: Vec<Text<'a>>,
@@ -45,8 +47,21 @@ pub(crate) struct Global<'a> {
     pub scrape_interval: Text<'a>,
     pub scrape_timeout: Text<'a>,
     pub evaluation_interval: Text<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub always_scrape_classic_histograms: Option<bool>,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub external_labels: BTreeMap<Text<'a>, Text<'a>>,
+}
+
+/// `storage`: the exemplar ring buffer's size.
+#[derive(Serialize, Debug, Clone, PartialEq)]
+pub(crate) struct Storage {
+    pub exemplars: Exemplars,
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq)]
+pub(crate) struct Exemplars {
+    pub max_exemplars: u32,
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]

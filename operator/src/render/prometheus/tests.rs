@@ -443,12 +443,16 @@ fn own_components_and_the_kubelet_are_scraped_when_enabled() {
         "prometheus",
         "thanos-sidecar",
         "thanos-compactor",
+        "thanos-store",
+        "thanos-query",
         "alertmanager",
         "loki",
         "promtail",
         "grafana",
         "jaeger",
         "jaeger-spanmetrics",
+        "kube-state-metrics",
+        "node-exporter",
         "kubelet",
         "cadvisor",
     ] {
@@ -478,14 +482,17 @@ fn own_components_and_the_kubelet_are_scraped_when_enabled() {
     let config = parsed(&lean);
     let names: Vec<&str> =
         config["scrape_configs"].as_array().unwrap().iter().filter_map(|j| j["job_name"].as_str()).collect();
-    assert_eq!(names, ["prometheus", "alertmanager", "loki", "alloy", "kubelet", "cadvisor"]);
+    assert_eq!(
+        names,
+        ["prometheus", "alertmanager", "loki", "alloy", "kube-state-metrics", "node-exporter", "kubelet", "cadvisor"]
+    );
     assert_eq!(job(&config, "alloy")["relabel_configs"][0]["regex"], "alloy;minimal;12345");
 }
 
 #[test]
 fn statefulset_runs_prometheus_restricted_with_a_reloader_and_no_config_hash() {
     let mut stack = machineavatars();
-    stack.spec.metrics.prometheus.replicas = 2;
+    stack.spec.metrics.prometheus.replicas = Some(2);
     stack.spec.metrics.prometheus.storage_size = crate::api::StorageSize::from("120Gi");
     stack.spec.metrics.prometheus.retention = crate::api::Duration::from("15d");
     let objects = render(&stack).unwrap();
@@ -583,8 +590,11 @@ fn downsampling_adds_a_sidecar_and_a_compactor_with_the_seed_tiers() {
     assert_eq!(compactor["spec"]["replicas"], 1);
     assert!(compactor["spec"]["volumeClaimTemplates"][0]["spec"].is_object());
     let selector = &compactor["spec"]["selector"]["matchLabels"];
-    assert_eq!(selector["app.kubernetes.io/name"], COMPACTOR_APP_NAME);
-    assert_eq!(&compactor["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/name"], COMPACTOR_APP_NAME);
+    assert_eq!(selector["app.kubernetes.io/name"], super::thanos::Thanos::Compactor.app_name());
+    assert_eq!(
+        &compactor["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/name"],
+        super::thanos::Thanos::Compactor.app_name()
+    );
     let service = named(&objects, "Service", "machineavatars-prometheus-compactor");
     assert_eq!(service["spec"]["selector"], *selector);
     assert_eq!(service["spec"]["ports"][0]["port"], 10912);

@@ -5,13 +5,14 @@
 
 use std::borrow::Cow;
 use std::cell::OnceCell;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::model::{AlertingRule, Rule};
 use super::table::{ALERTS, AlertRow, OwnThreshold, Scope, Table};
 use super::{Decimal, at_most, invalid, number, quoted, series, window};
 use crate::api::{AlertOverrides, AlertThreshold, Channel, ChannelPolicy};
 use crate::render::common::regex_literal;
+use crate::render::prometheus::DATABASE_LABEL;
 use crate::render::{Component, RenderError};
 use crate::resolve::{ResolvedMonitor, ResolvedStack};
 
@@ -148,9 +149,7 @@ impl Filled<'_> {
                 "requests" => Cow::Owned(series(&red.requests, selector)),
                 "failures" => Cow::Owned(series(&red.failures, selector)),
                 "duration_bucket" => Cow::Owned(series(&format!("{}_bucket", red.duration), selector)),
-                "database_selector" => {
-                    Cow::Borrowed(self.stack.spec.alerting.rules.application.database_selector.trim())
-                }
+                "database_down" => Cow::Owned(database_down(self.stack)),
                 "signups" => Cow::Borrowed(&business.signups),
                 "payments" => Cow::Borrowed(&business.payments),
                 "payment_failures" => Cow::Borrowed(&business.payment_failures),
@@ -184,4 +183,28 @@ pub(crate) fn fill<'t, 'v>(
     }
     filled.push_str(rest);
     Ok(filled)
+}
+
+/// The DatabaseDown condition: a target of a monitor marked as a database that cannot be scraped,
+/// an exporter's connection gauge (`spec.database.upMetric`) at 0, or a target of the stack's
+/// `databaseSelector` down. Every part selects on the `database` label the scrape jobs put on the
+/// database monitors' targets, so no other target can match.
+fn database_down(stack: &ResolvedStack) -> String {
+    let mut systems_by_gauge: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+    for monitor in &stack.monitors {
+        if let Some(database) = &monitor.spec.database
+            && let Some(gauge) = &database.up_metric
+        {
+            systems_by_gauge.entry(gauge).or_default().insert(&database.system);
+        }
+    }
+    let mut alternatives = vec![format!("up{{{DATABASE_LABEL}!=\"\"}} == 0")];
+    for (gauge, systems) in systems_by_gauge {
+        let systems: Vec<_> = systems.into_iter().map(regex_literal).collect();
+        alternatives.push(format!("{gauge}{{{DATABASE_LABEL}=~{}}} == 0", quoted(&systems.join("|"))));
+    }
+    if let Some(selector) = &stack.spec.alerting.rules.application.database_selector {
+        alternatives.push(format!("up{} == 0", selector.trim()));
+    }
+    alternatives.join(" or ")
 }

@@ -28,8 +28,10 @@
 //!
 //! SLOs: the availability SLI is failed/total requests against the stricter of `1 - availability`
 //! and the error-rate objective; the latency SLI is the share of requests above the p95 target,
-//! read from the histogram bucket whose `le` is that target (so services must expose a bucket
-//! there), against the p95's 5%. Each gets records over every window the burn-rate pairs and the
+//! read from the histogram bucket whose `le` is the SLO's `latencyBucket` (default: the target;
+//! the monitor's declared buckets must hold it, which the rule-source check reports), or with
+//! `histogram_fraction` at the target itself when the service's histogram is native and the stack
+//! ingests native histograms; against the p95's 5%. Each gets records over every window the burn-rate pairs and the
 //! SLO period need, the error budget left over the period, and one alert per severity.
 
 use std::collections::BTreeMap;

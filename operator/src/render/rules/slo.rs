@@ -67,6 +67,12 @@ struct Objective {
     availability: Decimal,
     /// Latency target of the p95, in seconds.
     latency_seconds: Decimal,
+    /// The classic bucket (`le`) the latency SLI counts requests below: `latencyBucket`, else
+    /// the target.
+    latency_bucket: Decimal,
+    /// The service's histogram is native and the stack ingests native histograms: the latency
+    /// SLI uses `histogram_fraction` at the target itself.
+    native: bool,
     /// Highest error rate as a ratio (0.5% → 0.005).
     error_rate: Decimal,
     /// Share of requests that may fail: the stricter of `1 - availability` and the error rate,
@@ -124,12 +130,18 @@ impl SloKind {
                 series(&red.failures, std::slice::from_ref(&service)),
                 series(&red.requests, std::slice::from_ref(&service))
             ),
+            // A native histogram answers at any threshold.
+            Self::Latency if objective.native => format!(
+                "1 - histogram_fraction(0, {}, sum(rate({}[{window}])))",
+                objective.latency_seconds,
+                series(&red.duration, &[service])
+            ),
             // Prometheus 3 stores `le` in OpenMetrics form (`1.0`, `0.1`), whatever the target sends.
             Self::Latency => format!(
                 "1 - sum(rate({}[{window}])) / sum(rate({}[{window}]))",
                 series(
                     &format!("{}_bucket", red.duration),
-                    &[service.clone(), format!("le={}", quoted(&objective.latency_seconds.openmetrics()))]
+                    &[service.clone(), format!("le={}", quoted(&objective.latency_bucket.openmetrics()))]
                 ),
                 series(&format!("{}_count", red.duration), &[service])
             ),
@@ -174,8 +186,16 @@ fn objectives(stack: &ResolvedStack) -> Result<Vec<Objective>, RenderError> {
             .filter(|millis| *millis > 0)
             .map(Decimal::from_millis)
             .ok_or_else(|| invalid(field("latencyP95"), "must be a positive duration"))?;
-        by_service
-            .insert(service.clone(), Objective { service, availability, latency_seconds, error_rate, error_budget });
+        let latency_bucket = match slo.latency_bucket {
+            Some(bucket) => number(bucket, &field("latencyBucket"))?,
+            None => latency_seconds,
+        };
+        let native = stack.spec.metrics.prometheus.native_histograms
+            && monitor.spec.histogram.as_ref().is_some_and(|histogram| histogram.native);
+        by_service.insert(
+            service.clone(),
+            Objective { service, availability, latency_seconds, latency_bucket, native, error_rate, error_budget },
+        );
     }
     Ok(by_service.into_values().collect())
 }

@@ -15,7 +15,8 @@
 //! - `${at_most}`: `== 0` for a threshold of 0, else `<= ${value}`;
 //! - `${requests}`, `${failures}`, `${duration_bucket}`: the RED series of `spec.metrics.red`,
 //!   narrowed to the rule's services;
-//! - `${database_selector}`: `spec.alerting.rules.application.databaseSelector`;
+//! - `${database_down}`: the database targets' signals at 0: `up` of the targets of monitors
+//!   marked as databases, their exporters' `upMetric`, and `up` of `databaseSelector`;
 //! - `${signups}`, `${payments}`, `${payment_failures}`, `${active_subscriptions}`,
 //!   `${cancelled_subscriptions}`: the business metrics of `spec.metrics.business`.
 
@@ -385,7 +386,7 @@ pub(crate) static ALERTS: [AlertRow; 22] = [
         requires: Requires::Alerting,
         scope: Scope::Everything,
         labels: &[],
-        expr: "up${database_selector} == 0",
+        expr: "${database_down}",
         summary: "Database target {{ $labels.job }} is down",
         description: "Prometheus cannot reach {{ $labels.instance }} of {{ $labels.job }}: the database connection \
             failed.",

@@ -165,10 +165,8 @@ fn application_alerts_carry_the_seed_thresholds() {
         general(&stack, APPLICATION_FILE, "NoRequests").expr,
         "sum by (service) (increase(http_requests_total[5m])) == 0"
     );
-    assert_eq!(
-        general(&stack, APPLICATION_FILE, "DatabaseDown").expr,
-        r#"up{job=~".*(mongodb|cosmos|milvus).*"} == 0"#
-    );
+    // The targets of monitors marked as databases, and none until one is.
+    assert_eq!(general(&stack, APPLICATION_FILE, "DatabaseDown").expr, r#"up{database!=""} == 0"#);
 }
 
 #[test]
@@ -222,7 +220,7 @@ fn thresholds_windows_and_durations_follow_the_spec() {
     stack.spec.alerting.rules.application.critical_latency.threshold = 7.25;
     stack.spec.alerting.rules.business.no_signups.threshold = 2.0;
     stack.spec.metrics.business.signups = "signups_total".to_owned();
-    stack.spec.alerting.rules.application.database_selector = r#"{job="postgres"}"#.to_owned();
+    stack.spec.alerting.rules.application.database_selector = Some(r#"{job="postgres"}"#.to_owned());
 
     let cpu = general(&stack, INFRASTRUCTURE_FILE, "HighCPU");
     assert!(cpu.expr.contains("[2m]") && cpu.expr.ends_with("> 85.5"), "{}", cpu.expr);
@@ -231,7 +229,10 @@ fn thresholds_windows_and_durations_follow_the_spec() {
     assert!(general(&stack, INFRASTRUCTURE_FILE, "ContainerCrash").expr.ends_with("[15m]))) > 5"));
     assert!(general(&stack, APPLICATION_FILE, "CriticalLatency").expr.ends_with("> 7.25"));
     assert_eq!(general(&stack, BUSINESS_FILE, "NoSignups").expr, "sum(increase(signups_total[1h])) <= 2");
-    assert_eq!(general(&stack, APPLICATION_FILE, "DatabaseDown").expr, r#"up{job="postgres"} == 0"#);
+    assert_eq!(
+        general(&stack, APPLICATION_FILE, "DatabaseDown").expr,
+        r#"up{database!=""} == 0 or up{job="postgres"} == 0"#
+    );
 }
 
 #[test]
@@ -860,5 +861,51 @@ fn self_monitoring_alerts_render_with_what_they_watch() {
             "AlertmanagerNotificationsFailing",
         ],
         "no Loki, no compactor: no alerts on them"
+    );
+}
+
+#[test]
+fn database_down_reads_the_database_monitors_targets_and_their_exporters_gauges() {
+    let mut stack = crate::render::fixtures::machineavatars();
+    stack.monitors[0].spec.database =
+        Some(crate::api::DatabaseTarget { system: "mongodb".to_owned(), up_metric: Some("mongodb_up".to_owned()) });
+    stack.monitors[1].spec.database =
+        Some(crate::api::DatabaseTarget { system: "cosmos.db".to_owned(), up_metric: Some("mongodb_up".to_owned()) });
+    stack.monitors[2].spec.database = Some(crate::api::DatabaseTarget { system: "milvus".to_owned(), up_metric: None });
+    assert_eq!(
+        general(&stack, APPLICATION_FILE, "DatabaseDown").expr,
+        r#"up{database!=""} == 0 or mongodb_up{database=~"cosmos\\.db|mongodb"} == 0"#
+    );
+}
+
+#[test]
+fn the_latency_sli_reads_the_slos_bucket_or_the_native_histogram_at_the_target() {
+    let latency_5m = |stack: &ResolvedStack, service: &str| {
+        records(stack, SLO_FILE)
+            .into_iter()
+            .find(|record| {
+                record.record == "slo:sli_error:ratio_rate5m"
+                    && record.labels.get("service").map(String::as_str) == Some(service)
+                    && record.labels.get("slo").map(String::as_str) == Some("latency")
+            })
+            .unwrap_or_else(|| panic!("no latency SLI of {service}"))
+            .expr
+    };
+    let mut stack = machineavatars();
+    assert_eq!(
+        latency_5m(&stack, "auth-service"),
+        "1 - sum(rate(http_request_duration_seconds_bucket{service=\"auth-service\", le=\"0.2\"}[5m])) \
+         / sum(rate(http_request_duration_seconds_count{service=\"auth-service\"}[5m]))"
+    );
+    let auth = stack.monitors.iter_mut().find(|monitor| monitor.name == "auth-service").unwrap();
+    if let Some(slo) = auth.spec.slo.as_mut() {
+        slo.latency_bucket = Some(0.25);
+    }
+    assert!(latency_5m(&stack, "auth-service").contains("le=\"0.25\""));
+    // The example's histograms are native too: with the stack ingesting them, any threshold works.
+    stack.spec.metrics.prometheus.native_histograms = true;
+    assert_eq!(
+        latency_5m(&stack, "auth-service"),
+        "1 - histogram_fraction(0, 0.2, sum(rate(http_request_duration_seconds{service=\"auth-service\"}[5m])))"
     );
 }
