@@ -2,8 +2,12 @@
 //!
 //! ```text
 //! dereference (select and check monitors) → validate (the stack) → render (pure, cached)
-//!   → apply (server-side apply, drift, prune) → probes → status, events
+//!   → apply (server-side apply, drift, prune) → workloads (readiness) → probes → status, events
 //! ```
+//!
+//! A stack whose workloads do not all run yet comes back after a short delay
+//! ([`NOT_READY_RECHECK`]) rather than the resync: pods are not watched, and a pod that fails
+//! without its workload's status changing is seen that way.
 //!
 //! A failure in any stage after dereference leaves the objects of the last good render in place
 //! and is said in status; the error then decides when the stack is tried again ([`Retry`]).
@@ -11,6 +15,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use k8s_openapi::jiff::Timestamp;
 use kube::runtime::controller::Action;
 use kube::runtime::finalizer::{Event as FinalizerEvent, finalizer};
 use kube::{Api, Resource, ResourceExt};
@@ -22,6 +27,7 @@ use super::dereference::{self, ForeignMonitor, Selection, ServiceIndex};
 use super::error::{ReconcileError, Retry};
 use super::foreign::Snapshot;
 use super::status::{self, Outcome};
+use super::workloads::{self, NOT_READY_RECHECK, Workload};
 use super::{events, probes, status_writes, validate};
 use crate::api::{ObservabilityStack, ObservabilityStackStatus};
 use crate::render::{RenderedObject, render_stack};
@@ -110,6 +116,7 @@ async fn apply_stack(stack: &ObservabilityStack, key: &StackKey, context: &Conte
         outcome.failure = Some(error.to_string());
         // The last good render stays applied; status must not claim the new one.
         outcome.rendered = Vec::new();
+        outcome.workloads = Vec::new();
     }
     context.metrics.rejected_monitors.set(i64::try_from(outcome.rejected.len()).unwrap_or(i64::MAX));
 
@@ -119,10 +126,11 @@ async fn apply_stack(stack: &ObservabilityStack, key: &StackKey, context: &Conte
     status_writes::stack(&context.client, &context.metrics, stack, previous.as_ref(), &status).await?;
     context.written_statuses.remember(key, stack, status);
     status_writes::monitors(&context.client, &context.metrics, stack, key, &monitors, &outcome.rejected).await?;
-    result.map(|()| Action::requeue(RESYNC))
+    let next = if outcome.running() { RESYNC } else { NOT_READY_RECHECK };
+    result.map(|()| Action::requeue(next))
 }
 
-/// Validate → render → apply → probes, each stage's outcome recorded for the status.
+/// Validate → render → apply → workloads → probes, each stage's outcome recorded for the status.
 #[allow(clippy::too_many_arguments)] // the stack, what was selected for it, and what it is compared with
 async fn render_and_apply(
     stack: &ObservabilityStack,
@@ -136,7 +144,8 @@ async fn render_and_apply(
     let (resolved, rendered) =
         validate_and_render(&context.validator, stack, selection, Some((&context.render_caches, key)))?;
     outcome.rendered = Outcome::rendered_from(&rendered);
-    apply_rendered(stack, rendered, previous, context, outcome).await?;
+    let workloads = apply_rendered(stack, rendered, previous, context, outcome).await?;
+    outcome.workloads = workloads::check(&context.client, &context.owned, &workloads, Timestamp::now()).await;
     let expectations = crate::render::probes::expected_probes(&resolved);
     let checked = probes::check(&context.client, services, &expectations, resolved.spec.probes.policy).await?;
     context.metrics.writes.inc_by(u64::from(checked.writes));
@@ -186,15 +195,19 @@ pub(crate) fn render_hash(declared: &[Declared]) -> String {
     hasher.finalize().iter().take(16).map(|byte| format!("{byte:02x}")).collect()
 }
 
-/// The apply stage: declare, apply (drift under the stack's policy), prune.
+/// The apply stage: declare, apply (drift under the stack's policy), prune. Returns the
+/// workloads applied, whose readiness the next stage reads.
 async fn apply_rendered(
     stack: &ObservabilityStack,
     rendered: Vec<RenderedObject>,
     previous: Option<&ObservabilityStackStatus>,
     context: &Context,
     outcome: &mut Outcome,
-) -> Result<(), ReconcileError> {
+) -> Result<Vec<Workload>, ReconcileError> {
     let declared = apply::declare(stack, rendered)?;
+    let workloads = Workload::among(&declared, |key| {
+        outcome.rendered.iter().find(|(_, rendered)| rendered == key).map(|(component, _)| *component)
+    });
     let hash = render_hash(&declared);
     let previously_applied = previous.and_then(|status| status.last_applied_hash.as_deref()) == Some(hash.as_str());
     let live = Live::Cache(&context.owned);
@@ -217,7 +230,7 @@ async fn apply_rendered(
     }
     outcome.report = report;
     outcome.render_hash = Some(hash);
-    Ok(())
+    Ok(workloads)
 }
 
 /// A deleted stack: its cluster-scoped objects removed (owner references remove the rest), and
