@@ -2,8 +2,9 @@
 //! kube-controller-manager but never run. The stand-in writes pod status through the API server's
 //! `status` subresource as a kubelet would — Running and Ready, or a container waiting with a
 //! failure reason — and the kube-controller-manager turns that into the StatefulSets',
-//! Deployments' and DaemonSets' status, which the operator reads. The real path, a kubelet
-//! running the pods, is `live_status.rs`'s on the node.
+//! Deployments' and DaemonSets' status, which the operator reads. The status written is
+//! `stackscope_e2e::kubelet`'s, which the black-box tests write with kubectl. The real path, a
+//! kubelet running the pods, is `live_status.rs`'s on the node.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -12,7 +13,7 @@ use std::time::Duration;
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, ListParams, Patch, PatchParams};
 use kube::{Client, ResourceExt};
-use serde_json::{Value, json};
+use stackscope_e2e::kubelet::{failing_status, ready_status};
 
 /// How often the stand-in looks at the pods.
 const PERIOD: Duration = Duration::from_millis(500);
@@ -24,58 +25,6 @@ pub struct Failure {
     /// A container waiting reason, e.g. `ImagePullBackOff`.
     pub reason: String,
     pub message: String,
-}
-
-/// The status a kubelet writes for a pod whose containers run and pass their probes.
-pub fn ready_status(pod: &Pod) -> Value {
-    let containers: Vec<Value> = containers(pod)
-        .map(|(name, image)| {
-            json!({"name": name, "image": image, "imageID": "", "ready": true, "started": true, "restartCount": 0,
-                   "state": {"running": {"startedAt": "2020-01-01T00:00:00Z"}}})
-        })
-        .collect();
-    json!({"status": {
-        "phase": "Running",
-        "conditions": conditions(true),
-        "containerStatuses": containers,
-    }})
-}
-
-/// The status a kubelet writes for a pod one of whose containers cannot start.
-pub fn failing_status(pod: &Pod, failure: &Failure) -> Value {
-    let containers: Vec<Value> = containers(pod)
-        .map(|(name, image)| {
-            let state = if name == failure.container {
-                json!({"waiting": {"reason": failure.reason, "message": failure.message}})
-            } else {
-                json!({"running": {"startedAt": "2020-01-01T00:00:00Z"}})
-            };
-            json!({"name": name, "image": image, "imageID": "", "ready": false, "started": false, "restartCount": 0,
-                   "state": state})
-        })
-        .collect();
-    json!({"status": {
-        "phase": "Pending",
-        "conditions": conditions(false),
-        "containerStatuses": containers,
-    }})
-}
-
-fn containers(pod: &Pod) -> impl Iterator<Item = (String, String)> + '_ {
-    pod.spec
-        .iter()
-        .flat_map(|spec| spec.containers.iter())
-        .map(|container| (container.name.clone(), container.image.clone().unwrap_or_default()))
-}
-
-fn conditions(ready: bool) -> Value {
-    let status = if ready { "True" } else { "False" };
-    json!([
-        {"type": "PodScheduled", "status": "True", "lastTransitionTime": "2020-01-01T00:00:00Z"},
-        {"type": "Initialized", "status": "True", "lastTransitionTime": "2020-01-01T00:00:00Z"},
-        {"type": "ContainersReady", "status": status, "lastTransitionTime": "2020-01-01T00:00:00Z"},
-        {"type": "Ready", "status": status, "lastTransitionTime": "2020-01-01T00:00:00Z"},
-    ])
 }
 
 /// Whether the pod's status already is what the stand-in would write.
@@ -96,18 +45,15 @@ fn written(pod: &Pod, failure: Option<&Failure>) -> bool {
     }
 }
 
-/// Writes the status of every pod of the namespace (matching `selector`, if given) that is not
-/// yet as the stand-in would have it: Running and Ready, or failing as told. Returns the pods
-/// written.
+/// Writes the status of every pod of the namespace that is not yet as the stand-in would have it:
+/// Running and Ready, or failing as told. Returns the pods written.
 pub async fn write_pod_status(
     client: &Client,
     namespace: &str,
-    selector: Option<&str>,
     failures: &BTreeMap<String, Failure>,
 ) -> Result<Vec<String>, String> {
     let pods: Api<Pod> = Api::namespaced(client.clone(), namespace);
-    let params = selector.map(|selector| ListParams::default().labels(selector)).unwrap_or_default();
-    let list = pods.list(&params).await.map_err(|error| format!("list pods of {namespace}: {error}"))?;
+    let list = pods.list(&ListParams::default()).await.map_err(|error| format!("list pods of {namespace}: {error}"))?;
     let mut written_pods = Vec::new();
     for pod in list.items {
         let name = pod.name_any();
@@ -118,9 +64,10 @@ pub async fn write_pod_status(
         if written(&pod, failure) {
             continue;
         }
+        let served = serde_json::to_value(&pod).map_err(|error| format!("pod {namespace}/{name}: {error}"))?;
         let status = match failure {
-            Some(failure) => failing_status(&pod, failure),
-            None => ready_status(&pod),
+            Some(failure) => failing_status(&served, &failure.container, &failure.reason, &failure.message),
+            None => ready_status(&served),
         };
         match pods.patch_status(&name, &PatchParams::default(), &Patch::Merge(&status)).await {
             Ok(_) => written_pods.push(name),
@@ -146,7 +93,7 @@ impl Kubelet {
         let task = tokio::spawn(async move {
             loop {
                 let failures = shared.lock().map(|failures| failures.clone()).unwrap_or_default();
-                if let Err(error) = write_pod_status(&client, &namespace, None, &failures).await {
+                if let Err(error) = write_pod_status(&client, &namespace, &failures).await {
                     eprintln!("kubelet stand-in: {error}");
                 }
                 tokio::time::sleep(PERIOD).await;
