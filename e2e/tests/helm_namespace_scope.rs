@@ -180,9 +180,10 @@ fn namespace_scope() -> Result<(), String> {
         Ok((condition(&stack, "Applied") == Some("True")).then_some(stack))
     })
     .map_err(|error| format!("{error}\n{}", operator.diagnosis()))?;
-    expect(applied["status"]["acceptedMonitors"] == serde_json::json!([{"namespace": WATCHED, "name": "shop"}]), || {
-        format!("accepted: {}", applied["status"]["acceptedMonitors"])
-    })?;
+    expect(
+        applied["status"]["acceptedMonitors"] == serde_json::json!([{"namespace": WATCHED, "name": "shop"}]),
+        || format!("accepted: {}", applied["status"]["acceptedMonitors"]),
+    )?;
     expect(applied["status"]["rejectedMonitors"][0]["field"] == "spec.endpoints[0].port", || {
         format!("rejected: {}", applied["status"]["rejectedMonitors"])
     })?;
