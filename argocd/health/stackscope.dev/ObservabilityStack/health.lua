@@ -67,7 +67,7 @@ local progressing = condition(conditions, "Progressing")
 local degraded = condition(conditions, "Degraded")
 local drifted = condition(conditions, "Drifted")
 
--- Operators before the Applied condition (stackscope 0.1) said the same with Ready=False.
+-- Operators from before the Applied condition said the same with Ready=False.
 local notApplied = applied
 if applied == nil then
   notApplied = ready
