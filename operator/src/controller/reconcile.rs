@@ -6,8 +6,8 @@
 //! ```
 //!
 //! A stack whose workloads do not all run yet comes back after a short delay
-//! ([`NOT_READY_RECHECK`]) rather than the resync: pods are not watched, and a pod that fails
-//! without its workload's status changing is seen that way.
+//! ([`workloads::NOT_READY_RECHECK`], doubling while its status stays the same) rather than the resync: pods
+//! are not watched, and a pod that fails without its workload's status changing is seen that way.
 //!
 //! A failure in any stage after dereference leaves the objects of the last good render in place
 //! and is said in status; the error then decides when the stack is tried again ([`Retry`]).
@@ -27,7 +27,7 @@ use super::dereference::{self, ForeignMonitor, Selection, ServiceIndex};
 use super::error::{ReconcileError, Retry};
 use super::foreign::Snapshot;
 use super::status::{self, Outcome};
-use super::workloads::{self, NOT_READY_RECHECK, Workload};
+use super::workloads::{self, Workload};
 use super::{events, probes, status_writes, validate};
 use crate::api::{ObservabilityStack, ObservabilityStackStatus};
 use crate::render::{RenderedObject, render_stack};
@@ -121,13 +121,22 @@ async fn apply_stack(stack: &ObservabilityStack, key: &StackKey, context: &Conte
     context.metrics.rejected_monitors.set(i64::try_from(outcome.rejected.len()).unwrap_or(i64::MAX));
 
     let status = status::build(&outcome, previous.as_ref(), &status_writes::now());
+    let status_changed = previous.as_ref() != Some(&status);
     events::publish(&context.recorder, events::new_events(&stack.object_ref(&()), key, previous.as_ref(), &status))
         .await;
     status_writes::stack(&context.client, &context.metrics, stack, previous.as_ref(), &status).await?;
     context.written_statuses.remember(key, stack, status);
     status_writes::monitors(&context.client, &context.metrics, stack, key, &monitors, &outcome.rejected).await?;
-    let next = if outcome.running() { RESYNC } else { NOT_READY_RECHECK };
-    result.map(|()| Action::requeue(next))
+    result.map(|()| Action::requeue(next_look(&outcome, status_changed, key, context)))
+}
+
+/// When a reconciled stack is looked at again: at the resync once it runs; while its workloads do
+/// not, after [`workloads::NOT_READY_RECHECK`], doubling up to the resync while its status stays the same.
+fn next_look(outcome: &Outcome, status_changed: bool, key: &StackKey, context: &Context) -> Duration {
+    if outcome.running() || status_changed {
+        context.rechecks.reset(key.as_str());
+    }
+    if outcome.running() { RESYNC } else { context.rechecks.next_delay(key.as_str()) }
 }
 
 /// Validate → render → apply → workloads → probes, each stage's outcome recorded for the status.

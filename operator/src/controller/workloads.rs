@@ -4,9 +4,9 @@
 //! A workload's readiness is read from the controller's own watch cache ([`OwnedCache`]), so a
 //! stack whose workloads run costs no request. Only a workload that is not ready has its pods
 //! listed (and, when a pod cannot be scheduled, its claims read), since pods are not watched:
-//! while a stack is not ready the reconcile comes back after [`NOT_READY_RECHECK`], which is what
-//! notices a pod that fails while its workload's status stays the same (an image pull backing
-//! off changes only the pod).
+//! while a stack is not ready the reconcile comes back after [`NOT_READY_RECHECK`] (doubling up to
+//! the resync while its status stays the same), which is what notices a pod that fails while its
+//! workload's status stays the same (an image pull backing off changes only the pod).
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -22,7 +22,8 @@ use super::pods::{self, PodReason};
 use super::readiness::{self, Rollout, WorkloadKind};
 use crate::render::Component;
 
-/// How soon a stack whose workloads are not all ready is looked at again.
+/// How soon a stack whose workloads are not all ready is looked at again, the first time after
+/// its status changed.
 pub(crate) const NOT_READY_RECHECK: Duration = Duration::from_secs(10);
 
 /// Why the pods of a workload could not be looked at.
