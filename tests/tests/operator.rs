@@ -357,6 +357,17 @@ async fn the_example_stack_is_applied_then_ready_once_its_pods_run_and_a_no_op_r
     );
     let component = degraded.status.as_ref().and_then(|s| s.components.iter().find(|c| c.name == "prometheus"));
     assert_eq!(component.map(|c| (c.ready, c.reason.as_str())), Some((false, "Failing")));
+    // And an event says so, related to the workload.
+    let events: Api<k8s_openapi::api::core::v1::Event> =
+        Api::namespaced(scenario.client.clone(), &scenario.stack_namespace);
+    let event = wait_for("a WorkloadFailing event", TIMEOUT, || async {
+        let list = events.list(&ListParams::default()).await.ok()?;
+        list.items.into_iter().find(|event| event.reason.as_deref() == Some("WorkloadFailing"))
+    })
+    .await
+    .unwrap_or_else(|error| panic!("{error}"));
+    let related = event.related.as_ref().map(|r| (r.kind.as_deref(), r.name.as_deref()));
+    assert_eq!(related, Some((Some("StatefulSet"), Some(prometheus.as_str()))));
 
     // The image arrives: Ready again.
     kubelet.heal(&prometheus_pod);
