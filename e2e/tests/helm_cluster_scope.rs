@@ -1,7 +1,8 @@
 //! The Helm path, cluster scope: `helm install` the chart (CRDs installed by Helm), the operator
 //! running from the host as the chart's ServiceAccount applies the MachineAvatars example (no pod
-//! runs on this control plane, so the stack stays Progressing), `helm upgrade` changes values the Deployment and the running operator act on, and
-//! `helm uninstall` leaves only what users expect.
+//! runs on this control plane, so the stack stays Progressing), `helm upgrade` changes values the
+//! Deployment and the running operator act on, and `helm uninstall` leaves only what users
+//! expect.
 //!
 //! Expected end state after deleting the stack and uninstalling the release:
 //! - the stack's objects are gone: namespaced ones garbage-collected through their owner

@@ -6,8 +6,9 @@
 //! ```
 //!
 //! A stack whose workloads do not all run yet comes back after a short delay
-//! ([`workloads::NOT_READY_RECHECK`], doubling while its status stays the same) rather than the resync: pods
-//! are not watched, and a pod that fails without its workload's status changing is seen that way.
+//! ([`workloads::NOT_READY_RECHECK`], doubling while its status stays the same) rather than the
+//! resync: pods are not watched, and a pod that fails without its workload's status changing is
+//! seen that way.
 //!
 //! A failure in any stage after dereference leaves the objects of the last good render in place
 //! and is said in status; the error then decides when the stack is tried again ([`Retry`]).
@@ -131,7 +132,8 @@ async fn apply_stack(stack: &ObservabilityStack, key: &StackKey, context: &Conte
 }
 
 /// When a reconciled stack is looked at again: at the resync once it runs; while its workloads do
-/// not, after [`workloads::NOT_READY_RECHECK`], doubling up to the resync while its status stays the same.
+/// not, after [`workloads::NOT_READY_RECHECK`], doubling up to the resync while its status stays
+/// the same.
 fn next_look(outcome: &Outcome, status_changed: bool, key: &StackKey, context: &Context) -> Duration {
     if outcome.running() || status_changed {
         context.rechecks.reset(key.as_str());
