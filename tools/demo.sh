@@ -5,7 +5,8 @@
 #   2. the CRDs (crds/), the example MachineAvatars stack and its five ServiceMonitors, and
 #      stand-in workloads for the monitored services (examples/workloads/)
 #   3. the operator (`stackscope run`) reconciling them, in the background
-#   4. the stack's status: Ready, monitors, objects per component, probe findings
+#   4. the stack's status: Applied, Ready (whether its workloads run: without a node the pods never
+#      do, and Ready stays False with each workload's reason), monitors, components, probe findings
 #   5. drift: one owned ConfigMap edited by hand, reported and (driftPolicy: Correct) put back
 #
 # The control plane and the operator keep running afterwards so that you can explore with the
@@ -66,18 +67,21 @@ wait_until 60 "the operator's /ready" curl -fsS "http://127.0.0.1:$PORT/ready"
 echo "  /health: $(curl -fsS "http://127.0.0.1:$PORT/health")"
 echo "  /ready:  $(curl -fsS "http://127.0.0.1:$PORT/ready")"
 
-say "Waiting for the stack to be Ready"
-k wait --for=condition=Ready --timeout=120s -n "$STACK_NS" "observabilitystack/$STACK"
+say "Waiting for the stack's configuration to be applied (Ready means its workloads run)"
+k wait --for=condition=Applied --timeout=120s -n "$STACK_NS" "observabilitystack/$STACK"
 k get observabilitystacks,servicemonitors -A
+echo "Conditions:"
+k get observabilitystack "$STACK" -n "$STACK_NS" \
+  -o jsonpath='{range .status.conditions[*]}{"  "}{.type}{"\t"}{.status}{"\t"}{.reason}{"\n"}{end}'
 
 say "What the operator created (label stackscope.dev/stack=$STACK)"
 k get configmaps,services,serviceaccounts,statefulsets,deployments,daemonsets,persistentvolumeclaims \
   -n "$STACK_NS" -l "stackscope.dev/stack=$STACK"
 k get clusterroles,clusterrolebindings -l "stackscope.dev/stack=$STACK"
 echo
-echo "Objects per component (status.components):"
+echo "Components (status.components: objects, ready, reason):"
 k get observabilitystack "$STACK" -n "$STACK_NS" \
-  -o jsonpath='{range .status.components[*]}{"  "}{.name}{"\t"}{.objects}{"\n"}{end}'
+  -o jsonpath='{range .status.components[*]}{"  "}{.name}{"\t"}{.objects}{"\t"}{.ready}{"\t"}{.reason}{"\n"}{end}'
 echo "Scrape jobs in prometheus.yml:"
 k get configmap "$STACK-prometheus" -n "$STACK_NS" -o jsonpath='{.data.prometheus\.yml}' \
   | grep -o 'job_name: serviceMonitor/[^ ]*' | sed 's/^/  /' || true

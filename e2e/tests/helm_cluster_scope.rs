@@ -1,7 +1,8 @@
 //! The Helm path, cluster scope: `helm install` the chart (CRDs installed by Helm), the operator
-//! running from the host as the chart's ServiceAccount reconciles the MachineAvatars example to
-//! Ready, `helm upgrade` changes values the Deployment and the running operator act on, and
-//! `helm uninstall` leaves only what users expect.
+//! running from the host as the chart's ServiceAccount applies the MachineAvatars example (no pod
+//! runs on this control plane, so the stack stays Progressing), `helm upgrade` changes values the
+//! Deployment and the running operator act on, and `helm uninstall` leaves only what users
+//! expect.
 //!
 //! Expected end state after deleting the stack and uninstalling the release:
 //! - the stack's objects are gone: namespaced ones garbage-collected through their owner
@@ -57,12 +58,14 @@ fn stack(cluster: &Cluster) -> Result<Value, String> {
         .ok_or_else(|| format!("observabilitystack {STACK_NAMESPACE}/{STACK} is missing"))
 }
 
-fn wait_ready(cluster: &Cluster, operator: &HostOperator, what: &str) -> Result<Value, String> {
+/// Waits until the stack's current generation is applied (this control plane runs no pods, so
+/// Ready, which means running, never comes).
+fn wait_applied(cluster: &Cluster, operator: &HostOperator, what: &str) -> Result<Value, String> {
     let generation = stack(cluster)?["metadata"]["generation"].as_i64();
     wait_for(what, Duration::from_secs(180), || {
         let stack = stack(cluster)?;
         let observed = stack["status"]["observedGeneration"].as_i64();
-        Ok((condition(&stack, "Ready") == Some("True") && observed == generation).then_some(stack))
+        Ok((condition(&stack, "Applied") == Some("True") && observed == generation).then_some(stack))
     })
     .map_err(|error| format!("{error}\n{}", operator.diagnosis()))
 }
@@ -203,7 +206,7 @@ fn upgrade(cluster: &Cluster, operator: &HostOperator) -> Result<(), String> {
         let text = config.as_ref().and_then(|config| config["data"]["prometheus.yml"].as_str()).unwrap_or_default();
         Ok(text.contains("job_name: serviceMonitor/observability/stackscope/0").then_some(()))
     })?;
-    let stack = wait_ready(cluster, operator, "the stack Ready with the operator's monitor")?;
+    let stack = wait_applied(cluster, operator, "the stack applied with the operator's monitor")?;
     let own = "Deployment/stackscope-system/stackscope";
     let findings = stack["status"]["probeFindings"].as_array().cloned().unwrap_or_default();
     expect(findings.iter().all(|finding| finding["workload"] != own), || {
@@ -266,9 +269,9 @@ fn cluster_scope() -> Result<(), String> {
         "stackscope-host-1",
         &artifacts.join("cluster-scope-operator-1.log"),
     )?;
-    let ready = wait_ready(&cluster, &operator, "the example stack to be Ready")?;
-    expect(ready["status"]["acceptedMonitors"].as_array().map(Vec::len) == Some(5), || {
-        format!("5 monitors should be accepted: {}", ready["status"]["acceptedMonitors"])
+    let applied = wait_applied(&cluster, &operator, "the example stack to be applied")?;
+    expect(applied["status"]["acceptedMonitors"].as_array().map(Vec::len) == Some(5), || {
+        format!("5 monitors should be accepted: {}", applied["status"]["acceptedMonitors"])
     })?;
     for kind in ["clusterrole", "clusterrolebinding"] {
         expect(cluster.get(&[kind, PROMETHEUS_CLUSTER_OBJECT])?.is_some(), || {
@@ -322,7 +325,7 @@ fn cluster_scope() -> Result<(), String> {
 
     step("a component disabled: the operator prunes its objects");
     patch_stack(&cluster, r#"{"spec":{"tracing":{"enabled":false}}}"#)?;
-    wait_ready(&cluster, &operator, "the stack Ready without tracing")?;
+    wait_applied(&cluster, &operator, "the stack applied without tracing")?;
     wait_for("Jaeger's objects to be pruned", Duration::from_secs(60), || {
         let jaeger = cluster.list(&[
             "all,configmaps",

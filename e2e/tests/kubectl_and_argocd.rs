@@ -5,8 +5,10 @@
 //! admin kubeconfig); then what users see through kubectl — printer columns, `kubectl explain`,
 //! refusals naming the field — and the shipped Argo CD health checks
 //! (`argocd/argocd-cm-snippet.yaml`, run by the argocd-health checker in Argo CD's Lua
-//! interpreter) over the live objects: Healthy when Ready, Degraded when a monitor is rejected
-//! and when an owned object drifted under `driftPolicy: Report`.
+//! interpreter) over the live objects: Progressing while the pods do not run, Healthy once they
+//! are Ready (this control plane has no kubelet: the test writes the pods' status as one would,
+//! with `kubectl patch --subresource=status`), Degraded when a monitor is rejected and when an
+//! owned object drifted under `driftPolicy: Report`.
 
 use std::time::Duration;
 
@@ -154,6 +156,38 @@ fn kubectl_views(cluster: &Cluster) -> Result<(), String> {
     })
 }
 
+/// Applied, the pods not running: Argo CD shows the stack Progressing, and READY says False.
+fn before_the_pods_run(cluster: &Cluster) -> Result<(), String> {
+    step("applied, the pods not running: Progressing");
+    let stack = stack(cluster)?;
+    expect(condition(&stack, "Ready") == Some("False") && condition(&stack, "Progressing") == Some("True"), || {
+        format!("the applied stack without running pods: {}", stack["status"]["conditions"])
+    })?;
+    let (status, message) = argocd_health(&stack)?;
+    expect(status == "Progressing" && message.contains("workload(s) not ready"), || {
+        format!("the stack without running pods: {status}: {message}")
+    })
+}
+
+/// Runs the stack's pods as a kubelet would until the stack is Ready.
+fn run_the_pods(cluster: &Cluster, operator: &HostOperator) -> Result<(), String> {
+    step("the pods run (their status written as a kubelet would): Ready");
+    wait_for("the stack Ready once its pods run", Duration::from_secs(120), || {
+        cluster.run_pods_as_a_kubelet(STACK_NAMESPACE)?;
+        Ok((condition(&stack(cluster)?, "Ready") == Some("True")).then_some(()))
+    })
+    .map_err(|error| format!("{error}\n{}", operator.diagnosis()))?;
+    cluster.kubectl(&[
+        "wait",
+        "--for=condition=Ready",
+        &format!("observabilitystack/{STACK}"),
+        "-n",
+        STACK_NAMESPACE,
+        "--timeout=10s",
+    ])?;
+    Ok(())
+}
+
 fn argocd(cluster: &Cluster, operator: &HostOperator) -> Result<(), String> {
     step("Argo CD health of the Ready stack and its monitors");
     let (status, message) = argocd_health(&stack(cluster)?)?;
@@ -236,7 +270,7 @@ fn kubectl_path() -> Result<(), String> {
     cluster
         .kubectl(&[
             "wait",
-            "--for=condition=Ready",
+            "--for=condition=Applied",
             &format!("observabilitystack/{STACK}"),
             "-n",
             STACK_NAMESPACE,
@@ -244,6 +278,8 @@ fn kubectl_path() -> Result<(), String> {
         ])
         .map_err(|error| format!("{error}\n{}", operator.diagnosis()))?;
 
+    before_the_pods_run(&cluster)?;
+    run_the_pods(&cluster, &operator)?;
     kubectl_views(&cluster)?;
     argocd(&cluster, &operator)?;
 

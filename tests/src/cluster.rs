@@ -1,11 +1,11 @@
 //! The real control plane of the integration tests: started once per test process through
 //! `tools/control-plane.sh` (which reuses a healthy one), CRDs installed from the Rust types,
-//! and operators run in-process against it with every write request counted.
+//! and operators run in-process against it with every request counted.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Namespace;
@@ -76,37 +76,56 @@ pub fn control_plane() -> Result<ControlPlane, String> {
         .clone()
 }
 
-/// Counts the write requests (anything but GET, LIST, WATCH) a client sends, and carries the
-/// gate that injects a fault before a chosen request.
+/// Counts the requests a client sends, and carries the gate that injects a fault before a chosen
+/// request. Counted: writes (anything but GET) and reads (GET, but not the
+/// long-running watches, whose reconnects are the watcher's business).
 #[derive(Clone, Default)]
-pub struct WriteCounter(Arc<AtomicU64>, pub FaultGate);
+pub struct RequestCounter {
+    writes: Arc<AtomicU64>,
+    /// The path of every read.
+    reads: Arc<Mutex<Vec<String>>>,
+    /// The gate that injects a fault before a chosen request.
+    pub gate: FaultGate,
+}
 
-impl WriteCounter {
-    pub fn get(&self) -> u64 {
-        self.0.load(Ordering::SeqCst)
+impl RequestCounter {
+    /// Write requests so far.
+    pub fn writes(&self) -> u64 {
+        self.writes.load(Ordering::SeqCst)
+    }
+
+    /// Read requests (gets and lists) so far.
+    pub fn reads(&self) -> usize {
+        self.reads.lock().map(|reads| reads.len()).unwrap_or_default()
+    }
+
+    /// Reads of one resource (`pods`, `persistentvolumeclaims`, ...), listed or got by name.
+    pub fn reads_of(&self, resource: &str) -> usize {
+        let reads = self.reads.lock().map(|reads| reads.clone()).unwrap_or_default();
+        reads.iter().filter(|path| path.split('/').any(|segment| segment == resource)).count()
     }
 }
 
-/// A client of the control plane; with a counter, every write request it sends is counted.
-pub async fn client(plane: &ControlPlane, counter: Option<WriteCounter>) -> Result<Client, String> {
+/// A client of the control plane; with a counter, every request it sends is counted.
+pub async fn client(plane: &ControlPlane, counter: Option<RequestCounter>) -> Result<Client, String> {
     let kubeconfig = Kubeconfig::read_from(&plane.kubeconfig).map_err(|error| error.to_string())?;
     let config = Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
         .await
         .map_err(|error| error.to_string())?;
     let builder = kube::client::ClientBuilder::try_from(config).map_err(|error| error.to_string())?;
     let counter = counter.unwrap_or_default();
-    let counting = tower::layer::layer_fn(move |service| CountWrites { inner: service, counter: counter.clone() });
+    let counting = tower::layer::layer_fn(move |service| CountRequests { inner: service, counter: counter.clone() });
     Ok(builder.with_layer(&counting).build())
 }
 
-/// Tower service that counts non-GET requests before passing them on.
+/// Tower service that counts requests before passing them on.
 #[derive(Clone)]
-pub struct CountWrites<S> {
+pub struct CountRequests<S> {
     inner: S,
-    counter: WriteCounter,
+    counter: RequestCounter,
 }
 
-impl<S, B> tower::Service<http::Request<B>> for CountWrites<S>
+impl<S, B> tower::Service<http::Request<B>> for CountRequests<S>
 where
     S: tower::Service<http::Request<B>>,
 {
@@ -119,9 +138,13 @@ where
     }
 
     fn call(&mut self, request: http::Request<B>) -> Self::Future {
-        self.counter.1.before(&request);
+        self.counter.gate.before(&request);
         if request.method() != http::Method::GET {
-            self.counter.0.fetch_add(1, Ordering::SeqCst);
+            self.counter.writes.fetch_add(1, Ordering::SeqCst);
+        } else if !request.uri().query().is_some_and(|query| query.split('&').any(|pair| pair == "watch=true"))
+            && let Ok(mut reads) = self.counter.reads.lock()
+        {
+            reads.push(request.uri().path().to_owned());
         }
         self.inner.call(request)
     }
@@ -195,7 +218,7 @@ where
 /// An operator running in-process, stopped on drop.
 pub struct Operator {
     pub metrics: Metrics,
-    pub writes: WriteCounter,
+    pub requests: RequestCounter,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<()>,
 }
@@ -203,8 +226,8 @@ pub struct Operator {
 impl Operator {
     /// Starts an operator reconciling the stacks of `namespace`, optionally with a lease.
     pub async fn start(plane: &ControlPlane, namespace: &str, lease: Option<LeaseConfig>) -> Result<Self, String> {
-        let writes = WriteCounter::default();
-        let client = client(plane, Some(writes.clone())).await?;
+        let requests = RequestCounter::default();
+        let client = client(plane, Some(requests.clone())).await?;
         let metrics = Metrics::new().map_err(|error| error.to_string())?;
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let shutdown: Shutdown = Box::pin(async move {
@@ -224,7 +247,7 @@ impl Operator {
                 eprintln!("operator stopped: {error}");
             }
         });
-        Ok(Self { metrics, writes, stop: Some(stop), task })
+        Ok(Self { metrics, requests, stop: Some(stop), task })
     }
 
     /// Stops the operator and waits for it to finish.

@@ -5,6 +5,7 @@ pub mod cluster;
 pub mod faults;
 pub mod grafana_model;
 pub mod http;
+pub mod kubelet;
 pub mod loki_model;
 pub mod node;
 pub mod process;

@@ -2,7 +2,7 @@
 //! send it, against the real API server with the operator running. Every case must be refused by
 //! a layer that names the field — the API server (the CRD's schema and CEL rules), or, for what
 //! only the operator can check, the operator (a monitor quarantined with `Accepted=False`, a stack
-//! `Ready=False`) — and the CLI (`stackscope validate`'s loader) must refuse every case the API
+//! `Applied=False`) — and the CLI (`stackscope validate`'s loader) must refuse every case the API
 //! server refuses, with the same field. Nothing panics, and after each case the last good
 //! configuration is still what is applied: the stack's ConfigMaps are byte for byte the baseline.
 //! Documents only the CLI reads (YAML anchor bombs, deep nesting, megabyte scalars) are fed to
@@ -489,23 +489,23 @@ async fn applied(client: &Client) -> BTreeMap<String, Value> {
     list.items.into_iter().map(|map| (map.name_any(), json!(map.data))).collect()
 }
 
-async fn stack_ready_for_current_generation(client: &Client) -> Result<Option<ObservabilityStack>, String> {
+async fn stack_applied_for_current_generation(client: &Client) -> Result<Option<ObservabilityStack>, String> {
     let api: Api<ObservabilityStack> = Api::namespaced(client.clone(), STACK_NAMESPACE);
     let stack = api.get("machineavatars").await.map_err(|error| error.to_string())?;
     let status = stack.status.as_ref();
     let current = status.and_then(|status| status.observed_generation) == stack.metadata.generation;
     let ready = status.is_some_and(|status| {
-        status.conditions.iter().any(|condition| condition.condition_type == "Ready" && condition.status == "True")
+        status.conditions.iter().any(|condition| condition.condition_type == "Applied" && condition.status == "True")
     });
     Ok((current && ready).then_some(stack))
 }
 
 /// The operator's refusal of an admitted case: the hostile monitor's `Accepted=False`, or the
-/// stack's `Ready=False`, for its current generation.
+/// stack's `Applied=False`, for its current generation.
 async fn operator_verdict(client: &Client, target: Target) -> Result<String, String> {
     let (kind, namespace, name, condition_type, what) = match target {
         Target::Monitor => ("ServiceMonitor", APPS_NAMESPACE, "hostile", "Accepted", "the hostile monitor's verdict"),
-        Target::Stack => ("ObservabilityStack", STACK_NAMESPACE, "machineavatars", "Ready", "the stack's verdict"),
+        Target::Stack => ("ObservabilityStack", STACK_NAMESPACE, "machineavatars", "Applied", "the stack's verdict"),
     };
     let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), namespace, &resource(kind));
     wait_for(what, TIMEOUT, || async {
@@ -532,8 +532,8 @@ async fn every_bad_input_is_refused_naming_the_field_and_the_last_good_configura
         apply(&client, document).await.unwrap_or_else(|error| panic!("the example: {error}"));
     }
     let operator = Operator::start(&plane, STACK_NAMESPACE, None).await.unwrap_or_else(|error| panic!("{error}"));
-    wait_for("the example Ready", TIMEOUT, || async {
-        stack_ready_for_current_generation(&client).await.ok().flatten()
+    wait_for("the example applied", TIMEOUT, || async {
+        stack_applied_for_current_generation(&client).await.ok().flatten()
     })
     .await
     .unwrap_or_else(|error| panic!("{error}"));
@@ -578,7 +578,7 @@ async fn every_bad_input_is_refused_naming_the_field_and_the_last_good_configura
         if applied(&client).await != baseline {
             failures.push(format!("{}: the applied configuration changed", case.name));
         }
-        // Put things back and wait until the stack is Ready again before the next case.
+        // Put things back and wait until the stack is applied again before the next case.
         match case.target {
             Target::Stack => apply(&client, &good_stack).await.unwrap_or_else(|error| panic!("restore: {error}")),
             Target::Monitor => {
@@ -591,8 +591,8 @@ async fn every_bad_input_is_refused_naming_the_field_and_the_last_good_configura
                 .unwrap_or_else(|error| panic!("{error}"));
             }
         }
-        wait_for("the stack Ready again, as applied before", TIMEOUT, || async {
-            let stack = stack_ready_for_current_generation(&client).await.ok().flatten()?;
+        wait_for("the stack applied again, as before", TIMEOUT, || async {
+            let stack = stack_applied_for_current_generation(&client).await.ok().flatten()?;
             let rejected = stack.status.as_ref().map(|status| status.rejected_monitors.len()).unwrap_or_default();
             (rejected == 0 && applied(&client).await == baseline).then_some(())
         })

@@ -64,13 +64,13 @@ where
         .unwrap_or_else(|error| panic!("apply {}: {error}", object.name_any()));
 }
 
-/// The stack is Ready for its current generation and prometheus.yml carries `needle`.
+/// The stack is applied for its current generation and prometheus.yml carries `needle`.
 async fn converged(client: &Client, stack: &str, needle: &str) -> Option<()> {
     let stacks: Api<ObservabilityStack> = Api::namespaced(client.clone(), STACK_NAMESPACE);
     let current = stacks.get(stack).await.ok()?;
     let status = current.status.as_ref()?;
-    let ready = status.conditions.iter().any(|c| c.condition_type == "Ready" && c.status == "True");
-    if !(ready && status.observed_generation == current.metadata.generation) {
+    let applied = status.conditions.iter().any(|c| c.condition_type == "Applied" && c.status == "True");
+    if !(applied && status.observed_generation == current.metadata.generation) {
         return None;
     }
     let maps: Api<ConfigMap> = Api::namespaced(client.clone(), STACK_NAMESPACE);
@@ -97,7 +97,7 @@ async fn the_operator_converges_through_api_server_and_etcd_crashes_without_losi
     apply(&Api::<ObservabilityStack>::namespaced(client.clone(), STACK_NAMESPACE), &stack).await;
 
     let operator = Operator::start(&plane, STACK_NAMESPACE, None).await.unwrap_or_else(|error| panic!("{error}"));
-    wait_for("the example Ready", CONVERGE, || converged(&client, &stack_name, "job_name:"))
+    wait_for("the example applied", CONVERGE, || converged(&client, &stack_name, "job_name:"))
         .await
         .unwrap_or_else(|error| panic!("{error}"));
     let before = owned(&client, &stack_name).await;
@@ -111,7 +111,7 @@ async fn the_operator_converges_through_api_server_and_etcd_crashes_without_losi
     let prometheus_config = format!("/configmaps/{stack_name}-prometheus");
     for (round, component) in ["kube-apiserver", "etcd", "kube-apiserver", "etcd"].into_iter().enumerate() {
         // The component dies when the reconcile of this change is about to write the new config.
-        operator.writes.1.arm(Fault {
+        operator.requests.gate.arm(Fault {
             method: http::Method::PATCH,
             path_contains: prometheus_config.clone(),
             component,
@@ -121,7 +121,7 @@ async fn the_operator_converges_through_api_server_and_etcd_crashes_without_losi
         apply(&monitors_api, &gateway).await;
         let fired = round as u64 + 1;
         wait_for(&format!("{component} killed mid-reconcile"), CONVERGE, || async {
-            (operator.writes.1.fired() == fired).then_some(())
+            (operator.requests.gate.fired() == fired).then_some(())
         })
         .await
         .unwrap_or_else(|error| panic!("{error}"));

@@ -430,7 +430,7 @@ async fn describe_alertmanager(client: &Client, alertmanager_service: &str, addr
     .await;
 }
 
-/// Starts the operator and waits until the stack is Ready with every monitor accepted; returns
+/// Starts the operator and waits until the stack is applied with every monitor accepted; returns
 /// the running operator and the data of the Prometheus and rules ConfigMaps it applied.
 async fn operator_output(
     client: &Client,
@@ -453,12 +453,12 @@ async fn operator_output(
 
     let operator = Operator::start(&plane, STACK_NAMESPACE, None).await.unwrap_or_else(|e| panic!("{e}"));
     let name = stack.name_any();
-    let ready = wait_for("the stack Ready with every monitor accepted", TIMEOUT, || async {
+    let ready = wait_for("the stack applied with every monitor accepted", TIMEOUT, || async {
         let stack = stacks.get(&name).await.ok()?;
         let status = stack.status.as_ref()?;
         let current = status.observed_generation == stack.metadata.generation;
-        let ready = status.conditions.iter().any(|c| c.condition_type == "Ready" && c.status == "True");
-        (current && ready && status.accepted_monitors.len() == monitors.len()).then_some(())
+        let applied = status.conditions.iter().any(|c| c.condition_type == "Applied" && c.status == "True");
+        (current && applied && status.accepted_monitors.len() == monitors.len()).then_some(())
     })
     .await;
     if let Err(error) = ready {

@@ -5,15 +5,16 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service};
+use k8s_openapi::api::core::v1::{ConfigMap, Pod, Secret, Service};
 use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams};
 use kube::{Client, ResourceExt};
-use stackscope::api::{ObservabilityStack, ServiceMonitor};
+use stackscope::api::{Condition, ObservabilityStack, ServiceMonitor, WorkloadStatus};
 use stackscope::controller::leader::LeaseConfig;
 use stackscope::render::common::STACK_LABEL;
 use stackscope_tests::cluster::{
     ControlPlane, Operator, client, control_plane, fresh_namespace, install_crds, wait_for,
 };
+use stackscope_tests::kubelet::{Failure, Kubelet};
 
 const TIMEOUT: Duration = Duration::from_secs(90);
 const TEST_MANAGER: &str = "stackscope-tests";
@@ -129,7 +130,7 @@ impl Scenario {
         let first = Operator::start(&self.plane, &self.stack_namespace, Some(lease("first")))
             .await
             .unwrap_or_else(|e| panic!("{e}"));
-        self.wait_condition("Ready", "True").await;
+        self.wait_condition("Applied", "True").await;
         let second = Operator::start(&self.plane, &self.stack_namespace, Some(lease("second")))
             .await
             .unwrap_or_else(|e| panic!("{e}"));
@@ -193,12 +194,30 @@ async fn get_dynamic(
     api.get_opt(name).await.ok().flatten()
 }
 
+/// Whether the stack has the condition with this status and reason.
+fn condition_is(stack: &ObservabilityStack, kind: &str, status: &str, reason: &str) -> bool {
+    stack.status.as_ref().is_some_and(|current| {
+        current.conditions.iter().any(|c| c.condition_type == kind && c.status == status && c.reason == reason)
+    })
+}
+
+fn condition_of<'a>(stack: &'a ObservabilityStack, kind: &str) -> &'a Condition {
+    let conditions = stack.status.as_ref().map(|status| status.conditions.as_slice()).unwrap_or_default();
+    conditions.iter().find(|c| c.condition_type == kind).unwrap_or_else(|| panic!("no {kind} condition"))
+}
+
+/// A component's workload in the stack's status.
+fn workload<'a>(stack: &'a ObservabilityStack, component: &str, name: &str) -> Option<&'a WorkloadStatus> {
+    let status = stack.status.as_ref()?;
+    status.components.iter().find(|c| c.name == component)?.workloads.iter().find(|w| w.name == name)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_example_stack_is_created_owned_ready_and_a_no_op_reconcile_writes_nothing() {
+async fn the_example_stack_is_applied_then_ready_once_its_pods_run_and_a_no_op_reconcile_sends_nothing() {
     let scenario = Scenario::new("create").await;
     scenario.apply_all().await;
     let operator = scenario.operator().await;
-    let stack = scenario.wait_condition("Ready", "True").await;
+    let stack = scenario.wait_condition("Applied", "True").await;
     let uid = stack.uid().unwrap_or_default();
 
     let status = stack.status.clone().unwrap_or_default();
@@ -215,24 +234,146 @@ async fn the_example_stack_is_created_owned_ready_and_a_no_op_reconcile_writes_n
         }
     }
 
+    // No kubelet here: the pods are created but never run. The stack is applied and rolling
+    // out, not Ready, and each workload says what it waits for.
+    let prometheus = scenario.object_name("prometheus");
+    let prometheus_workload = format!("StatefulSet/{prometheus}");
+    let prometheus_pod = format!("{prometheus}-0");
+    let waiting = scenario
+        .wait_status("Progressing, Prometheus waiting for its pod to be scheduled", |stack| {
+            condition_is(stack, "Ready", "False", "WorkloadsNotReady")
+                && workload(stack, "prometheus", &prometheus_workload).is_some_and(|w| w.reason == "PodPending")
+        })
+        .await;
+    for (kind, status, reason) in [
+        ("Applied", "True", "Applied"),
+        ("Progressing", "True", "RollingOut"),
+        ("Reconciling", "True", "RollingOut"),
+        ("Degraded", "False", "AsExpected"),
+        ("Stalled", "False", "AsExpected"),
+    ] {
+        assert!(condition_is(&waiting, kind, status, reason), "{kind}: {:?}", condition_of(&waiting, kind));
+    }
+    let pending = workload(&waiting, "prometheus", &prometheus_workload).unwrap_or_else(|| panic!("no workload"));
+    assert_eq!(
+        (pending.ready, pending.failing, pending.pod.as_deref(), pending.message.as_str()),
+        (
+            false,
+            false,
+            Some(prometheus_pod.as_str()),
+            format!("Ready: 0/1; pod {prometheus_pod}: PodPending: not yet scheduled").as_str()
+        )
+    );
+    assert!(operator.requests.reads_of("pods") > 0, "the pods of a workload that is not ready are looked at");
+
+    // A stand-in kubelet runs every pod: once the controllers count them, the stack is Ready.
+    let kubelet = Kubelet::start(&scenario.client, &scenario.stack_namespace);
+    let ready = scenario.wait_condition("Ready", "True").await;
+    let status = ready.status.clone().unwrap_or_default();
+    let workloads: Vec<(&str, bool, &str)> = status
+        .components
+        .iter()
+        .flat_map(|c| c.workloads.iter().map(|w| (w.name.as_str(), w.ready, w.reason.as_str())))
+        .collect();
+    assert!(workloads.len() >= 5, "{workloads:?}");
+    assert!(workloads.iter().all(|(_, ready, reason)| *ready && *reason == "Ready"), "{workloads:?}");
+    assert!(status.components.iter().all(|c| c.ready), "{:?}", status.components);
+    assert_eq!(
+        condition_of(&ready, "Ready").message,
+        format!(
+            "{} objects applied, {} workload(s) ready",
+            status.summary.as_ref().map(|s| s.objects).unwrap_or_default(),
+            workloads.len()
+        )
+    );
+    assert!(condition_is(&ready, "Progressing", "False", "WorkloadsReady"));
+
     // `kubectl wait` understands the Ready condition.
     let wait = std::process::Command::new(scenario.plane.bin_dir.join("kubectl"))
         .env("KUBECONFIG", &scenario.plane.kubeconfig)
         .args(["wait", "--for=condition=Ready", "--timeout=60s", "-n", &scenario.stack_namespace])
-        .arg(format!("observabilitystack/{}", stack.name_any()))
+        .arg(format!("observabilitystack/{}", ready.name_any()))
         .output()
         .unwrap_or_else(|error| panic!("kubectl: {error}"));
     assert!(wait.status.success(), "kubectl wait: {}", String::from_utf8_lossy(&wait.stderr));
 
-    // Let the reconciles triggered by our own writes settle, then a reconcile must write nothing.
+    // Let the reconciles triggered by our own writes settle, then a reconcile of the running
+    // stack must write nothing and look at no pod: its workloads' status comes from the cache.
     scenario.nudge(&operator, "1").await;
     scenario.nudge(&operator, "2").await;
-    let writes = operator.writes.get();
+    let writes = operator.requests.writes();
+    let pod_reads = operator.requests.reads_of("pods");
     let reconciles = operator.reconciles();
     scenario.nudge(&operator, "3").await;
     scenario.nudge(&operator, "4").await;
     assert!(operator.reconciles() >= reconciles + 2);
-    assert_eq!(operator.writes.get(), writes, "a reconcile with nothing to change sent write requests");
+    assert_eq!(operator.requests.writes(), writes, "a reconcile with nothing to change sent write requests");
+    assert_eq!(operator.requests.reads_of("pods"), pod_reads, "a reconcile of a running stack listed pods");
+
+    // The Prometheus pod cannot pull its image: the stack is Degraded, naming the component,
+    // the workload, the pod and the reason.
+    let pods: Api<Pod> = Api::namespaced(scenario.client.clone(), &scenario.stack_namespace);
+    let pod = pods.get(&prometheus_pod).await.unwrap_or_else(|error| panic!("{error}"));
+    let image = pod
+        .spec
+        .iter()
+        .flat_map(|spec| spec.containers.iter())
+        .find(|container| container.name == "prometheus")
+        .and_then(|container| container.image.clone())
+        .unwrap_or_else(|| panic!("{prometheus_pod} has no prometheus container"));
+    let back_off = format!("Back-off pulling image \"{image}\"");
+    kubelet.fail(
+        &prometheus_pod,
+        Failure {
+            container: "prometheus".to_owned(),
+            reason: "ImagePullBackOff".to_owned(),
+            message: back_off.clone(),
+        },
+    );
+    let degraded = scenario
+        .wait_status("Degraded by Prometheus' image", |stack| {
+            condition_is(stack, "Degraded", "True", "ComponentsFailing")
+        })
+        .await;
+    let total = workloads.len();
+    let expected = format!(
+        "1 of {total} workload(s) failing: prometheus: {prometheus_workload} (Ready: 0/1): pod {prometheus_pod}, \
+         container prometheus: ImagePullBackOff: image {image}: {back_off}"
+    );
+    assert_eq!(condition_of(&degraded, "Degraded").message, expected);
+    assert_eq!(condition_of(&degraded, "Ready").message, expected);
+    for (kind, status, reason) in [
+        ("Ready", "False", "ComponentsFailing"),
+        ("Progressing", "False", "ComponentsFailing"),
+        ("Stalled", "True", "ComponentsFailing"),
+        ("Applied", "True", "Applied"),
+    ] {
+        assert!(condition_is(&degraded, kind, status, reason), "{kind}: {:?}", condition_of(&degraded, kind));
+    }
+    let failing = workload(&degraded, "prometheus", &prometheus_workload).unwrap_or_else(|| panic!("no workload"));
+    assert_eq!(
+        (failing.reason.as_str(), failing.failing, failing.pod.as_deref(), failing.container.as_deref()),
+        ("ImagePullBackOff", true, Some(prometheus_pod.as_str()), Some("prometheus"))
+    );
+    let component = degraded.status.as_ref().and_then(|s| s.components.iter().find(|c| c.name == "prometheus"));
+    assert_eq!(component.map(|c| (c.ready, c.reason.as_str())), Some((false, "Failing")));
+    // And an event says so, related to the workload.
+    let events: Api<k8s_openapi::api::core::v1::Event> =
+        Api::namespaced(scenario.client.clone(), &scenario.stack_namespace);
+    let event = wait_for("a WorkloadFailing event", TIMEOUT, || async {
+        let list = events.list(&ListParams::default()).await.ok()?;
+        list.items.into_iter().find(|event| event.reason.as_deref() == Some("WorkloadFailing"))
+    })
+    .await
+    .unwrap_or_else(|error| panic!("{error}"));
+    let related = event.related.as_ref().map(|r| (r.kind.as_deref(), r.name.as_deref()));
+    assert_eq!(related, Some((Some("StatefulSet"), Some(prometheus.as_str()))));
+
+    // The image arrives: Ready again.
+    kubelet.heal(&prometheus_pod);
+    let healed = scenario.wait_condition("Ready", "True").await;
+    assert!(condition_is(&healed, "Degraded", "False", "AsExpected"));
+    drop(kubelet);
     operator.stop().await;
 }
 
@@ -242,7 +383,7 @@ async fn drift_is_reported_under_report_and_corrected_under_correct() {
     scenario.stack.spec.drift_policy = stackscope::api::DriftPolicy::Report;
     scenario.apply_all().await;
     let operator = scenario.operator().await;
-    scenario.wait_condition("Ready", "True").await;
+    scenario.wait_condition("Applied", "True").await;
     let jaeger = scenario.object_name("jaeger");
 
     // An edit by someone else (kubectl edit / another field manager).
@@ -398,7 +539,7 @@ async fn bad_monitors_are_quarantined_while_the_others_render() {
     let (field, _) = rejected["bad-regex"];
     assert!(field.starts_with("spec.endpoints[0].relabelings[0]"), "{field}");
     assert!(
-        status.conditions.iter().any(|c| c.condition_type == "Ready" && c.status == "True"),
+        status.conditions.iter().any(|c| c.condition_type == "Applied" && c.status == "True"),
         "the rest still applies"
     );
     let prometheus = scenario.object_name("prometheus");
@@ -489,7 +630,7 @@ async fn an_invalid_stack_keeps_the_last_good_configuration() {
     let mut scenario = Scenario::new("last-good").await;
     scenario.apply_all().await;
     let operator = scenario.operator().await;
-    scenario.wait_condition("Ready", "True").await;
+    scenario.wait_condition("Applied", "True").await;
     let rules = scenario.object_name("rules");
     let before = scenario.config_maps().get(&rules).await.unwrap_or_else(|e| panic!("{e}")).data;
 
@@ -498,9 +639,9 @@ async fn an_invalid_stack_keeps_the_last_good_configuration() {
     scenario.stack.spec.slos.budgets[0].span_matchers = "service_name=".to_owned();
     scenario.stack.spec.tracing.storage.retention = stackscope::api::Duration::from("24h");
     scenario.apply_stack(&scenario.stack).await;
-    let stack = scenario.wait_condition("Ready", "False").await;
-    let ready = stack.status.unwrap_or_default().conditions.into_iter().find(|c| c.condition_type == "Ready");
-    let message = ready.map(|c| c.message).unwrap_or_default();
+    let stack = scenario.wait_condition("Applied", "False").await;
+    let applied = stack.status.unwrap_or_default().conditions.into_iter().find(|c| c.condition_type == "Applied");
+    let message = applied.map(|c| c.message).unwrap_or_default();
     assert!(message.contains("last good configuration stays in force"), "{message}");
     assert!(message.contains("spec.slos.budgets[0].spanMatchers"), "{message}");
     let after = scenario.config_maps().get(&rules).await.unwrap_or_else(|e| panic!("{e}")).data;
@@ -512,7 +653,7 @@ async fn an_invalid_stack_keeps_the_last_good_configuration() {
     // Fixing the spec applies it.
     scenario.stack.spec.slos.budgets[0].span_matchers = r#"service_name="gateway""#.to_owned();
     scenario.apply_stack(&scenario.stack).await;
-    scenario.wait_condition("Ready", "True").await;
+    scenario.wait_condition("Applied", "True").await;
     let config_maps = scenario.config_maps();
     let jaeger = scenario.object_name("jaeger");
     wait_for("the fixed spec applied", TIMEOUT, || async {
@@ -621,12 +762,12 @@ async fn the_drift_report_matches_the_cluster_without_writing() {
     scenario.stack.spec.drift_policy = stackscope::api::DriftPolicy::Report;
     scenario.apply_all().await;
     let operator = scenario.operator().await;
-    scenario.wait_condition("Ready", "True").await;
+    scenario.wait_condition("Applied", "True").await;
     // Let the reconciles triggered by the operator's own writes settle.
     scenario.nudge(&operator, "1").await;
     operator.stop().await;
 
-    let counter = stackscope_tests::cluster::WriteCounter::default();
+    let counter = stackscope_tests::cluster::RequestCounter::default();
     let reader = client(&scenario.plane, Some(counter.clone())).await.unwrap_or_else(|e| panic!("{e}"));
     let reports = stackscope::controller::report::report(&reader, Some(&scenario.stack_namespace))
         .await
@@ -650,7 +791,7 @@ async fn the_drift_report_matches_the_cluster_without_writing() {
     assert_eq!(field.path, r#"data["datasources.yaml"]"#);
     let text = stackscope::controller::report::to_text(&reports);
     assert!(text.contains("DRIFT") && text.contains(&grafana), "{text}");
-    assert_eq!(counter.get(), 0, "the report sent write requests");
+    assert_eq!(counter.writes(), 0, "the report sent write requests");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -658,13 +799,13 @@ async fn removing_a_component_prunes_it_and_deleting_the_stack_collects_everythi
     let mut scenario = Scenario::new("prune").await;
     scenario.apply_all().await;
     let operator = scenario.operator().await;
-    scenario.wait_condition("Ready", "True").await;
+    scenario.wait_condition("Applied", "True").await;
     let jaeger = scenario.object_name("jaeger");
     assert!(scenario.config_maps().get_opt(&jaeger).await.unwrap_or_default().is_some());
 
     scenario.stack.spec.tracing.enabled = false;
     scenario.apply_stack(&scenario.stack).await;
-    scenario.wait_condition("Ready", "True").await;
+    scenario.wait_condition("Applied", "True").await;
     let config_maps = scenario.config_maps();
     wait_for("the Jaeger ConfigMap pruned", TIMEOUT, || async {
         config_maps.get_opt(&jaeger).await.ok()?.is_none().then_some(())
@@ -712,7 +853,7 @@ async fn a_second_replica_does_not_write_while_the_first_holds_the_lease() {
     let mut ticks = tokio::time::interval(Duration::from_millis(200));
     while tokio::time::Instant::now() < until {
         ticks.tick().await;
-        assert_eq!(second.writes.get(), 0, "the standby wrote while the leader held the lease");
+        assert_eq!(second.requests.writes(), 0, "the standby wrote while the leader held the lease");
         assert_eq!(second.metrics.leader.get(), 0, "the standby believes it leads");
     }
     let after = leases.get(LEASE).await.unwrap_or_else(|e| panic!("{e}"));
@@ -726,7 +867,7 @@ async fn a_second_replica_does_not_write_while_the_first_holds_the_lease() {
     })
     .await
     .unwrap_or_else(|error| panic!("{error}"));
-    assert_eq!(second.writes.get(), 0, "the standby wrote while the leader held the lease");
+    assert_eq!(second.requests.writes(), 0, "the standby wrote while the leader held the lease");
 
     // When the first stops it releases the lease; the second takes over and applies changes.
     first.stop().await;
@@ -749,7 +890,7 @@ async fn a_crashed_leader_is_replaced_once_its_lease_expires_and_never_alongside
     let spec = |lease: Lease| lease.spec.unwrap_or_default();
     let held = spec(leases.get(LEASE).await.unwrap_or_else(|e| panic!("{e}")));
     assert_eq!(held.holder_identity.as_deref(), Some("first"));
-    assert_eq!(second.writes.get(), 0, "the standby wrote while the leader held the lease");
+    assert_eq!(second.requests.writes(), 0, "the standby wrote while the leader held the lease");
 
     scenario.set_trace_retention("12h", "the new leader").await;
     assert_eq!(second.metrics.leader.get(), 1);
@@ -835,7 +976,7 @@ async fn a_stack_sees_only_the_monitors_of_the_namespaces_it_selects() {
         .unwrap_or_else(|e| panic!("{e}"));
     scenario.apply_all().await;
     let operator = scenario.operator().await;
-    let stack = scenario.wait_condition("Ready", "True").await;
+    let stack = scenario.wait_condition("Applied", "True").await;
 
     let status = stack.status.unwrap_or_default();
     assert!(!status.accepted_monitors.is_empty());
@@ -857,7 +998,7 @@ async fn a_service_monitor_change_reaches_the_prometheus_config() {
     let scenario = Scenario::new("monitor-change").await;
     scenario.apply_all().await;
     let operator = scenario.operator().await;
-    scenario.wait_condition("Ready", "True").await;
+    scenario.wait_condition("Applied", "True").await;
     let mut gateway = scenario.monitors[0].clone();
     gateway.spec.endpoints[0].path = Some("/internal/metrics".to_owned());
     scenario.apply_monitor(&gateway).await;

@@ -126,7 +126,7 @@ async fn prometheus_operator_monitors_are_selected_directly_and_imported_from_th
         degraded.contains("spec.prometheusOperatorMonitors is enabled but the cluster serves no monitoring.coreos.com/v1 ServiceMonitor: the CRD servicemonitors.monitoring.coreos.com is not installed"),
         "{degraded}"
     );
-    assert_eq!(condition(&missing, "Ready").map(|c| c.status.as_str()), Some("True"));
+    assert_eq!(condition(&missing, "Applied").map(|c| c.status.as_str()), Some("True"));
     assert_eq!(missing.status.as_ref().map(|s| s.accepted_monitors.len()), Some(1));
 
     // The CRD arrives: the operator picks it up without a restart.

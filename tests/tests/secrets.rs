@@ -171,13 +171,13 @@ fn no_secret_value_reaches_a_config_map_an_object_a_status_an_event_a_log_line_o
 
     let log = std::env::temp_dir().join(format!("stackscope-secrets-{nonce}.log"));
     let operator = OperatorProcess::start(&plane, log.clone());
-    let stack = wait_for("the stack Ready with the billing monitor accepted", Duration::from_secs(120), || {
+    let stack = wait_for("the stack applied with the billing monitor accepted", Duration::from_secs(120), || {
         let stack = get_json(&plane, &["observabilitystack", "machineavatars", "-n", STACK_NAMESPACE]);
         let accepted = stack["status"]["acceptedMonitors"]
             .as_array()
             .is_some_and(|monitors| monitors.iter().any(|monitor| monitor["name"] == "billing"));
         let rejected = stack["status"]["rejectedMonitors"].as_array().is_some_and(|monitors| !monitors.is_empty());
-        Ok((condition(&stack, "Ready").as_deref() == Some("True") && accepted && rejected).then_some(stack))
+        Ok((condition(&stack, "Applied").as_deref() == Some("True") && accepted && rejected).then_some(stack))
     })
     .unwrap_or_else(|error| panic!("{error}"));
 

@@ -286,13 +286,14 @@ pub async fn poke(client: &Client, prometheus_operator: bool, sequence: usize) -
     Ok(())
 }
 
-/// Whether the stack's `Ready` condition is `True`.
-pub async fn stack_ready(client: &Client) -> Result<bool, String> {
+/// Whether the stack's `Applied` condition is `True`: its configuration is applied. (`Ready`
+/// means its workloads run, which they never do on the scale run's control plane: it has no node.)
+pub async fn stack_applied(client: &Client) -> Result<bool, String> {
     let api: Api<ObservabilityStack> = Api::namespaced(client.clone(), STACK_NAMESPACE);
     let stack = api.get(NAME).await.map_err(|error| format!("get the stack: {error}"))?;
     Ok(stack
         .status
-        .is_some_and(|status| status.conditions.iter().any(|c| c.condition_type == "Ready" && c.status == "True")))
+        .is_some_and(|status| status.conditions.iter().any(|c| c.condition_type == "Applied" && c.status == "True")))
 }
 
 pub fn millis(duration: std::time::Duration) -> u64 {

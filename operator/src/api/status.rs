@@ -7,7 +7,8 @@ use serde::{Deserialize, Serialize};
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Condition {
-    /// `Ready`, `Progressing`, `Degraded`, `Drifted` (stack) or `Accepted` (monitor).
+    /// `Ready`, `Applied`, `Progressing`, `Degraded`, `Drifted`, `Reconciling`, `Stalled` (stack)
+    /// or `Accepted` (monitor).
     #[serde(rename = "type")]
     pub condition_type: String,
     /// `True`, `False` or `Unknown`.
@@ -32,7 +33,10 @@ pub struct ObservabilityStackStatus {
     /// Generation of the spec this status describes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
-    /// `Ready`, `Progressing`, `Degraded`, `Drifted`, `RulesUnfireable`.
+    /// `Ready` (every workload runs as declared), `Applied` (the current generation's
+    /// configuration is applied), `Progressing` (rolling out), `Degraded`, `Drifted`, `RulesUnfireable`
+    /// (enabled alerts without a source), and
+    /// kstatus' `Reconciling` and `Stalled`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conditions: Vec<Condition>,
     /// Counts for printer columns and dashboards.
@@ -76,19 +80,55 @@ pub struct StackSummary {
     pub drifted_fields: u32,
 }
 
-/// One component (loki, promtail, alloy, prometheus, alertmanager, grafana, jaeger).
+/// One component (loki, promtail, alloy, prometheus, alertmanager, grafana, jaeger, ...).
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ComponentStatus {
     /// Component name.
     pub name: String,
-    /// Whether its workload is ready.
+    /// Whether it runs as declared: applied, and every replica of each of its workloads updated
+    /// and ready. A component without workloads (rules, probes) is ready once applied.
     pub ready: bool,
     /// Objects rendered for it.
     pub objects: u32,
-    /// Detail.
+    /// `Ready`, `Applied` (no workloads), `RollingOut`, or `Failing` (a pod cannot start, or a
+    /// workload's controller gave up).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub reason: String,
+    /// Detail: what its workloads wait for, or why they fail.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub message: String,
+    /// Its Deployments, StatefulSets and DaemonSets.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub workloads: Vec<WorkloadStatus>,
+}
+
+/// One workload of a component, as its live status and (when it is not ready) its pods say.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkloadStatus {
+    /// `Kind/name`, e.g. `StatefulSet/machineavatars-prometheus`.
+    pub name: String,
+    /// Every replica updated and ready, by kstatus' rules for its kind.
+    pub ready: bool,
+    /// `Ready`; the reason a pod gives (`ErrImagePull`, `ImagePullBackOff`, `CrashLoopBackOff`,
+    /// `CreateContainerConfigError`, `Unschedulable`, `PersistentVolumeClaimPending`, ... or
+    /// `ContainerCreating`, `PodPending` while starting); else kstatus' reason for the rollout
+    /// (`LessReady`, `LessUpdated`, `LatestGenerationNotObserved`, `ProgressDeadlineExceeded`, ...).
+    pub reason: String,
+    /// Whether it cannot run as declared (the stack is then `Degraded`), rather than still
+    /// rolling out.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub failing: bool,
+    /// The replica counts, and what the pod says.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub message: String,
+    /// The pod the reason is about.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pod: Option<String>,
+    /// The container the reason is about.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container: Option<String>,
 }
 
 /// A ServiceMonitor by namespace and name.

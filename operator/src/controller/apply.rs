@@ -258,10 +258,15 @@ impl OwnedCache {
 
     /// The cached object of a declaration; `None` when not cached (absent, or not yet seen).
     fn get(&self, item: &Declared) -> Option<Arc<DynamicObject>> {
-        let store = self.store(&item.kind)?;
-        let mut reference = ObjectRef::new_with(&item.name, item.kind.resource.clone());
-        if item.kind.namespaced {
-            reference = reference.within(item.namespace.as_deref().unwrap_or_default());
+        self.cached(&item.kind, item.namespace.as_deref(), &item.name)
+    }
+
+    /// The cached object of a kind by name; `None` when not cached (absent, or not yet seen).
+    pub(crate) fn cached(&self, kind: &OwnedKind, namespace: Option<&str>, name: &str) -> Option<Arc<DynamicObject>> {
+        let store = self.store(kind)?;
+        let mut reference = ObjectRef::new_with(name, kind.resource.clone());
+        if kind.namespaced {
+            reference = reference.within(namespace.unwrap_or_default());
         }
         store.get(&reference)
     }

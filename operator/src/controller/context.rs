@@ -1,5 +1,5 @@
 //! What every reconcile shares: the client, the caches the watches fill, and the per-stack memory
-//! the controller keeps between reconciles (render caches, written statuses, backoffs).
+//! the controller keeps between reconciles (render caches, written statuses, backoffs, rechecks).
 
 use std::collections::BTreeMap;
 use std::sync::{Mutex, MutexGuard};
@@ -44,6 +44,9 @@ pub(crate) struct Context {
     pub written_statuses: WrittenStatuses,
     /// Consecutive transient failures per stack.
     pub backoffs: Backoffs,
+    /// Consecutive reconciles per stack that found its workloads not yet running and its status
+    /// unchanged: the recheck slows down while nothing moves.
+    pub rechecks: Backoffs,
 }
 
 impl Context {
@@ -60,6 +63,7 @@ impl Context {
         self.render_caches.forget(key);
         self.written_statuses.forget(key);
         self.backoffs.reset(key.as_str());
+        self.rechecks.reset(key.as_str());
     }
 }
 

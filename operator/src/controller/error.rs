@@ -117,30 +117,47 @@ impl ReconcileError {
 pub(crate) const BACKOFF_FIRST: Duration = Duration::from_secs(1);
 pub(crate) const BACKOFF_MAX: Duration = Duration::from_secs(300);
 
-/// Consecutive transient failures per stack (`namespace/name`), for the backoff; a success
-/// forgets the stack.
-#[derive(Debug, Default)]
-pub(crate) struct Backoffs(Mutex<HashMap<String, u32>>);
+/// A delay per stack (`namespace/name`) that doubles with each consecutive occurrence, from
+/// `first` up to `max`; resetting forgets the stack. For transient failures (1 s … 5 min, a success
+/// resets) and for the recheck of a stack whose workloads do not run yet (10 s … the resync, a
+/// change of its status resets).
+#[derive(Debug)]
+pub(crate) struct Backoffs {
+    first: Duration,
+    max: Duration,
+    occurrences: Mutex<HashMap<String, u32>>,
+}
+
+impl Default for Backoffs {
+    /// The failure backoff: [`BACKOFF_FIRST`] … [`BACKOFF_MAX`].
+    fn default() -> Self {
+        Self::new(BACKOFF_FIRST, BACKOFF_MAX)
+    }
+}
 
 impl Backoffs {
-    /// The delay before the next attempt after one more failure: 1 s, 2 s, 4 s … at most 5 min.
+    pub(crate) fn new(first: Duration, max: Duration) -> Self {
+        Self { first, max, occurrences: Mutex::default() }
+    }
+
+    /// The delay after one more occurrence: `first`, twice that, four times … at most `max`.
     pub(crate) fn next_delay(&self, stack: &str) -> Duration {
-        let failures = match self.0.lock() {
-            Ok(mut failures) => {
-                let count = failures.entry(stack.to_owned()).or_insert(0);
+        let occurrences = match self.occurrences.lock() {
+            Ok(mut occurrences) => {
+                let count = occurrences.entry(stack.to_owned()).or_insert(0);
                 *count = count.saturating_add(1);
                 *count
             }
             Err(_) => 1,
         };
-        let factor = 2u32.saturating_pow(failures.saturating_sub(1).min(16));
-        BACKOFF_FIRST.saturating_mul(factor).min(BACKOFF_MAX)
+        let factor = 2u32.saturating_pow(occurrences.saturating_sub(1).min(16));
+        self.first.saturating_mul(factor).min(self.max)
     }
 
-    /// Forgets the failures of a stack that reconciled, or is gone.
+    /// Forgets a stack: it reconciled (or changed), or is gone.
     pub(crate) fn reset(&self, stack: &str) {
-        if let Ok(mut failures) = self.0.lock() {
-            failures.remove(stack);
+        if let Ok(mut occurrences) = self.occurrences.lock() {
+            occurrences.remove(stack);
         }
     }
 }
@@ -231,6 +248,9 @@ mod tests {
         assert_eq!(backoffs.next_delay("a/one"), BACKOFF_MAX);
         backoffs.reset("a/one");
         assert_eq!(backoffs.next_delay("a/one"), BACKOFF_FIRST);
+        let rechecks = Backoffs::new(Duration::from_secs(10), Duration::from_secs(300));
+        let delays: Vec<u64> = (0..7).map(|_| rechecks.next_delay("a/one").as_secs()).collect();
+        assert_eq!(delays, [10, 20, 40, 80, 160, 300, 300]);
     }
 
     #[test]

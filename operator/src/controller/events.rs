@@ -1,4 +1,5 @@
-//! Events for what is new since the last status: drift found and monitors rejected. Which events
+//! Events for what is new since the last status: drift found, monitors rejected, workloads that
+//! start failing. Which events
 //! to send is decided purely ([`new_events`]); publishing them is the only I/O here.
 
 use std::collections::BTreeMap;
@@ -27,7 +28,48 @@ pub(crate) fn new_events(
 ) -> Vec<(Event, ObjectReference)> {
     let mut events = drift_events(stack, previous, current);
     events.extend(rejection_events(stack, stack_key, previous, current));
+    events.extend(failing_workload_events(stack, previous, current));
     events
+}
+
+/// One event per workload that fails now and did not before (a pod that cannot start, a
+/// controller that gave up), related to the workload.
+fn failing_workload_events(
+    stack: &ObjectReference,
+    previous: Option<&ObservabilityStackStatus>,
+    current: &ObservabilityStackStatus,
+) -> Vec<(Event, ObjectReference)> {
+    let failing = |status: &ObservabilityStackStatus, component: &str, workload: &str| {
+        status
+            .components
+            .iter()
+            .filter(|c| c.name == component)
+            .flat_map(|c| c.workloads.iter())
+            .any(|w| w.name == workload && w.failing)
+    };
+    let namespace = stack.namespace.clone().unwrap_or_default();
+    current
+        .components
+        .iter()
+        .flat_map(|component| component.workloads.iter().map(move |workload| (component, workload)))
+        .filter(|(component, workload)| {
+            workload.failing && !previous.is_some_and(|previous| failing(previous, &component.name, &workload.name))
+        })
+        .map(|(component, workload)| {
+            let (kind, name) = workload.name.split_once('/').unwrap_or((workload.name.as_str(), ""));
+            let event = Event {
+                type_: EventType::Warning,
+                reason: "WorkloadFailing".to_owned(),
+                note: Some(truncate(&format!(
+                    "{}: {}: {}: {}",
+                    component.name, workload.name, workload.reason, workload.message
+                ))),
+                action: "CheckReadiness".to_owned(),
+                secondary: kinds::reference_of(&format!("{kind}/{namespace}/{name}")),
+            };
+            (event, stack.clone())
+        })
+        .collect()
 }
 
 /// One event per object with new drift. The event recorder folds events that share their reason
@@ -129,7 +171,7 @@ pub(crate) async fn publish(recorder: &Recorder, events: Vec<(Event, ObjectRefer
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::{ObservabilityStack, ObservabilityStackSpec};
+    use crate::api::{ComponentStatus, ObservabilityStack, ObservabilityStackSpec, WorkloadStatus};
 
     fn stack() -> (ObjectReference, StackKey) {
         let mut stack = ObservabilityStack::new("shop", ObservabilityStackSpec::default());
@@ -211,6 +253,54 @@ mod tests {
                 ),
             ]
         );
+    }
+
+    fn component(workload: &str, failing: bool) -> ComponentStatus {
+        ComponentStatus {
+            name: "prometheus".to_owned(),
+            ready: false,
+            objects: 3,
+            reason: if failing { "Failing" } else { "RollingOut" }.to_owned(),
+            message: String::new(),
+            workloads: vec![WorkloadStatus {
+                name: workload.to_owned(),
+                ready: false,
+                reason: if failing { "ImagePullBackOff" } else { "ContainerCreating" }.to_owned(),
+                failing,
+                message: "Ready: 0/1; pod shop-prometheus-0, container prometheus: ImagePullBackOff".to_owned(),
+                pod: Some("shop-prometheus-0".to_owned()),
+                container: Some("prometheus".to_owned()),
+            }],
+        }
+    }
+
+    #[test]
+    fn a_workload_that_starts_failing_is_told_once_related_to_it() {
+        let (reference, key) = stack();
+        let starting = ObservabilityStackStatus {
+            components: vec![component("StatefulSet/shop-prometheus", false)],
+            ..Default::default()
+        };
+        let failing = ObservabilityStackStatus {
+            components: vec![component("StatefulSet/shop-prometheus", true)],
+            ..Default::default()
+        };
+        assert!(new_events(&reference, &key, None, &starting).is_empty(), "starting is not failing");
+        let events = new_events(&reference, &key, Some(&starting), &failing);
+        assert_eq!(events.len(), 1);
+        let (event, regarding) = &events[0];
+        assert_eq!((event.reason.as_str(), event.type_), ("WorkloadFailing", EventType::Warning));
+        assert_eq!(
+            event.note.as_deref(),
+            Some(
+                "prometheus: StatefulSet/shop-prometheus: ImagePullBackOff: Ready: 0/1; pod shop-prometheus-0, \
+                 container prometheus: ImagePullBackOff"
+            )
+        );
+        let related = event.secondary.as_ref().map(|r| (r.kind.as_deref(), r.namespace.as_deref(), r.name.as_deref()));
+        assert_eq!(related, Some((Some("StatefulSet"), Some("apps"), Some("shop-prometheus"))));
+        assert_eq!(regarding, &reference);
+        assert!(new_events(&reference, &key, Some(&failing), &failing).is_empty(), "told once");
     }
 
     #[test]

@@ -3,8 +3,9 @@
 //!
 //! A reconcile ([`reconcile`]) is a pipeline of typed stages, each in its own module with its own
 //! error: [`dereference`] (select and check monitors) → [`validate`] (the stack) → render (pure,
-//! `crate::render`, cached per stack) → [`apply`] (server-side apply, drift, prune) → [`probes`]
-//! → [`status`] (built purely) with [`events`] and the status writes. A failure in any stage
+//! `crate::render`, cached per stack) → [`apply`] (server-side apply, drift, prune) →
+//! [`workloads`] (whether they run: [`readiness`] by kstatus' rules, [`pods`] for why not) →
+//! [`probes`] → [`status`] (built purely) with [`events`] and the status writes. A failure in any stage
 //! leaves the objects of the last good render in place and says so in status; its kind decides
 //! when the stack is tried again ([`error::Retry`]).
 //!
@@ -24,7 +25,9 @@ pub mod leader;
 pub mod mappers;
 pub mod metrics;
 pub mod permissions;
+pub(crate) mod pods;
 pub mod probes;
+pub(crate) mod readiness;
 pub mod reconcile;
 pub mod report;
 pub mod run;
@@ -33,5 +36,6 @@ pub(crate) mod status;
 pub(crate) mod status_writes;
 pub mod validate;
 pub(crate) mod watches;
+pub(crate) mod workloads;
 
 pub use run::{RunConfig, RunError, Shutdown, WatchScope, run, run_with};

@@ -70,6 +70,10 @@ pub fn required() -> Result<BTreeSet<Grant>, String> {
         let verbs = ["get", "list", "watch", "create", "patch", "delete"];
         required.extend(grants(reach, &kind.resource.group, &kind.resource.plural, &verbs));
     }
+    // Pods: listed only for a rendered workload that is not ready, to name why (an image that
+    // cannot be pulled, a crash loop, ...); the claims of pods the scheduler cannot place are
+    // read with the owned kinds' `get` above. Never watched: a stack that runs reads none.
+    required.extend(grants(Reach::Watched, "", "pods", &["list"]));
     // Secrets: watched metadata-only, and read to check that a monitor's reference exists.
     required.extend(grants(Reach::Watched, "", "secrets", &["get", "list", "watch"]));
     // Events through kube's recorder, which patches a repeated event into a series.
@@ -138,6 +142,8 @@ mod tests {
         assert!(has(&required, Reach::Watched, "stackscope.dev", "observabilitystacks/status", "patch"));
         assert!(has(&required, Reach::Watched, "apps", "deployments", "patch"), "probe enforcement");
         assert!(has(&required, Reach::Watched, "", "secrets", "get"));
+        assert!(has(&required, Reach::Watched, "", "pods", "list"), "why a workload's pods do not start");
+        assert!(!has(&required, Reach::Watched, "", "pods", "watch"), "pods are listed only when needed");
         assert!(!has(&required, Reach::Watched, "", "secrets", "patch"), "no Secret is ever written");
         assert!(has(&required, Reach::Cluster, "rbac.authorization.k8s.io", "clusterroles", "create"));
         assert!(has(&required, Reach::Cluster, "", "nodes/metrics", "get"), "held to grant it to Prometheus");

@@ -2,8 +2,13 @@
 //!
 //! ```text
 //! dereference (select and check monitors) → validate (the stack) → render (pure, cached)
-//!   → apply (server-side apply, drift, prune) → probes → status, events
+//!   → apply (server-side apply, drift, prune) → workloads (readiness) → probes → status, events
 //! ```
+//!
+//! A stack whose workloads do not all run yet comes back after a short delay
+//! ([`workloads::NOT_READY_RECHECK`], doubling while its status stays the same) rather than the
+//! resync: pods are not watched, and a pod that fails without its workload's status changing is
+//! seen that way.
 //!
 //! A failure in any stage after dereference leaves the objects of the last good render in place
 //! and is said in status; the error then decides when the stack is tried again ([`Retry`]).
@@ -11,6 +16,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use k8s_openapi::jiff::Timestamp;
 use kube::runtime::controller::Action;
 use kube::runtime::finalizer::{Event as FinalizerEvent, finalizer};
 use kube::{Api, Resource, ResourceExt};
@@ -22,6 +28,7 @@ use super::dereference::{self, ForeignMonitor, Selection, ServiceIndex};
 use super::error::{ReconcileError, Retry};
 use super::foreign::Snapshot;
 use super::status::{self, Outcome};
+use super::workloads::{self, Workload};
 use super::{events, probes, status_writes, validate};
 use crate::api::{ObservabilityStack, ObservabilityStackStatus};
 use crate::render::{RenderedObject, render_stack};
@@ -110,19 +117,31 @@ async fn apply_stack(stack: &ObservabilityStack, key: &StackKey, context: &Conte
         outcome.failure = Some(error.to_string());
         // The last good render stays applied; status must not claim the new one.
         outcome.rendered = Vec::new();
+        outcome.workloads = Vec::new();
     }
     context.metrics.rejected_monitors.set(i64::try_from(outcome.rejected.len()).unwrap_or(i64::MAX));
 
     let status = status::build(&outcome, previous.as_ref(), &status_writes::now());
+    let status_changed = previous.as_ref() != Some(&status);
     events::publish(&context.recorder, events::new_events(&stack.object_ref(&()), key, previous.as_ref(), &status))
         .await;
     status_writes::stack(&context.client, &context.metrics, stack, previous.as_ref(), &status).await?;
     context.written_statuses.remember(key, stack, status);
     status_writes::monitors(&context.client, &context.metrics, stack, key, &monitors, &outcome.rejected).await?;
-    result.map(|()| Action::requeue(RESYNC))
+    result.map(|()| Action::requeue(next_look(&outcome, status_changed, key, context)))
 }
 
-/// Validate → render → apply → probes, each stage's outcome recorded for the status.
+/// When a reconciled stack is looked at again: at the resync once it runs; while its workloads do
+/// not, after [`workloads::NOT_READY_RECHECK`], doubling up to the resync while its status stays
+/// the same.
+fn next_look(outcome: &Outcome, status_changed: bool, key: &StackKey, context: &Context) -> Duration {
+    if outcome.running() || status_changed {
+        context.rechecks.reset(key.as_str());
+    }
+    if outcome.running() { RESYNC } else { context.rechecks.next_delay(key.as_str()) }
+}
+
+/// Validate → render → apply → workloads → probes, each stage's outcome recorded for the status.
 #[allow(clippy::too_many_arguments)] // the stack, what was selected for it, and what it is compared with
 async fn render_and_apply(
     stack: &ObservabilityStack,
@@ -141,7 +160,8 @@ async fn render_and_apply(
         tracing::warn!(error = %error, "rule-source check failed");
         Vec::new()
     });
-    apply_rendered(stack, rendered, previous, context, outcome).await?;
+    let workloads = apply_rendered(stack, rendered, previous, context, outcome).await?;
+    outcome.workloads = workloads::check(&context.client, &context.owned, &workloads, Timestamp::now()).await;
     let expectations = crate::render::probes::expected_probes(&resolved);
     let checked = probes::check(&context.client, services, &expectations, resolved.spec.probes.policy).await?;
     context.metrics.writes.inc_by(u64::from(checked.writes));
@@ -191,15 +211,19 @@ pub(crate) fn render_hash(declared: &[Declared]) -> String {
     hasher.finalize().iter().take(16).map(|byte| format!("{byte:02x}")).collect()
 }
 
-/// The apply stage: declare, apply (drift under the stack's policy), prune.
+/// The apply stage: declare, apply (drift under the stack's policy), prune. Returns the
+/// workloads applied, whose readiness the next stage reads.
 async fn apply_rendered(
     stack: &ObservabilityStack,
     rendered: Vec<RenderedObject>,
     previous: Option<&ObservabilityStackStatus>,
     context: &Context,
     outcome: &mut Outcome,
-) -> Result<(), ReconcileError> {
+) -> Result<Vec<Workload>, ReconcileError> {
     let declared = apply::declare(stack, rendered)?;
+    let workloads = Workload::among(&declared, |key| {
+        outcome.rendered.iter().find(|(_, rendered)| rendered == key).map(|(component, _)| *component)
+    });
     let hash = render_hash(&declared);
     let previously_applied = previous.and_then(|status| status.last_applied_hash.as_deref()) == Some(hash.as_str());
     let live = Live::Cache(&context.owned);
@@ -222,7 +246,7 @@ async fn apply_rendered(
     }
     outcome.report = report;
     outcome.render_hash = Some(hash);
-    Ok(())
+    Ok(workloads)
 }
 
 /// A deleted stack: its cluster-scoped objects removed (owner references remove the rest), and

@@ -17,15 +17,17 @@ use kube::{Client, ResourceExt};
 use super::apply::{OwnWrites, OwnedCache};
 use super::context::Context;
 use super::dereference::StaticProblems;
+use super::error::Backoffs;
 use super::error::ReconcileError;
 use super::foreign::ForeignMonitors;
 use super::mappers::Mappers;
 use super::metrics::Metrics;
-use super::reconcile::{error_policy, reconcile};
+use super::reconcile::{RESYNC, error_policy, reconcile};
 use super::watches::{
     Changes, cached_watch, metadata_changes, monitor_fingerprint, namespaced_or_all, owned_watch, service_fingerprint,
     stack_fingerprint, without_watch_errors,
 };
+use super::workloads::NOT_READY_RECHECK;
 use super::{kinds, leader, server};
 use crate::api::{ObservabilityStack, ServiceMonitor};
 use crate::render::common::MANAGER;
@@ -185,6 +187,7 @@ fn context(client: &Client, metrics: &Metrics, config: &RunConfig, watched: &Wat
         render_caches: Default::default(),
         written_statuses: Default::default(),
         backoffs: Default::default(),
+        rechecks: Backoffs::new(NOT_READY_RECHECK, RESYNC),
     })
 }
 

@@ -6,9 +6,10 @@ use std::collections::BTreeMap;
 use k8s_openapi::jiff::Timestamp;
 
 use super::apply::{ApplyReport, ObjectDrift};
+use super::workloads::WorkloadReport;
 use crate::api::{
     ComponentStatus, Condition, DriftEntry, MonitorRef, ObservabilityStackStatus, ProbeFinding, RejectedMonitor,
-    StackSummary, UnfireableRule,
+    StackSummary, UnfireableRule, WorkloadStatus,
 };
 use crate::render::{Component, RenderedObject};
 
@@ -18,6 +19,8 @@ pub(crate) const MAX_DRIFT_ENTRIES: usize = 50;
 pub(crate) const MAX_UNFIREABLE_RULES: usize = 50;
 /// How long a corrected drift stays listed, so that users see what was put back.
 pub(crate) const CORRECTED_DRIFT_RETENTION_SECONDS: i64 = 3600;
+/// Most workloads a condition's message lists; the count says how many more.
+const MAX_LISTED_WORKLOADS: usize = 3;
 
 /// Everything a reconcile learned, the input of the status.
 #[derive(Clone, Debug, Default)]
@@ -30,6 +33,8 @@ pub(crate) struct Outcome {
     pub probe_findings: Vec<ProbeFinding>,
     /// Enabled alert rules no scrape job of the stack feeds (the rule-source check).
     pub unfireable: Vec<UnfireableRule>,
+    /// The rendered workloads' readiness, read after apply.
+    pub workloads: Vec<WorkloadReport>,
     /// A failure that stopped the reconcile (render or apply), if any.
     pub failure: Option<String>,
     /// Why prometheus-operator's ServiceMonitors could not be read, when the stack selects them.
@@ -38,6 +43,12 @@ pub(crate) struct Outcome {
 }
 
 impl Outcome {
+    /// Whether the configuration is applied and every workload runs: only then does the stack
+    /// wait for a change (or the resync) rather than for its workloads.
+    pub(crate) fn running(&self) -> bool {
+        self.failure.is_none() && self.workloads.iter().all(WorkloadReport::is_ready)
+    }
+
     /// The rendered objects as `(component, key)` pairs.
     pub(crate) fn rendered_from(objects: &[RenderedObject]) -> Vec<(Component, String)> {
         objects
@@ -123,6 +134,167 @@ fn unfireable_condition(unfireable: &[UnfireableRule], generation: Option<i64>) 
     }
 }
 
+/// The first few workloads of a list, each with its component, and how many more there are.
+fn listing(workloads: &[&WorkloadReport]) -> String {
+    let mut text = workloads
+        .iter()
+        .take(MAX_LISTED_WORKLOADS)
+        .map(|workload| format!("{}: {}", workload.component.as_str(), workload.describe()))
+        .collect::<Vec<_>>()
+        .join("; ");
+    if workloads.len() > MAX_LISTED_WORKLOADS {
+        text.push_str(&format!("; and {} more", workloads.len() - MAX_LISTED_WORKLOADS));
+    }
+    text
+}
+
+/// The stack's conditions: what was applied, whether it runs, and what fails. `Reconciling` and
+/// `Stalled` are kstatus' names (abnormal when True) for rolling out and for failing, which kstatus
+/// reads on custom resources instead of `Progressing` and `Degraded`.
+fn conditions(outcome: &Outcome, drift: &[DriftEntry]) -> Vec<Condition> {
+    let generation = outcome.generation;
+    let failed = outcome.failure.is_some();
+    let total = outcome.workloads.len();
+    let failing: Vec<&WorkloadReport> = outcome.workloads.iter().filter(|w| w.is_failing()).collect();
+    let not_ready: Vec<&WorkloadReport> = outcome.workloads.iter().filter(|w| !w.is_ready()).collect();
+    let rolling_out = !failed && failing.is_empty() && !not_ready.is_empty();
+
+    let applied_message = match &outcome.failure {
+        Some(failure) => format!("last good configuration stays in force: {failure}"),
+        None => format!("{} objects applied", outcome.rendered.len()),
+    };
+    let failing_message = format!("{} of {total} workload(s) failing: {}", failing.len(), listing(&failing));
+    let (running, ready_reason, ready_message) = if failed {
+        (false, "ApplyFailed", applied_message.clone())
+    } else if !failing.is_empty() {
+        (false, "ComponentsFailing", failing_message.clone())
+    } else if rolling_out {
+        (
+            false,
+            "WorkloadsNotReady",
+            format!("{} of {total} workload(s) not ready: {}", not_ready.len(), listing(&not_ready)),
+        )
+    } else {
+        (true, "WorkloadsReady", format!("{} objects applied, {total} workload(s) ready", outcome.rendered.len()))
+    };
+    let (progress_reason, progress_message) = if failed {
+        ("ApplyFailed", "the configuration could not be applied".to_owned())
+    } else if !failing.is_empty() {
+        ("ComponentsFailing", "the rollout cannot finish: workloads fail".to_owned())
+    } else if rolling_out {
+        ("RollingOut", ready_message.clone())
+    } else {
+        ("WorkloadsReady", "every workload runs as declared".to_owned())
+    };
+
+    let mut problems: Vec<(&str, String)> = Vec::new();
+    if let Some(failure) = &outcome.failure {
+        problems.push(("ReconcileFailed", failure.clone()));
+    }
+    if !failing.is_empty() {
+        problems.push(("ComponentsFailing", failing_message));
+    }
+    if !outcome.rejected.is_empty() {
+        let names: Vec<String> = outcome.rejected.iter().map(|r| format!("{}/{}", r.namespace, r.name)).collect();
+        problems
+            .push(("MonitorsRejected", format!("{} ServiceMonitor(s) rejected: {}", names.len(), names.join(", "))));
+    }
+    if let Some(reason) = &outcome.foreign_unavailable {
+        problems.push((
+            "PrometheusOperatorMonitorsUnavailable",
+            format!("spec.prometheusOperatorMonitors is enabled but {reason}"),
+        ));
+    }
+    let degraded_reason = problems.first().map(|(reason, _)| *reason).unwrap_or("AsExpected");
+    let degraded_message = if problems.is_empty() {
+        "all monitors accepted, no workload failing".to_owned()
+    } else {
+        problems.iter().map(|(_, message)| message.as_str()).collect::<Vec<_>>().join("; ")
+    };
+    let stalled = failed || !failing.is_empty();
+    let stalled_message = match problems.first() {
+        Some((_, message)) if stalled => message.clone(),
+        _ => "nothing blocks the rollout".to_owned(),
+    };
+
+    let uncorrected = drift.iter().filter(|entry| !entry.corrected).count();
+    let drifted = uncorrected > 0;
+    let drift_message = if drift.is_empty() {
+        "live objects match the declaration".to_owned()
+    } else {
+        format!("{} field(s) drifted, {uncorrected} not corrected", drift.len())
+    };
+    let drift_reason = match (drifted, drift.is_empty()) {
+        (true, _) => "DriftDetected",
+        (false, false) => "DriftCorrected",
+        (false, true) => "NoDrift",
+    };
+    let applied_reason = if failed { "ApplyFailed" } else { "Applied" };
+    vec![
+        condition("Ready", running, ready_reason, ready_message, generation),
+        condition("Applied", !failed, applied_reason, applied_message, generation),
+        condition("Progressing", rolling_out, progress_reason, progress_message.clone(), generation),
+        condition("Degraded", !problems.is_empty(), degraded_reason, degraded_message, generation),
+        condition("Drifted", drifted, drift_reason, drift_message, generation),
+        condition("Reconciling", rolling_out, progress_reason, progress_message, generation),
+        condition(
+            "Stalled",
+            stalled,
+            if stalled { degraded_reason } else { "AsExpected" },
+            stalled_message,
+            generation,
+        ),
+    ]
+}
+
+/// Each rendered component with its object count and its workloads' state.
+fn components(outcome: &Outcome) -> Vec<ComponentStatus> {
+    let mut per_component: BTreeMap<Component, u32> = BTreeMap::new();
+    for (component, _) in &outcome.rendered {
+        *per_component.entry(*component).or_default() += 1;
+    }
+    let describe = |workloads: &[&WorkloadReport]| {
+        workloads.iter().map(|workload| workload.describe()).collect::<Vec<_>>().join("; ")
+    };
+    per_component
+        .into_iter()
+        .map(|(component, objects)| {
+            let workloads: Vec<&WorkloadReport> =
+                outcome.workloads.iter().filter(|workload| workload.component == component).collect();
+            let failing: Vec<&WorkloadReport> = workloads.iter().copied().filter(|w| w.is_failing()).collect();
+            let not_ready: Vec<&WorkloadReport> = workloads.iter().copied().filter(|w| !w.is_ready()).collect();
+            let (ready, reason, message) = if workloads.is_empty() {
+                (true, "Applied", String::new())
+            } else if !failing.is_empty() {
+                (false, "Failing", describe(&failing))
+            } else if !not_ready.is_empty() {
+                (false, "RollingOut", describe(&not_ready))
+            } else {
+                (true, "Ready", describe(&workloads))
+            };
+            ComponentStatus {
+                name: component.as_str().to_owned(),
+                ready,
+                objects,
+                reason: reason.to_owned(),
+                message,
+                workloads: workloads
+                    .iter()
+                    .map(|workload| WorkloadStatus {
+                        name: workload.object.clone(),
+                        ready: workload.is_ready(),
+                        reason: workload.reason().to_owned(),
+                        failing: workload.is_failing(),
+                        message: workload.message(),
+                        pod: workload.pod.as_ref().map(|pod| pod.pod.clone()),
+                        container: workload.pod.as_ref().and_then(|pod| pod.container.clone()),
+                    })
+                    .collect(),
+            }
+        })
+        .collect()
+}
+
 /// The new status. `previous` supplies transition times that did not change.
 pub(crate) fn build(
     outcome: &Outcome,
@@ -132,63 +304,10 @@ pub(crate) fn build(
     let empty = ObservabilityStackStatus::default();
     let previous = previous.unwrap_or(&empty);
     let generation = outcome.generation;
-    let all_drift = drift_entries(&outcome.report.drift, &previous.drift, now);
-    let uncorrected = all_drift.iter().filter(|entry| !entry.corrected).count();
-    let drifted = uncorrected > 0;
     let failed = outcome.failure.is_some();
-    let degraded = failed || !outcome.rejected.is_empty() || outcome.foreign_unavailable.is_some();
-
-    let ready_message = match &outcome.failure {
-        Some(failure) => format!("last good configuration stays in force: {failure}"),
-        None => format!("{} objects applied", outcome.rendered.len()),
-    };
-    let mut degraded_message = match (&outcome.failure, outcome.rejected.len()) {
-        (Some(failure), _) => failure.clone(),
-        (None, 0) => "all monitors accepted".to_owned(),
-        (None, count) => format!(
-            "{count} ServiceMonitor(s) rejected: {}",
-            outcome.rejected.iter().map(|r| format!("{}/{}", r.namespace, r.name)).collect::<Vec<_>>().join(", ")
-        ),
-    };
-    if let Some(reason) = &outcome.foreign_unavailable {
-        let unavailable = format!("spec.prometheusOperatorMonitors is enabled but {reason}");
-        degraded_message = if failed || !outcome.rejected.is_empty() {
-            format!("{degraded_message}; {unavailable}")
-        } else {
-            unavailable
-        };
-    }
-    let drift_message = if all_drift.is_empty() {
-        "live objects match the declaration".to_owned()
-    } else {
-        format!("{} field(s) drifted, {uncorrected} not corrected", all_drift.len())
-    };
-    let drift_reason = match (drifted, all_drift.is_empty()) {
-        (true, _) => "DriftDetected",
-        (false, false) => "DriftCorrected",
-        (false, true) => "NoDrift",
-    };
-    let mut conditions = vec![
-        condition("Ready", !failed, if failed { "ApplyFailed" } else { "Applied" }, ready_message, generation),
-        condition("Progressing", false, "Reconciled", "reconcile finished".to_owned(), generation),
-        condition(
-            "Degraded",
-            degraded,
-            if failed {
-                "ReconcileFailed"
-            } else if !outcome.rejected.is_empty() {
-                "MonitorsRejected"
-            } else if degraded {
-                "PrometheusOperatorMonitorsUnavailable"
-            } else {
-                "AsExpected"
-            },
-            degraded_message,
-            generation,
-        ),
-        condition("Drifted", drifted, drift_reason, drift_message, generation),
-        unfireable_condition(&outcome.unfireable, generation),
-    ];
+    let all_drift = drift_entries(&outcome.report.drift, &previous.drift, now);
+    let mut conditions = conditions(outcome, &all_drift);
+    conditions.push(unfireable_condition(&outcome.unfireable, generation));
     for condition in &mut conditions {
         let unchanged = previous
             .conditions
@@ -197,20 +316,7 @@ pub(crate) fn build(
         condition.last_transition_time =
             Some(unchanged.and_then(|old| old.last_transition_time.clone()).unwrap_or_else(|| now.to_owned()));
     }
-
-    let mut per_component: BTreeMap<Component, u32> = BTreeMap::new();
-    for (component, _) in &outcome.rendered {
-        *per_component.entry(*component).or_default() += 1;
-    }
-    let components = per_component
-        .into_iter()
-        .map(|(component, objects)| ComponentStatus {
-            name: component.as_str().to_owned(),
-            ready: !failed,
-            objects,
-            message: String::new(),
-        })
-        .collect();
+    let components = components(outcome);
 
     let mut drift = all_drift;
     let drifted_fields = u32::try_from(drift.len()).unwrap_or(u32::MAX);
@@ -237,6 +343,8 @@ pub(crate) fn build(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::controller::pods::PodReason;
+    use crate::controller::readiness::Rollout;
     use crate::drift::FieldDrift;
 
     fn outcome() -> Outcome {
@@ -344,5 +452,208 @@ mod tests {
             "{}",
             degraded.message
         );
+    }
+
+    fn report(component: Component, object: &str, rollout: Rollout, pod: Option<PodReason>) -> WorkloadReport {
+        WorkloadReport { component, object: object.to_owned(), rollout, pod, pods_unreadable: None }
+    }
+
+    fn ready(component: Component, object: &str) -> WorkloadReport {
+        report(component, object, Rollout::Ready { message: "1/1 ready".to_owned() }, None)
+    }
+
+    fn waiting_for_pod(reason: &str, message: &str, failing: bool) -> WorkloadReport {
+        report(
+            Component::Prometheus,
+            "StatefulSet/x-prometheus",
+            Rollout::InProgress { reason: "LessReady", message: "Ready: 0/1".to_owned() },
+            Some(PodReason {
+                pod: "x-prometheus-0".to_owned(),
+                container: Some("prometheus".to_owned()),
+                reason: reason.to_owned(),
+                message: message.to_owned(),
+                failing,
+            }),
+        )
+    }
+
+    /// An outcome with Prometheus, Jaeger and the rules rendered and the given workloads read.
+    fn with_workloads(workloads: Vec<WorkloadReport>) -> Outcome {
+        Outcome {
+            rendered: vec![
+                (Component::Prometheus, "StatefulSet/x-prometheus".to_owned()),
+                (Component::Prometheus, "ConfigMap/x-prometheus".to_owned()),
+                (Component::Rules, "ConfigMap/x-rules".to_owned()),
+                (Component::Jaeger, "Deployment/x-jaeger".to_owned()),
+            ],
+            workloads,
+            ..outcome()
+        }
+    }
+
+    fn condition_states(status: &ObservabilityStackStatus) -> Vec<(String, String, String)> {
+        status.conditions.iter().map(|c| (c.condition_type.clone(), c.status.clone(), c.reason.clone())).collect()
+    }
+
+    fn states(expected: &[(&str, &str, &str)]) -> Vec<(String, String, String)> {
+        expected
+            .iter()
+            .map(|(kind, status, reason)| ((*kind).to_owned(), (*status).to_owned(), (*reason).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn ready_means_every_workload_runs_and_applied_stays_its_own_condition() {
+        let running = with_workloads(vec![
+            ready(Component::Prometheus, "StatefulSet/x-prometheus"),
+            ready(Component::Jaeger, "Deployment/x-jaeger"),
+        ]);
+        assert!(running.running());
+        let status = build(&running, None, "2026-01-01T00:00:00Z");
+        assert_eq!(
+            condition_states(&status),
+            states(&[
+                ("Ready", "True", "WorkloadsReady"),
+                ("Applied", "True", "Applied"),
+                ("Progressing", "False", "WorkloadsReady"),
+                ("Degraded", "False", "AsExpected"),
+                ("Drifted", "False", "NoDrift"),
+                ("Reconciling", "False", "WorkloadsReady"),
+                ("Stalled", "False", "AsExpected"),
+                ("RulesUnfireable", "False", "EveryRuleHasASource"),
+            ])
+        );
+        assert_eq!(status_of(&status, "Ready").message, "4 objects applied, 2 workload(s) ready");
+        let summary: Vec<(&str, bool, &str, usize)> = status
+            .components
+            .iter()
+            .map(|c| (c.name.as_str(), c.ready, c.reason.as_str(), c.workloads.len()))
+            .collect();
+        assert_eq!(
+            summary,
+            [("prometheus", true, "Ready", 1), ("rules", true, "Applied", 0), ("jaeger", true, "Ready", 1)]
+        );
+        assert_eq!(status.components[0].message, "StatefulSet/x-prometheus (1/1 ready)");
+        assert_eq!(build(&running, Some(&status), "2026-01-01T00:05:00Z"), status, "stable: no write");
+    }
+
+    #[test]
+    fn workloads_still_starting_are_progressing_not_degraded() {
+        let starting = with_workloads(vec![
+            waiting_for_pod("ContainerCreating", "", false),
+            ready(Component::Jaeger, "Deployment/x-jaeger"),
+        ]);
+        assert!(!starting.running());
+        let status = build(&starting, None, "2026-01-01T00:00:00Z");
+        assert_eq!(
+            condition_states(&status),
+            states(&[
+                ("Ready", "False", "WorkloadsNotReady"),
+                ("Applied", "True", "Applied"),
+                ("Progressing", "True", "RollingOut"),
+                ("Degraded", "False", "AsExpected"),
+                ("Drifted", "False", "NoDrift"),
+                ("Reconciling", "True", "RollingOut"),
+                ("Stalled", "False", "AsExpected"),
+                ("RulesUnfireable", "False", "EveryRuleHasASource"),
+            ])
+        );
+        assert_eq!(
+            status_of(&status, "Progressing").message,
+            "1 of 2 workload(s) not ready: prometheus: StatefulSet/x-prometheus (Ready: 0/1): \
+             pod x-prometheus-0, container prometheus: ContainerCreating"
+        );
+        let prometheus = &status.components[0];
+        assert_eq!((prometheus.ready, prometheus.reason.as_str()), (false, "RollingOut"));
+        let workload = &prometheus.workloads[0];
+        assert_eq!(
+            (workload.name.as_str(), workload.ready, workload.reason.as_str(), workload.failing),
+            ("StatefulSet/x-prometheus", false, "ContainerCreating", false)
+        );
+        assert_eq!(workload.pod.as_deref(), Some("x-prometheus-0"));
+    }
+
+    #[test]
+    fn a_pod_that_cannot_start_degrades_the_stack_naming_component_workload_pod_and_reason() {
+        let failing = with_workloads(vec![
+            waiting_for_pod("ImagePullBackOff", "image prom/prometheus:v0.0.0-missing: Back-off pulling image", true),
+            report(
+                Component::Jaeger,
+                "Deployment/x-jaeger",
+                Rollout::InProgress { reason: "LessAvailable", message: "Available: 0/1".to_owned() },
+                None,
+            ),
+        ]);
+        let status = build(&failing, None, "2026-01-01T00:00:00Z");
+        assert_eq!(
+            condition_states(&status),
+            states(&[
+                ("Ready", "False", "ComponentsFailing"),
+                ("Applied", "True", "Applied"),
+                ("Progressing", "False", "ComponentsFailing"),
+                ("Degraded", "True", "ComponentsFailing"),
+                ("Drifted", "False", "NoDrift"),
+                ("Reconciling", "False", "ComponentsFailing"),
+                ("Stalled", "True", "ComponentsFailing"),
+                ("RulesUnfireable", "False", "EveryRuleHasASource"),
+            ])
+        );
+        assert_eq!(
+            status_of(&status, "Degraded").message,
+            "1 of 2 workload(s) failing: prometheus: StatefulSet/x-prometheus (Ready: 0/1): pod x-prometheus-0, \
+             container prometheus: ImagePullBackOff: image prom/prometheus:v0.0.0-missing: Back-off pulling image"
+        );
+        let prometheus = &status.components[0];
+        assert_eq!((prometheus.ready, prometheus.reason.as_str()), (false, "Failing"));
+        let workload = &prometheus.workloads[0];
+        assert_eq!((workload.reason.as_str(), workload.failing), ("ImagePullBackOff", true));
+        assert_eq!(workload.container.as_deref(), Some("prometheus"));
+        let jaeger = &status.components[2];
+        assert_eq!((jaeger.name.as_str(), jaeger.reason.as_str()), ("jaeger", "RollingOut"));
+        assert_eq!(jaeger.workloads[0].reason, "LessAvailable");
+
+        // A controller that gave up fails without a pod to blame; with rejected monitors too, the
+        // failure comes first.
+        let mut deadline = with_workloads(vec![report(
+            Component::Jaeger,
+            "Deployment/x-jaeger",
+            Rollout::Failed { reason: "ProgressDeadlineExceeded", message: "progress deadline exceeded".to_owned() },
+            None,
+        )]);
+        deadline.rejected = vec![RejectedMonitor {
+            namespace: "apps".to_owned(),
+            name: "api".to_owned(),
+            field: "spec.endpoints".to_owned(),
+            reason: "x".to_owned(),
+            api_version: None,
+        }];
+        let status = build(&deadline, None, "2026-01-01T00:00:00Z");
+        let degraded = status_of(&status, "Degraded");
+        assert_eq!(degraded.reason, "ComponentsFailing");
+        assert_eq!(
+            degraded.message,
+            "1 of 1 workload(s) failing: jaeger: Deployment/x-jaeger (progress deadline exceeded); \
+             1 ServiceMonitor(s) rejected: apps/api"
+        );
+        assert_eq!(status.components[2].workloads[0].reason, "ProgressDeadlineExceeded");
+    }
+
+    #[test]
+    fn a_failed_apply_is_not_applied_and_says_nothing_of_workloads() {
+        let mut failed = with_workloads(Vec::new());
+        failed.failure = Some("apply StatefulSet/obs/x-prometheus: forbidden".to_owned());
+        failed.rendered = Vec::new();
+        assert!(!failed.running());
+        let status = build(&failed, None, "2026-01-01T00:00:00Z");
+        let applied = status_of(&status, "Applied");
+        assert_eq!((applied.status.as_str(), applied.reason.as_str()), ("False", "ApplyFailed"));
+        assert_eq!(
+            applied.message,
+            "last good configuration stays in force: apply StatefulSet/obs/x-prometheus: forbidden"
+        );
+        assert_eq!(status_of(&status, "Ready").message, applied.message);
+        assert_eq!(status_of(&status, "Stalled").status, "True");
+        assert_eq!(status_of(&status, "Progressing").status, "False");
+        assert!(status.components.is_empty());
     }
 }

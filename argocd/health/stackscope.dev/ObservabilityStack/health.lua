@@ -1,17 +1,21 @@
 -- Health of a stackscope.dev ObservabilityStack, from the status the stackscope operator writes
 -- (operator/src/controller/status.rs in github.com/stackscope/stackscope). The status follows
--- kstatus: status.observedGeneration plus the conditions Ready, Progressing, Degraded and Drifted,
+-- kstatus: status.observedGeneration plus the conditions Ready (every workload runs), Applied (the
+-- configuration of this generation is applied), Progressing (rolling out), Degraded and Drifted,
 -- each with its own observedGeneration.
 --
 --   Progressing  no status yet, or status.observedGeneration behind metadata.generation (the
---                operator has not reconciled the latest spec), or Progressing=True
---   Degraded     Ready=False: the new spec could not be applied (invalid, render or API error);
+--                operator has not reconciled the latest spec)
+--   Degraded     Applied=False: the new spec could not be applied (invalid, render or API error);
 --                the last good configuration stays in force, the message says why
---   Degraded     Degraded=True: ServiceMonitors were rejected (the message gives the first one's
---                field and reason, and names the others); the accepted ones are rendered
+--   Degraded     Degraded=True: a component's pods cannot start (the message names component,
+--                workload, pod and reason), or ServiceMonitors were rejected (the message gives
+--                the first one's field and reason, and names the others)
 --   Degraded     Drifted=True: an owned object differs from the declaration and driftPolicy
 --                Report leaves it so; the message counts the fields and names the first
+--   Progressing  Progressing=True: applied, and the workloads are rolling out without failures
 --   Healthy      Ready=True and none of the above (drift already put back is mentioned)
+--   Progressing  anything else (waiting for the Ready condition)
 --
 -- Suspended is never returned: an ObservabilityStack has no pause.
 --
@@ -58,19 +62,19 @@ end
 
 local conditions = obj.status.conditions
 local ready = condition(conditions, "Ready")
+local applied = condition(conditions, "Applied")
 local progressing = condition(conditions, "Progressing")
 local degraded = condition(conditions, "Degraded")
 local drifted = condition(conditions, "Drifted")
 
-if progressing ~= nil and progressing.status == "True" then
-  hs.status = "Progressing"
-  hs.message = text(progressing.message, "Reconciling")
-  return hs
+-- Operators from before the Applied condition said the same with Ready=False.
+local notApplied = applied
+if applied == nil then
+  notApplied = ready
 end
-
-if ready ~= nil and ready.status == "False" then
+if notApplied ~= nil and notApplied.status == "False" then
   hs.status = "Degraded"
-  hs.message = text(ready.message, text(ready.reason, "Not ready"))
+  hs.message = text(notApplied.message, text(notApplied.reason, "Not applied"))
   return hs
 end
 
@@ -116,6 +120,12 @@ if drifted ~= nil and drifted.status == "True" then
   return hs
 end
 
+if progressing ~= nil and progressing.status == "True" then
+  hs.status = "Progressing"
+  hs.message = text(progressing.message, "Rolling out")
+  return hs
+end
+
 if ready ~= nil and ready.status == "True" then
   hs.status = "Healthy"
   hs.message = text(ready.message, "Ready")
@@ -130,4 +140,7 @@ end
 
 hs.status = "Progressing"
 hs.message = "Waiting for the Ready condition"
+if ready ~= nil then
+  hs.message = text(ready.message, hs.message)
+end
 return hs
