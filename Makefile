@@ -14,7 +14,7 @@ NODE_TEST_STATE ?= $(HOME)/.cache/stackscope/node-test
 # Generated from the Rust types, the same files in both.
 CRD_DIRS := crds charts/stackscope/crds
 
-.PHONY: node node-stop run stop render test build fmt fmt-check clippy crds crds-check unit e2e tools toolchain scale bench
+.PHONY: mutants node node-stop run stop render test build fmt fmt-check clippy crds crds-check unit e2e tools toolchain scale bench
 
 ## run: local control plane, CRDs, the example stack, the operator reconciling it, status and drift.
 run: toolchain build
@@ -108,6 +108,12 @@ unit:
 	echo "== test summary =="; \
 	grep -E '^test result:' target/test-output.txt | awk '{p+=$$4; f+=$$6; i+=$$8} END {printf "%d passed, %d failed, %d ignored\n", p, f, i}'; \
 	exit $$status
+
+## mutants: cargo-mutants over the renderers, validation and the controller's decisions, summary in
+## mutants/ (summary.md, missed.txt) with the commit measured. Hours on two cores; MUTANTS_ARGS
+## picks files (e.g. MUTANTS_ARGS="-f operator/src/drift.rs").
+mutants: toolchain
+	tools/mutants.sh $(MUTANTS_ARGS)
 
 ## bench: criterion benchmarks of resolve+render (100 … 50k monitors), the incremental re-render
 ## and serialization; writes bench/results/render-<short commit>.json (a few minutes).

@@ -791,8 +791,8 @@ fn condition<'a>(stack: &'a ObservabilityStack, kind: &str) -> Option<&'a stacks
 }
 
 /// Applied, with no kubelet to run the pods, and settled: each workload that is not ready waits
-/// for its pod to be scheduled, its controller having counted the pod (a StatefulSet's `Ready: 0/1`,
-/// a Deployment's `Available: 0/1`), so that the status no longer changes.
+/// for its pod to be scheduled, its controller having counted the pod (a StatefulSet's `Ready: 0/N`,
+/// a Deployment's `Available: 0/N`), so that the status no longer changes.
 fn waiting_for_pods(stack: &ObservabilityStack) -> bool {
     let Some(status) = stack.status.as_ref() else { return false };
     let workloads: Vec<&WorkloadStatus> = status.components.iter().flat_map(|c| c.workloads.iter()).collect();
@@ -800,7 +800,7 @@ fn waiting_for_pods(stack: &ObservabilityStack) -> bool {
         && workloads.iter().any(|w| !w.ready)
         && workloads.iter().filter(|w| !w.ready).all(|w| {
             w.reason == "PodPending"
-                && (w.message.starts_with("Ready: 0/1; ") || w.message.starts_with("Available: 0/1; "))
+                && (w.message.starts_with("Ready: 0/") || w.message.starts_with("Available: 0/"))
         })
 }
 
@@ -885,7 +885,7 @@ async fn lifecycle(live_config_map: &Path) -> Vec<Captured> {
     expect(
         &degraded,
         "Degraded",
-        &["failing: prometheus: StatefulSet/", "-prometheus (Ready: 0/1): pod ", "ImagePullBackOff: image "],
+        &["failing: prometheus: StatefulSet/", "-prometheus (Ready: ", "ImagePullBackOff: image "],
     );
     captured.push(degraded);
     kubelet.heal(&pod);
