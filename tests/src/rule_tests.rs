@@ -1587,14 +1587,6 @@ fn objectives(stack: &ResolvedStack) -> Vec<Objective> {
     objectives
 }
 
-fn burn_incident_level(severity: Severity) -> IncidentLevel {
-    match severity {
-        Severity::Critical => IncidentLevel::P1,
-        Severity::Warning => IncidentLevel::P2,
-        Severity::Info => IncidentLevel::P3,
-    }
-}
-
 /// The SLO burn-rate alerts around one pair of windows. Every service with an objective burns
 /// its budget at just above (or just below) the pair's factor, in both SLOs, after a healthy
 /// history long enough that the long windows of the other pairs of the same severity with a
@@ -1724,7 +1716,8 @@ fn slo_pair(stack: &ResolvedStack, pair_index: usize) -> Option<Suite> {
                     }
                 }
                 for severity in severities {
-                    let mut rule_labels = alert_labels(severity, burn_incident_level(severity), signal);
+                    let mut rule_labels =
+                        alert_labels(severity, stack.spec.slos.burn_rate_incident_levels.of(severity), signal);
                     rule_labels.insert("channels".to_owned(), severity_channels(stack, severity));
                     rule_labels.insert("service".to_owned(), objective.service.clone());
                     rule_labels.insert("slo".to_owned(), slo.to_owned());
@@ -1823,12 +1816,15 @@ fn budgets(stack: &ResolvedStack) -> Suite {
         budgets
             .iter()
             .map(|(name, threshold_ms, matchers)| {
-                let channels = severity_channels(stack, Severity::Warning);
+                // Severity and level as the spec states them (slos.budgetAlert).
+                let alert = &stack.spec.slos.budget_alert;
+                let channels = severity_channels(stack, alert.severity);
+                let (severity, level) = (alert.severity.as_str(), format!("{:?}", alert.incident_level));
                 let rule_labels = labels([
                     ("budget", name.as_str()),
                     ("channels", channels.as_str()),
-                    ("severity", "warning"),
-                    ("incident_level", "P3"),
+                    ("severity", severity),
+                    ("incident_level", level.as_str()),
                     ("signal", "budget"),
                 ]);
                 let mut model = RuleModel::new("PerformanceBudgetExceeded", 0, rule_labels);

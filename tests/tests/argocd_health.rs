@@ -799,8 +799,7 @@ fn waiting_for_pods(stack: &ObservabilityStack) -> bool {
     condition(stack, "Progressing").is_some_and(|c| c.status == "True")
         && workloads.iter().any(|w| !w.ready)
         && workloads.iter().filter(|w| !w.ready).all(|w| {
-            w.reason == "PodPending"
-                && (w.message.starts_with("Ready: 0/") || w.message.starts_with("Available: 0/"))
+            w.reason == "PodPending" && (w.message.starts_with("Ready: 0/") || w.message.starts_with("Available: 0/"))
         })
 }
 

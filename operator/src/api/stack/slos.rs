@@ -16,6 +16,14 @@ pub struct SlosSpec {
     /// Burn-rate alert windows (Google SRE workbook multi-window, multi-burn-rate).
     #[schemars(length(min = 1, max = 8))]
     pub burn_rate_windows: Vec<BurnRateWindow>,
+    /// Incident level of the burn-rate alerts of each severity (the windows of one severity make
+    /// one alert). The document names no level for them; the default reads critical as a major
+    /// feature down (P1), warning as degraded (P2), info as minor (P3).
+    pub burn_rate_incident_levels: BurnRateIncidentLevels,
+    /// Severity and incident level of `PerformanceBudgetExceeded` (default warning, P3: an
+    /// overrun is engineering work, the document's "investigate bottleneck, optimize queries",
+    /// not an on-call page).
+    pub budget_alert: BudgetAlert,
     /// Response-time budgets per operation, checked on Jaeger's span metrics.
     #[schemars(length(max = 64))]
     pub budgets: Vec<PerformanceBudget>,
@@ -33,6 +41,8 @@ impl Default for SlosSpec {
                 BurnRateWindow::new("1d", "2h", 3.0, Warning),
                 BurnRateWindow::new("3d", "6h", 1.0, Warning),
             ],
+            burn_rate_incident_levels: BurnRateIncidentLevels::default(),
+            budget_alert: BudgetAlert::default(),
             budgets: vec![
                 PerformanceBudget::new(
                     "gateway-routing",
@@ -50,6 +60,51 @@ impl Default for SlosSpec {
                 ),
             ],
         }
+    }
+}
+
+/// Incident level of the burn-rate alerts, per severity.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(default, rename_all = "camelCase")]
+pub struct BurnRateIncidentLevels {
+    /// Level of the critical burn-rate alert (default P1).
+    pub critical: IncidentLevel,
+    /// Level of the warning burn-rate alert (default P2).
+    pub warning: IncidentLevel,
+    /// Level of an info burn-rate alert (default P3).
+    pub info: IncidentLevel,
+}
+
+impl Default for BurnRateIncidentLevels {
+    fn default() -> Self {
+        Self { critical: IncidentLevel::P1, warning: IncidentLevel::P2, info: IncidentLevel::P3 }
+    }
+}
+
+impl BurnRateIncidentLevels {
+    /// The level of the burn-rate alert of `severity`.
+    pub fn of(&self, severity: Severity) -> IncidentLevel {
+        match severity {
+            Severity::Critical => self.critical,
+            Severity::Warning => self.warning,
+            Severity::Info => self.info,
+        }
+    }
+}
+
+/// Severity and incident level of the performance budgets' alert.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(default, rename_all = "camelCase")]
+pub struct BudgetAlert {
+    /// Severity (default warning).
+    pub severity: Severity,
+    /// Incident level (default P3).
+    pub incident_level: IncidentLevel,
+}
+
+impl Default for BudgetAlert {
+    fn default() -> Self {
+        Self { severity: Severity::Warning, incident_level: IncidentLevel::P3 }
     }
 }
 

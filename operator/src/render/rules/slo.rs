@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use super::model::{AlertingRule, RecordingRule, Rule, RuleGroup};
 use super::{DEFAULT_WINDOW, Decimal, invalid, number, quoted, series};
-use crate::api::{BurnRateWindow, IncidentLevel, Severity};
+use crate::api::{BurnRateWindow, Severity};
 use crate::render::RenderError;
 use crate::resolve::ResolvedStack;
 
@@ -20,9 +20,6 @@ const LATENCY_QUANTILE: &str = "0.95";
 const LATENCY_BUDGET: Decimal = Decimal::new(5, 2);
 /// Quantiles of the RED duration recording rules.
 const RED_QUANTILES: [(&str, &str); 3] = [("p50", "0.5"), ("p95", "0.95"), ("p99", "0.99")];
-/// Incident level of a performance-budget overrun: engineering work (seed: "investigate
-/// bottleneck, optimize queries"), not an on-call page.
-const BUDGET_INCIDENT_LEVEL: IncidentLevel = IncidentLevel::P3;
 
 /// A counter's name without its `_total` suffix, as recording-rule names write it.
 fn base_name(counter: &str) -> &str {
@@ -146,15 +143,6 @@ impl SloKind {
                 series(&format!("{}_count", red.duration), &[service])
             ),
         }
-    }
-}
-
-/// Incident level of a burn-rate alert, which the windows give only a severity.
-fn burn_incident_level(severity: Severity) -> IncidentLevel {
-    match severity {
-        Severity::Critical => IncidentLevel::P1,
-        Severity::Warning => IncidentLevel::P2,
-        Severity::Info => IncidentLevel::P3,
     }
 }
 
@@ -319,7 +307,7 @@ pub(crate) fn slo_groups(stack: &ResolvedStack) -> Result<Vec<RuleGroup>, Render
                             kind.alert_name(),
                             conditions.join(" or "),
                             *severity,
-                            burn_incident_level(*severity),
+                            stack.spec.slos.burn_rate_incident_levels.of(*severity),
                             kind.signal(),
                         )
                         .label("service", service.clone())
@@ -346,6 +334,7 @@ pub(crate) fn slo_groups(stack: &ResolvedStack) -> Result<Vec<RuleGroup>, Render
 /// each budget, per service.
 pub(crate) fn budgets(stack: &ResolvedStack) -> Result<Vec<Rule>, RenderError> {
     let mut rules = Vec::new();
+    let alert = &stack.spec.slos.budget_alert;
     for (index, budget) in stack.spec.slos.budgets.iter().enumerate() {
         let matchers = budget.span_matchers.trim();
         if matchers.is_empty() {
@@ -357,9 +346,9 @@ pub(crate) fn budgets(stack: &ResolvedStack) -> Result<Vec<Rule>, RenderError> {
              (rate({SPAN_DURATION_BUCKET}{{{matchers}}}[{BUDGET_WINDOW}]))) / 1000 > {seconds}"
         );
         rules.push(
-            AlertingRule::new("PerformanceBudgetExceeded", expr, Severity::Warning, BUDGET_INCIDENT_LEVEL, "budget")
+            AlertingRule::new("PerformanceBudgetExceeded", expr, alert.severity, alert.incident_level, "budget")
                 .label("budget", budget.name.clone())
-                .channels(&stack.spec.alerting.routing.severity_channels(Severity::Warning))
+                .channels(&stack.spec.alerting.routing.severity_channels(alert.severity))
                 .label("service", "{{ $labels.service_name }}")
                 .annotate(
                     format!(
