@@ -1074,3 +1074,60 @@ async fn a_stack_without_kube_state_metrics_reports_the_rules_that_cannot_fire()
     assert!(status.unfireable_rules.iter().all(|rule| rule.alert != "ContainerCrash"), "{status:?}");
     operator.stop().await;
 }
+
+/// The rule of `alert` in the rules file `file` of the stack's rules ConfigMap, parsed.
+async fn applied_rule(scenario: &Scenario, file: &str, alert: &str) -> Option<serde_json::Value> {
+    let data = scenario.config_maps().get(&scenario.object_name("rules")).await.ok()?.data?;
+    let groups: serde_json::Value = serde_saphyr::from_str(data.get(file)?).ok()?;
+    groups["groups"]
+        .as_array()?
+        .iter()
+        .flat_map(|group| group["rules"].as_array().cloned().unwrap_or_default())
+        .find(|rule| rule["alert"] == alert)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_alert_threshold_set_alone_is_accepted_and_keeps_the_alerts_other_defaults() {
+    let scenario = Scenario::new("partial-override").await;
+    scenario.apply_all().await;
+    let operator = scenario.operator().await;
+    scenario.wait_condition("Applied", "True").await;
+    let file = stackscope::render::rules::INFRASTRUCTURE_FILE;
+    let before = applied_rule(&scenario, file, "HighCPU").await.unwrap_or_else(|| panic!("HighCPU not rendered"));
+
+    // The same manager applies the stack with HighCpu reduced to its threshold: the API server
+    // drops the other fields it owned, so what is stored is `highCpu: {threshold: 90}` (plus the
+    // schema's own `enabled` default), which the CRD must accept.
+    let mut stack = serde_json::to_value(&scenario.stack).unwrap_or_else(|error| panic!("{error}"));
+    stack["spec"]["alerting"]["rules"]["infrastructure"]["highCpu"] = serde_json::json!({"threshold": 90});
+    for field in ["status", "metadata/managedFields", "metadata/resourceVersion"] {
+        let (parent, key) = field.rsplit_once('/').unwrap_or(("", field));
+        let parent = if parent.is_empty() { &mut stack } else { &mut stack[parent] };
+        parent.as_object_mut().map(|object| object.remove(key));
+    }
+    let api: Api<DynamicObject> = Api::namespaced_with(
+        scenario.client.clone(),
+        &scenario.stack_namespace,
+        &kube::api::ApiResource::erase::<ObservabilityStack>(&()),
+    );
+    api.patch(&scenario.stack.name_any(), &PatchParams::apply(TEST_MANAGER).force(), &Patch::Apply(&stack))
+        .await
+        .unwrap_or_else(|error| panic!("the API server refused a threshold set alone: {error}"));
+    let stored = scenario.stacks().get(&scenario.stack.name_any()).await.unwrap_or_else(|error| panic!("{error}"));
+    let stored = serde_json::to_value(&stored).unwrap_or_default();
+    assert!(stored["spec"]["alerting"]["rules"]["infrastructure"]["highCpu"].get("severity").is_none(), "{stored}");
+
+    let after = wait_for("HighCPU at 90", TIMEOUT, || async {
+        let rule = applied_rule(&scenario, file, "HighCPU").await?;
+        (rule["expr"] != before["expr"]).then_some(rule)
+    })
+    .await
+    .unwrap_or_else(|error| panic!("{error}"));
+    let default_threshold = stackscope::api::InfrastructureAlerts::default().high_cpu.threshold;
+    let expected_expr = before["expr"].as_str().map(|expr| expr.replace(&format!("> {default_threshold}"), "> 90"));
+    assert_eq!(after["expr"].as_str(), expected_expr.as_deref(), "only the threshold changes");
+    assert_eq!(after["for"], before["for"], "the document's 5 minutes stay");
+    assert_eq!(after["labels"], before["labels"], "severity, incident level and channels stay");
+    assert_eq!(after["labels"]["severity"], "warning");
+    operator.stop().await;
+}

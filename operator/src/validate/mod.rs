@@ -140,6 +140,15 @@ pub fn stack(spec: &ObservabilityStackSpec) -> Vec<FieldError> {
             errors.push(error(format!("spec.alerting.routing.businessHours.weekdays[{index}]"), message));
         }
     }
+    // The CRD checks this only when both fields are written; one set alone meets the other's default.
+    for (name, probe) in [("liveness", &spec.probes.liveness), ("readiness", &spec.probes.readiness)] {
+        if probe.timeout_seconds > probe.period_seconds {
+            errors.push(error(
+                format!("spec.probes.{name}.timeoutSeconds"),
+                format!("{}s must not exceed periodSeconds ({}s)", probe.timeout_seconds, probe.period_seconds),
+            ));
+        }
+    }
     for (index, window) in spec.slos.burn_rate_windows.iter().enumerate() {
         if window.short.to_millis() >= window.long.to_millis() {
             errors.push(error(
@@ -710,5 +719,15 @@ mod tests {
         let errors = monitor(&monitor_spec);
         assert_eq!(errors.len(), 1, "{errors:?}");
         assert_eq!(errors[0].path, "spec.alerts.channels.OutOfMemory", "not a per-service alert");
+    }
+
+    #[test]
+    fn a_probe_timeout_set_alone_is_checked_against_the_default_period() {
+        let spec: ObservabilityStackSpec =
+            serde_json::from_value(serde_json::json!({"probes": {"readiness": {"timeoutSeconds": 6}}})).unwrap();
+        let errors = stack(&spec);
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!(errors[0].path, "spec.probes.readiness.timeoutSeconds");
+        assert!(errors[0].message.contains("periodSeconds (5s)"), "{}", errors[0].message);
     }
 }

@@ -71,9 +71,11 @@ impl Default for AlertmanagerSpec {
     }
 }
 
-/// One alert's threshold, duration and severity.
+/// One alert's threshold, duration and severity. Each field set alone keeps the others of the
+/// alert's default.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(transform = super::overlay::fields_default_from_parent)]
 pub struct AlertThreshold {
     /// Evaluate this alert.
     #[serde(default = "enabled")]

@@ -86,6 +86,7 @@ impl Default for LoggingSpec {
 /// A log collector's image and resources.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(transform = super::overlay::fields_default_from_parent)]
 pub struct CollectorSpec {
     /// Container image of the collector (default: the pinned release stackscope is tested with).
     pub image: Image,

@@ -13,6 +13,7 @@ mod alerting;
 mod dashboards;
 mod logging;
 mod metrics;
+mod overlay;
 mod probes;
 mod routing;
 mod slos;
@@ -46,7 +47,9 @@ pub use tracing::*;
     printcolumn = r#"{"name":"Rejected","type":"integer","jsonPath":".status.summary.rejectedMonitors"}"#,
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
 )]
-#[serde(rename_all = "camelCase")]
+// Deserialized as the user's document laid over the defaults (see `overlay`); `remote = "Self"`
+// keeps the derived (de)serializers as inherent functions for that module to call.
+#[serde(remote = "Self", rename_all = "camelCase")]
 #[schemars(extend("x-kubernetes-validations" = [
     {"rule": "!(has(self.metrics) && self.metrics.enabled == false) || (has(self.alerting) && self.alerting.enabled == false)", "message": "alerting needs metrics: set alerting.enabled: false when metrics.enabled is false", "fieldPath": ".alerting.enabled"},
     {"rule": "!(has(self.metrics) && self.metrics.enabled == false) || (has(self.slos) && self.slos.enabled == false)", "message": "SLOs need metrics: set slos.enabled: false when metrics.enabled is false", "fieldPath": ".slos.enabled"},

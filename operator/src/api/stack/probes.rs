@@ -22,8 +22,10 @@ pub struct ProbesSpec {
     /// Report or enforce.
     pub policy: ProbePolicy,
     /// Liveness probe: `/health` on 8011, 30/10/5/3.
+    #[schemars(transform = super::overlay::fields_default_from_parent)]
     pub liveness: HttpProbe,
     /// Readiness probe: `/ready` on 8011, 5/5/3/2.
+    #[schemars(transform = super::overlay::fields_default_from_parent)]
     pub readiness: HttpProbe,
 }
 
@@ -54,7 +56,9 @@ impl Default for ProbesSpec {
 /// An HTTP GET probe.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Hash, JsonSchema)]
 #[serde(rename_all = "camelCase")]
-#[schemars(extend("x-kubernetes-validations" = [{"rule": "self.timeoutSeconds <= self.periodSeconds", "message": "timeoutSeconds must not exceed periodSeconds", "fieldPath": ".timeoutSeconds"}]))]
+// In a stack either field may be set alone (the other keeps the probe's default; the operator
+// checks the pair). A monitor's own probe is whole.
+#[schemars(extend("x-kubernetes-validations" = [{"rule": "!has(self.timeoutSeconds) || !has(self.periodSeconds) || self.timeoutSeconds <= self.periodSeconds", "message": "timeoutSeconds must not exceed periodSeconds", "fieldPath": ".timeoutSeconds"}]))]
 pub struct HttpProbe {
     /// Path to GET.
     #[schemars(length(min = 1, max = 1024), pattern(r"^/"))]

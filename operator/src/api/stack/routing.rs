@@ -330,6 +330,7 @@ impl IncidentLevelRoutes {
 /// The routing of one incident level.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(transform = super::overlay::fields_default_from_parent)]
 pub struct IncidentLevelRoute {
     /// `Escalating`: each escalation step of the level after its `after`. `Immediate`: every step
     /// of the level at once, and the channels without waiting for the group (`groupWait` 0s).
