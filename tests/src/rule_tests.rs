@@ -1540,6 +1540,12 @@ struct Objective {
     latency_le: String,
 }
 
+/// `ppb` billionths as the shortest decimal text (`1000000` → `0.001`).
+fn parts_per_billion(ppb: u64) -> String {
+    let text = format!("{}.{:09}", ppb / 1_000_000_000, ppb % 1_000_000_000);
+    text.trim_end_matches('0').trim_end_matches('.').to_owned()
+}
+
 fn objectives(stack: &ResolvedStack) -> Vec<Objective> {
     let mut seen = BTreeSet::new();
     let mut objectives = Vec::new();
@@ -1551,17 +1557,16 @@ fn objectives(stack: &ResolvedStack) -> Vec<Objective> {
         }
         let decimal = |value: f64| Decimal::from_f64(value).unwrap_or_else(|| panic!("{service}: {value}"));
         let availability = decimal(slo.availability);
-        let hundred = Decimal::parse("100").unwrap_or_else(|| panic!("100"));
-        let unavailable =
-            hundred.checked_sub(availability).unwrap_or_else(|| panic!("{service}: availability")).shift(2);
         let error_rate = decimal(slo.error_rate).shift(2);
-        // Failed/total is bounded by both: the stricter wins.
-        let budget =
-            if !error_rate.is_zero() && unavailable.checked_cmp(error_rate) == Some(std::cmp::Ordering::Greater) {
-                error_rate
-            } else {
-                unavailable
-            };
+        // Failed/total is bounded by both targets: the smaller allowance wins. Computed here in
+        // whole parts per billion from the spec's percentages, not with the renderer's decimals.
+        let unavailable_ppb = ((100.0 - slo.availability) * 1e7).round() as u64;
+        let error_rate_ppb = (slo.error_rate * 1e7).round() as u64;
+        let budget_ppb = match error_rate_ppb {
+            0 => unavailable_ppb,
+            bound => unavailable_ppb.min(bound),
+        };
+        let budget = parts_per_billion(budget_ppb);
         let latency_millis = slo.latency_p95.to_millis().unwrap_or_else(|| panic!("{service}: latencyP95"));
         let latency = Decimal::from_millis(latency_millis);
         let common = labels([
@@ -1577,9 +1582,9 @@ fn objectives(stack: &ResolvedStack) -> Vec<Objective> {
             labels
         };
         objectives.push(Objective {
-            availability_labels: with("availability", &budget.to_string()),
+            availability_labels: with("availability", &budget),
             latency_labels: with("latency", LATENCY_SLO_BUDGET_TEXT),
-            availability_budget: budget.to_string().parse().unwrap_or_else(|_| panic!("{service}: budget")),
+            availability_budget: budget_ppb as f64 / 1e9,
             latency_le: le_label(latency_millis as f64 / 1000.0),
             service,
         });
