@@ -17,8 +17,8 @@ use super::common::{
     strings, to_yaml,
 };
 use super::pod::{
-    ProbeTiming, config_map_volume, container_ports, empty_dir_volume, http_probe, mebibytes, pod_template,
-    resource_requirements, restricted_container_security, restricted_pod_spec, volume_claim, volume_mount,
+    ProbeTiming, config_map_volume, container_ports, empty_dir_volume, http_probe, pod_template, resource_requirements,
+    restricted_container_security, restricted_pod_spec, volume_claim, volume_mount,
 };
 use super::{Component, RenderError, ports};
 use crate::api::{Duration, TraceBackend};
@@ -447,13 +447,17 @@ fn container_resources(stack: &ResolvedStack) -> ResourceRequirements {
 /// kernel kills it. (Percentages would be of the node's memory where no cgroup limit is read.)
 fn memory_limiter(stack: &ResolvedStack) -> Result<MemoryLimiter, RenderError> {
     let limit = container_resources(stack).limits.and_then(|limits| limits.get("memory").map(|q| q.0.clone()));
-    let limit_mib = limit.as_deref().and_then(mebibytes).filter(|size| *size >= 16).ok_or_else(|| {
-        RenderError::invalid(
-            Component::Jaeger,
-            "spec.tracing.resources.limits.memory",
-            format!("{} is not a memory quantity of at least 16Mi (e.g. 1Gi, 512Mi)", limit.unwrap_or_default()),
-        )
-    })?;
+    let limit_mib = limit
+        .as_deref()
+        .and_then(crate::api::mebibytes)
+        .filter(|size| *size >= crate::api::JAEGER_MIN_MEMORY_MIB)
+        .ok_or_else(|| {
+            RenderError::invalid(
+                Component::Jaeger,
+                "spec.tracing.resources.limits.memory",
+                format!("{} is not a memory quantity of at least 16Mi (e.g. 1Gi, 512Mi)", limit.unwrap_or_default()),
+            )
+        })?;
     Ok(MemoryLimiter { check_interval: "1s".to_owned(), limit_mib: limit_mib * 4 / 5, spike_limit_mib: limit_mib / 4 })
 }
 

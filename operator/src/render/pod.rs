@@ -294,33 +294,6 @@ pub(crate) fn resource_requirements(resources: &Resources, defaults: Sizes) -> R
     }
 }
 
-/// A memory quantity in whole mebibytes, rounded down (`1Gi` → 1024, `512M` → 488, `1e9` → 953);
-/// `None` for anything else.
-pub(crate) fn mebibytes(quantity: &str) -> Option<u64> {
-    const SUFFIXES: [(&str, f64); 12] = [
-        ("Ki", 1024.0),
-        ("Mi", 1_048_576.0),
-        ("Gi", 1_073_741_824.0),
-        ("Ti", 1_099_511_627_776.0),
-        ("Pi", 1_125_899_906_842_624.0),
-        ("Ei", 1_152_921_504_606_846_976.0),
-        ("k", 1e3),
-        ("M", 1e6),
-        ("G", 1e9),
-        ("T", 1e12),
-        ("P", 1e15),
-        ("E", 1e18),
-    ];
-    let (number, factor) = SUFFIXES
-        .iter()
-        .find_map(|(suffix, factor)| quantity.strip_suffix(suffix).map(|number| (number, *factor)))
-        .unwrap_or((quantity, 1.0));
-    let bytes = number.parse::<f64>().ok().filter(|value| value.is_finite() && *value >= 0.0)? * factor;
-    // Whole mebibytes of a finite, non-negative byte count: the cast truncates as intended.
-    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-    Some((bytes / 1_048_576.0) as u64)
-}
-
 /// Spreads a replicated workload's pods across nodes, and zones where there are any: preferred,
 /// not required, so a smaller cluster still runs every replica.
 pub(crate) fn spread_across_nodes(selector: &BTreeMap<String, String>) -> Vec<TopologySpreadConstraint> {

@@ -140,6 +140,47 @@ pub fn stack(spec: &ObservabilityStackSpec) -> Vec<FieldError> {
             errors.push(error(format!("spec.alerting.routing.businessHours.weekdays[{index}]"), message));
         }
     }
+    if spec.alerting.enabled && routing.dead_mans_switch.enabled && routing.dead_mans_switch.url.is_none() {
+        errors.push(error(
+            "spec.alerting.routing.deadMansSwitch.url",
+            "an enabled dead man's switch needs a Secret reference",
+        ));
+    }
+    let email = &routing.email;
+    let step_mail = routing.escalation.iter().any(|step| !step.email.is_empty());
+    if spec.alerting.enabled && ((email.enabled && !email.to.is_empty()) || step_mail) {
+        for (field, missing) in [("smarthost", email.smarthost.is_none()), ("from", email.from.is_none())] {
+            if missing {
+                errors.push(error(
+                    format!("spec.alerting.routing.email.{field}"),
+                    "email recipients (also of escalation steps) need smarthost and from",
+                ));
+            }
+        }
+    }
+    for (index, step) in routing.escalation.iter().enumerate() {
+        if crate::api::FIXED_RECEIVERS.contains(&step.name.as_str()) {
+            errors.push(error(
+                format!("spec.alerting.routing.escalation[{index}].name"),
+                format!("{:?} is the name of one of Alertmanager's fixed receivers", step.name),
+            ));
+        }
+    }
+    if spec.tracing.enabled
+        && let Some(limit) = spec.tracing.resources.limits.get("memory")
+        && crate::api::mebibytes(limit).is_none_or(|mib| mib < crate::api::JAEGER_MIN_MEMORY_MIB)
+    {
+        errors.push(error(
+            "spec.tracing.resources.limits.memory",
+            format!(
+                "{limit} is not a memory quantity of at least {}Mi (e.g. 1Gi, 512Mi)",
+                crate::api::JAEGER_MIN_MEMORY_MIB
+            ),
+        ));
+    }
+    if spec.logging.enabled && spec.logging.levels.is_empty() {
+        errors.push(error("spec.logging.levels", "at least one level is needed to normalise the level label"));
+    }
     // The CRD checks this only when both fields are written; one set alone meets the other's default.
     for (name, probe) in [("liveness", &spec.probes.liveness), ("readiness", &spec.probes.readiness)] {
         if probe.timeout_seconds > probe.period_seconds {
@@ -149,7 +190,15 @@ pub fn stack(spec: &ObservabilityStackSpec) -> Vec<FieldError> {
             ));
         }
     }
+    if spec.slos.period.to_millis().is_none_or(|millis| millis == 0) {
+        errors.push(error("spec.slos.period", "must be positive"));
+    }
     for (index, window) in spec.slos.burn_rate_windows.iter().enumerate() {
+        for (field, length) in [("long", &window.long), ("short", &window.short)] {
+            if length.to_millis().is_none_or(|millis| millis == 0) {
+                errors.push(error(format!("spec.slos.burnRateWindows[{index}].{field}"), "must be positive"));
+            }
+        }
         if window.short.to_millis() >= window.long.to_millis() {
             errors.push(error(
                 format!("spec.slos.burnRateWindows[{index}].short"),
@@ -163,7 +212,9 @@ pub fn stack(spec: &ObservabilityStackSpec) -> Vec<FieldError> {
         if !budget_names.insert(budget.name.as_str()) {
             errors.push(error(format!("{path}.name"), format!("duplicate budget name {:?}", budget.name)));
         }
-        if let Err(message) = label_matchers(&budget.span_matchers) {
+        if budget.span_matchers.trim().is_empty() {
+            errors.push(error(format!("{path}.spanMatchers"), "must not be empty"));
+        } else if let Err(message) = label_matchers(&budget.span_matchers) {
             errors.push(error(format!("{path}.spanMatchers"), message));
         }
     }
@@ -729,5 +780,67 @@ mod tests {
         assert_eq!(errors.len(), 1, "{errors:?}");
         assert_eq!(errors[0].path, "spec.probes.readiness.timeoutSeconds");
         assert!(errors[0].message.contains("periodSeconds (5s)"), "{}", errors[0].message);
+    }
+
+    /// Every refusal of the renderers, each made to happen: `validate` refuses the same spec,
+    /// naming the same field, so nothing `validate` passes fails at reconcile time.
+    #[test]
+    fn validate_refuses_everything_the_renderers_refuse() {
+        use crate::api::{EscalationStep, ObservabilityStack};
+        use crate::render::{RenderError, render_stack};
+        use crate::resolve::ResolvedStack;
+
+        let step = |name: &str, email: &[&str]| -> EscalationStep {
+            let mut step = ObservabilityStackSpec::default().alerting.routing.escalation[0].clone();
+            step.name = name.to_owned();
+            step.email = email.iter().map(|address| (*address).to_owned()).collect();
+            step
+        };
+        type Edit = Box<dyn Fn(&mut ObservabilityStackSpec)>;
+        let cases: Vec<(&str, Edit)> = vec![
+            ("dead man's switch without url", Box::new(|spec| spec.alerting.routing.dead_mans_switch.enabled = true)),
+            ("Slack without its Secret", Box::new(|spec| spec.alerting.routing.slack.api_url = None)),
+            ("PagerDuty without its Secret", Box::new(|spec| spec.alerting.routing.pagerduty.routing_key = None)),
+            (
+                "a step named like a fixed receiver",
+                Box::new(move |spec| spec.alerting.routing.escalation.push(step("slack", &[]))),
+            ),
+            (
+                "a step with email and no SMTP server",
+                Box::new(move |spec| {
+                    spec.alerting.routing.email.smarthost = None;
+                    spec.alerting.routing.escalation[1].email = vec!["lead@example.com".to_owned()];
+                }),
+            ),
+            (
+                "a Jaeger memory limit too small",
+                Box::new(|spec| {
+                    spec.tracing.resources.limits.insert("memory".to_owned(), "8Mi".to_owned());
+                }),
+            ),
+            ("no log levels", Box::new(|spec| spec.logging.levels.clear())),
+            ("an empty budget matcher", Box::new(|spec| spec.slos.budgets[0].span_matchers = " ".to_owned())),
+            (
+                "a zero burn-rate window",
+                Box::new(|spec| spec.slos.burn_rate_windows[0].short = crate::api::Duration::from("0")),
+            ),
+            ("a zero SLO period", Box::new(|spec| spec.slos.period = crate::api::Duration::from("0s"))),
+        ];
+        for (case, edit) in cases {
+            let mut spec = ObservabilityStackSpec::default();
+            spec.alerting.routing.email.from = Some("alerts@example.com".to_owned());
+            spec.alerting.routing.email.smarthost = Some("smtp.example.com:587".to_owned());
+            spec.alerting.routing.dead_mans_switch.url = None;
+            edit(&mut spec);
+            let mut object = ObservabilityStack::new("parity", spec.clone());
+            object.metadata.namespace = Some("observability".to_owned());
+            let refused = match render_stack(&ResolvedStack::new(&object, &[] as &[crate::api::ServiceMonitor])) {
+                Err(RenderError::Invalid { error, .. }) => error.path,
+                other => panic!("{case}: the renderers were meant to refuse, got {:?}", other.map(|_| ())),
+            };
+            let refused = if refused.starts_with("spec.") { refused } else { format!("spec.{refused}") };
+            let paths: Vec<String> = stack(&spec).into_iter().map(|error| error.path).collect();
+            assert!(paths.contains(&refused), "{case}: render refuses {refused}, validate says {paths:?}");
+        }
     }
 }

@@ -243,6 +243,18 @@ impl Default for PagerDutyReceiver {
     }
 }
 
+/// Receiver names of the seed's three channels.
+pub const EMAIL_RECEIVER: &str = "email";
+pub const SLACK_RECEIVER: &str = "slack";
+pub const PAGERDUTY_RECEIVER: &str = "pagerduty";
+/// Root receiver without integrations, for alerts no channel takes.
+pub const NULL_RECEIVER: &str = "null";
+/// Receiver of the always-firing Watchdog: the dead man's switch's webhook.
+pub const DEAD_MANS_SWITCH_RECEIVER: &str = "dead-mans-switch";
+/// The receivers Alertmanager gets besides the escalation steps, whose names they must not take.
+pub const FIXED_RECEIVERS: [&str; 5] =
+    [NULL_RECEIVER, DEAD_MANS_SWITCH_RECEIVER, EMAIL_RECEIVER, SLACK_RECEIVER, PAGERDUTY_RECEIVER];
+
 /// One step of the on-call escalation path.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]

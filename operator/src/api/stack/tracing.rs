@@ -7,6 +7,9 @@ use super::is_default;
 use crate::api::common::*;
 use crate::api::defaults as seed;
 
+/// The smallest memory limit Jaeger's memory limiter can be sized from (80% refuse, 25% spike).
+pub const JAEGER_MIN_MEMORY_MIB: u64 = 16;
+
 /// Tracing: Jaeger v2 (an OpenTelemetry Collector distribution) with OTLP ingest.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
 #[serde(default, rename_all = "camelCase")]

@@ -29,6 +29,7 @@ use crate::api::defaults::resources as sizes;
 use crate::resolve::ResolvedStack;
 
 mod config;
+mod model;
 mod routes;
 
 pub(crate) use config::{config, referenced_secrets};
@@ -46,14 +47,7 @@ const ALERTMANAGER_USER: i64 = 65534;
 /// Alertmanager and its reloader get 3 seconds to answer a probe.
 const PROBE_TIMEOUT_SECONDS: i32 = 3;
 
-/// Receiver names of the seed's three channels.
-pub const EMAIL_RECEIVER: &str = "email";
-pub const SLACK_RECEIVER: &str = "slack";
-pub const PAGERDUTY_RECEIVER: &str = "pagerduty";
-/// Root receiver without integrations, for alerts no channel takes.
-pub const NULL_RECEIVER: &str = "null";
-/// Receiver of the always-firing Watchdog: the dead man's switch's webhook.
-pub const DEAD_MANS_SWITCH_RECEIVER: &str = "dead-mans-switch";
+pub use crate::api::{DEAD_MANS_SWITCH_RECEIVER, EMAIL_RECEIVER, NULL_RECEIVER, PAGERDUTY_RECEIVER, SLACK_RECEIVER};
 
 /// The headless Service giving each replica a stable name for gossip.
 pub fn cluster_service_name(stack: &ResolvedStack) -> String {

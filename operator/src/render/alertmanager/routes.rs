@@ -12,7 +12,9 @@
 //!
 //! Every route but the Watchdog's continues, so an alert reaches every channel and step it is due.
 
-use super::config::{Route, TimeInterval, TimePeriod, TimeRange, severity_matcher};
+use std::collections::BTreeSet;
+
+use super::model::{Route, TimeInterval, TimePeriod, TimeRange};
 use super::{DEAD_MANS_SWITCH_RECEIVER, NULL_RECEIVER};
 use crate::api::{Channel, EscalationTiming, IncidentLevel, RoutingSpec, Severity};
 use crate::render::rules::CHANNELS_LABEL;
@@ -170,4 +172,12 @@ fn business_hours(routing: &RoutingSpec) -> TimeInterval {
             location: hours.time_zone.clone(),
         }],
     }
+}
+
+/// A `matchers:` entry on `severity`: `=` for one value, `=~` joined by `|` (least severe first)
+/// for several.
+pub(crate) fn severity_matcher(severities: &[Severity]) -> String {
+    let distinct: BTreeSet<Severity> = severities.iter().copied().collect();
+    let values: Vec<&str> = distinct.iter().map(|severity| severity.as_str()).collect();
+    label_matcher("severity", &values)
 }

@@ -1,6 +1,6 @@
 //! Tests of the Alertmanager renderer.
 
-use super::config::severity_matcher;
+use super::routes::severity_matcher;
 use super::*;
 use crate::api::defaults::images;
 use crate::api::{Environment, EscalationStep, SecretKeyRef, Severity};
