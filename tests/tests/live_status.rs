@@ -29,9 +29,15 @@ const STACK: &str = "small";
 const MISSING_IMAGE: &str = "prom/prometheus:v0.0.0-missing";
 
 /// The small stack in a namespace: metrics (Prometheus and its config reloader), alerting
-/// (Alertmanager) and tracing (Jaeger), nothing else.
+/// (Alertmanager) and tracing (Jaeger), nothing else (no exporters, no downsampling).
 fn small_stack(namespace: &str, prometheus_image: Option<&str>) -> serde_json::Value {
-    let mut metrics = json!({"downsampling": {"enabled": false}});
+    // No exporters either: node-exporter takes a host port, which the other stacks on the one
+    // node hold, and the small stack needs no infrastructure series.
+    let mut metrics = json!({
+        "downsampling": {"enabled": false},
+        "kubeStateMetrics": {"enabled": false},
+        "nodeExporter": {"enabled": false},
+    });
     if let Some(image) = prometheus_image {
         metrics["prometheus"] = json!({"image": image});
     }

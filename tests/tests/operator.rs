@@ -240,9 +240,12 @@ async fn the_example_stack_is_applied_then_ready_once_its_pods_run_and_a_no_op_r
     let prometheus_workload = format!("StatefulSet/{prometheus}");
     let prometheus_pod = format!("{prometheus}-0");
     let waiting = scenario
-        .wait_status("Progressing, Prometheus waiting for its pod to be scheduled", |stack| {
+        .wait_status("Progressing, Prometheus counted by its controller and its pod waiting to be scheduled", |stack| {
+            // The StatefulSet controller may not have counted the replicas yet ("not yet observed
+            // by its controller"): wait for the state this test describes.
             condition_is(stack, "Ready", "False", "WorkloadsNotReady")
-                && workload(stack, "prometheus", &prometheus_workload).is_some_and(|w| w.reason == "PodPending")
+                && workload(stack, "prometheus", &prometheus_workload)
+                    .is_some_and(|w| w.reason == "PodPending" && w.message.starts_with("Ready: 0/"))
         })
         .await;
     for (kind, status, reason) in [
@@ -255,13 +258,22 @@ async fn the_example_stack_is_applied_then_ready_once_its_pods_run_and_a_no_op_r
         assert!(condition_is(&waiting, kind, status, reason), "{kind}: {:?}", condition_of(&waiting, kind));
     }
     let pending = workload(&waiting, "prometheus", &prometheus_workload).unwrap_or_else(|| panic!("no workload"));
+    // As many replicas as the applied StatefulSet asks for (two in production, which is HA).
+    let statefulsets: Api<k8s_openapi::api::apps::v1::StatefulSet> =
+        Api::namespaced(scenario.client.clone(), &scenario.stack_namespace);
+    let replicas = statefulsets
+        .get(&prometheus)
+        .await
+        .ok()
+        .and_then(|statefulset| statefulset.spec?.replicas)
+        .unwrap_or_else(|| panic!("StatefulSet {prometheus} without replicas"));
     assert_eq!(
         (pending.ready, pending.failing, pending.pod.as_deref(), pending.message.as_str()),
         (
             false,
             false,
             Some(prometheus_pod.as_str()),
-            format!("Ready: 0/1; pod {prometheus_pod}: PodPending: not yet scheduled").as_str()
+            format!("Ready: 0/{replicas}; pod {prometheus_pod}: PodPending: not yet scheduled").as_str()
         )
     );
     assert!(operator.requests.reads_of("pods") > 0, "the pods of a workload that is not ready are looked at");
@@ -330,16 +342,19 @@ async fn the_example_stack_is_applied_then_ready_once_its_pods_run_and_a_no_op_r
             message: back_off.clone(),
         },
     );
-    let degraded = scenario
-        .wait_status("Degraded by Prometheus' image", |stack| {
-            condition_is(stack, "Degraded", "True", "ComponentsFailing")
-        })
-        .await;
+    // The other replicas keep running; the StatefulSet controller counts the failing one out.
     let total = workloads.len();
     let expected = format!(
-        "1 of {total} workload(s) failing: prometheus: {prometheus_workload} (Ready: 0/1): pod {prometheus_pod}, \
-         container prometheus: ImagePullBackOff: image {image}: {back_off}"
+        "1 of {total} workload(s) failing: prometheus: {prometheus_workload} (Ready: {}/{replicas}): pod \
+         {prometheus_pod}, container prometheus: ImagePullBackOff: image {image}: {back_off}",
+        replicas - 1
     );
+    let degraded = scenario
+        .wait_status("Degraded by Prometheus' image, counted by its controller", |stack| {
+            condition_is(stack, "Degraded", "True", "ComponentsFailing")
+                && condition_of(stack, "Degraded").message == expected
+        })
+        .await;
     assert_eq!(condition_of(&degraded, "Degraded").message, expected);
     assert_eq!(condition_of(&degraded, "Ready").message, expected);
     for (kind, status, reason) in [
@@ -1021,10 +1036,16 @@ async fn a_stack_without_kube_state_metrics_reports_the_rules_that_cannot_fire()
     scenario.stack.spec.metrics.kube_state_metrics.enabled = false;
     scenario.apply_all().await;
     let operator = scenario.operator().await;
-    let stack = scenario.wait_condition("RulesUnfireable", "True").await;
+    // A stand-in kubelet runs the pods: the stack becomes Ready with rules that cannot fire.
+    let kubelet = Kubelet::start(&scenario.client, &scenario.stack_namespace);
+    let stack = scenario.wait_condition("Ready", "True").await;
     let status = stack.status.clone().unwrap_or_default();
-    let ready = status.conditions.iter().find(|c| c.condition_type == "Ready").map(|c| c.status.as_str());
-    assert_eq!(ready, Some("True"), "rules without a source do not stop the stack: {status:?}");
+    let unfireable = status.conditions.iter().find(|c| c.condition_type == "RulesUnfireable");
+    assert_eq!(
+        unfireable.map(|c| c.status.as_str()),
+        Some("True"),
+        "rules without a source do not stop the stack: {status:?}"
+    );
     let condition = status.conditions.iter().find(|c| c.condition_type == "RulesUnfireable").unwrap();
     assert_eq!(condition.reason, "AlertsWithoutSource");
     let crash = status
@@ -1072,6 +1093,7 @@ async fn a_stack_without_kube_state_metrics_reports_the_rules_that_cannot_fire()
         .unwrap_or_else(|| panic!("no kube-state-metrics job: {prometheus}"));
     assert_eq!(job["kubernetes_sd_configs"][0]["namespaces"]["names"], serde_json::json!(["kube-system"]));
     assert!(status.unfireable_rules.iter().all(|rule| rule.alert != "ContainerCrash"), "{status:?}");
+    drop(kubelet);
     operator.stop().await;
 }
 
