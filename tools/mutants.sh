@@ -32,6 +32,12 @@ while getopts "f:" option; do
         *) echo "usage: $0 [-f GLOB]..." >&2; exit 2 ;;
     esac
 done
+if [[ ${#files[@]} -gt 0 ]]; then
+    # cargo-mutants adds --file globs to the config's examine_globs instead of narrowing them: a
+    # part is examined without the config, whose other settings are repeated here.
+    files+=(--no-config --profile mutants --minimum-test-timeout 120
+        --exclude '**/tests.rs' --exclude '**/tests/**' --exclude '**/fixtures.rs')
+fi
 
 if [[ -z "${MUTANTS_SUMMARY_ONLY:-}" ]]; then
     mkdir -p "$out"
