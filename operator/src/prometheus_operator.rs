@@ -636,7 +636,7 @@ mod tests {
         let problems = check(&SchemaValidator::new(), &only_regex).unwrap_err();
         assert!(problems[0].path.starts_with("spec.endpoints[0].relabelings[0]"), "{problems:?}");
         let no_endpoints = convert(&source(json!({"selector": {}, "endpoints": []})));
-        assert_eq!(check(&SchemaValidator::new(), &no_endpoints).unwrap_err()[0].path, "spec.endpoints");
+        assert!(check(&SchemaValidator::new(), &no_endpoints).is_ok(), "a monitor without endpoints is valid");
     }
 
     #[test]

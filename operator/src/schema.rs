@@ -363,7 +363,11 @@ mod tests {
     fn structural_and_cel_rules_name_the_field() {
         let validator = SchemaValidator::new();
         let cases = [
-            (json!({"selector": {}, "endpoints": []}), "spec.endpoints", "at least 1"),
+            (
+                json!({"selector": {}, "endpoints": [{"port": "http", "targetPort": 8080}]}),
+                "spec.endpoints[0]",
+                "at most one of port",
+            ),
             (
                 json!({"selector": {}, "endpoints": [{"port": "http", "interval": "5 minutes"}]}),
                 "spec.endpoints[0].interval",
@@ -389,8 +393,31 @@ mod tests {
                 "spec.endpoints[0].relabelings[0]",
                 "modulus",
             ),
-            (json!({"selector": {}, "endpoints": [{}]}), "spec.endpoints[0]", "exactly one of port"),
+            (
+                json!({"selector": {}, "endpoints": [{"bearerTokenFile": "/t", "authorization": {"type": "Bearer"}}]}),
+                "spec.endpoints[0]",
+                "mutually exclusive",
+            ),
+            (
+                json!({"selector": {}, "endpoints": [{"proxyUrl": "http://proxy:3128", "proxyFromEnvironment": true}]}),
+                "spec.endpoints[0]",
+                "proxyUrl and proxyFromEnvironment",
+            ),
+            (
+                json!({"selector": {}, "endpoints": [{"port": "http", "proxyUrl": "proxy:3128"}]}),
+                "spec.endpoints[0].proxyUrl",
+                "must match",
+            ),
+            (
+                json!({"selector": {}, "scrapeProtocols": ["PrometheusProto", "Bogus"], "endpoints": []}),
+                "spec.scrapeProtocols[1]",
+                "one of",
+            ),
         ];
+        // prometheus-operator accepts a monitor without endpoints and an endpoint without a port.
+        for valid in [json!({"selector": {}, "endpoints": []}), json!({"selector": {}, "endpoints": [{}]})] {
+            assert_eq!(validator.validate("ServiceMonitor", &monitor(valid.clone())), vec![], "{valid}");
+        }
         for (spec, path, message) in cases {
             let errors = validator.validate("ServiceMonitor", &monitor(spec.clone()));
             assert!(
