@@ -158,3 +158,53 @@ pub(crate) fn quantity_schema(_: &mut schemars::SchemaGenerator) -> schemars::Sc
         "description": "Smallest growth factor between native histogram buckets (Prometheus native_histogram_min_bucket_factor, e.g. \"1.1\"); Prometheus merges buckets until it holds.",
     })
 }
+
+/// A field a monitor sets that stackscope accepts but that changes nothing, with why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WithoutEffect {
+    /// Path from the object's root, e.g. `spec.scrapeClass`.
+    pub field: String,
+    pub reason: &'static str,
+}
+
+impl std::fmt::Display for WithoutEffect {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({})", self.field, self.reason)
+    }
+}
+
+impl super::monitor::ServiceMonitorSpec {
+    /// The fields set that have no effect in stackscope (accepted so prometheus-operator's
+    /// manifests port unchanged), listed in the monitor's status.
+    pub fn without_effect(&self) -> Vec<WithoutEffect> {
+        let mut found = Vec::new();
+        let mut push = |field: String, reason| found.push(WithoutEffect { field, reason });
+        if self.scrape_class.is_some() {
+            push(
+                "spec.scrapeClass".to_owned(),
+                "scrape classes belong to prometheus-operator's Prometheus resource; stackscope has none",
+            );
+        }
+        if self.selector_mechanism == Some(SelectorMechanism::RoleSelector) {
+            push(
+                "spec.selectorMechanism".to_owned(),
+                "stackscope selects the Services by relabeling, which keeps the same targets",
+            );
+        }
+        if self.service_discovery_role == Some(ServiceDiscoveryRole::Endpoints) {
+            push(
+                "spec.serviceDiscoveryRole".to_owned(),
+                "stackscope discovers the same targets through EndpointSlices",
+            );
+        }
+        for (index, endpoint) in self.endpoints.iter().enumerate() {
+            if endpoint.track_timestamps_staleness.is_some() && endpoint.honor_timestamps == Some(false) {
+                push(
+                    format!("spec.endpoints[{index}].trackTimestampsStaleness"),
+                    "Prometheus tracks the staleness of exposed timestamps only with honorTimestamps",
+                );
+            }
+        }
+        found
+    }
+}
