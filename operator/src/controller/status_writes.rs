@@ -150,7 +150,8 @@ mod tests {
     fn monitor() -> ServiceMonitor {
         let mut monitor = ServiceMonitor::new(
             "api",
-            serde_json::from_value(serde_json::json!({"selector": {}, "endpoints": [{"port": "http"}]})).expect("a valid spec"),
+            serde_json::from_value(serde_json::json!({"selector": {}, "endpoints": [{"port": "http"}]}))
+                .expect("a valid spec"),
         );
         monitor.metadata.namespace = Some("apps".to_owned());
         monitor.metadata.generation = Some(2);
