@@ -285,33 +285,6 @@ impl Scheme {
     }
 }
 
-/// TLS client settings of a scrape.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Default, JsonSchema)]
-#[serde(rename_all = "camelCase")]
-#[schemars(extend("x-kubernetes-validations" = [{"rule": "!(has(self.ca) && has(self.caFile))", "message": "ca and caFile are mutually exclusive"}, {"rule": "has(self.cert) == has(self.keySecret)", "message": "cert and keySecret must be set together"}]))]
-pub struct TlsConfig {
-    /// CA certificate to verify the target with.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ca: Option<SecretOrConfigMap>,
-    /// Client certificate presented to the target (with `keySecret`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cert: Option<SecretOrConfigMap>,
-    /// Secret key holding the client certificate's private key (with `cert`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub key_secret: Option<SecretKeyRef>,
-    /// Path of a CA file already present in the Prometheus container.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(min = 1, max = 4096), pattern(r"^/"))]
-    pub ca_file: Option<String>,
-    /// Server name to verify.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(min = 1, max = 253))]
-    pub server_name: Option<String>,
-    /// Skip certificate verification (not recommended).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub insecure_skip_verify: Option<bool>,
-}
-
 /// Basic auth credentials from Secret keys.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
@@ -401,4 +374,40 @@ fn int_or_string(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
         "nullable": true,
         "description": "Pod port (number or name) to scrape, when the Service port has no name.",
     })
+}
+
+impl ServiceMonitorSpec {
+    /// The fields set that have no effect in stackscope (accepted so prometheus-operator's
+    /// manifests port unchanged), listed in the monitor's status.
+    pub fn without_effect(&self) -> Vec<WithoutEffect> {
+        let mut found = Vec::new();
+        let mut push = |field: String, reason| found.push(WithoutEffect { field, reason });
+        if self.scrape_class.is_some() {
+            push(
+                "spec.scrapeClass".to_owned(),
+                "scrape classes belong to prometheus-operator's Prometheus resource; stackscope has none",
+            );
+        }
+        if self.selector_mechanism == Some(SelectorMechanism::RoleSelector) {
+            push(
+                "spec.selectorMechanism".to_owned(),
+                "stackscope selects the Services by relabeling, which keeps the same targets",
+            );
+        }
+        if self.service_discovery_role == Some(ServiceDiscoveryRole::Endpoints) {
+            push(
+                "spec.serviceDiscoveryRole".to_owned(),
+                "stackscope discovers the same targets through EndpointSlices",
+            );
+        }
+        for (index, endpoint) in self.endpoints.iter().enumerate() {
+            if endpoint.track_timestamps_staleness.is_some() && endpoint.honor_timestamps == Some(false) {
+                push(
+                    format!("spec.endpoints[{index}].trackTimestampsStaleness"),
+                    "Prometheus tracks the staleness of exposed timestamps only with honorTimestamps",
+                );
+            }
+        }
+        found
+    }
 }

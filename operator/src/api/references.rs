@@ -4,8 +4,8 @@
 //! is added here once (a test walks the schema to make sure none is missed).
 
 use super::common::{ConfigMapKeyRef, SecretKeyRef, SecretOrConfigMap};
-use super::monitor::{Endpoint, ServiceMonitorSpec, TlsConfig};
-use super::scrape::ProxyConfig;
+use super::monitor::{Endpoint, ServiceMonitorSpec};
+use super::scrape::{ProxyConfig, TlsConfig};
 
 /// The object a reference points into.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

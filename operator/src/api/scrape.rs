@@ -1,4 +1,5 @@
-//! The scrape settings of a ServiceMonitor that prometheus-operator added after its first API:
+//! The connection settings of a ServiceMonitor endpoint (TLS) and those prometheus-operator added
+//! after its first API:
 //! authorization, OAuth 2.0, proxies, discovery metadata, scrape protocols, native histograms and
 //! the per-scrape limits. Names and meaning are prometheus-operator's (`monitoring.coreos.com/v1`);
 //! each is rendered under Prometheus' own key, named on the field.
@@ -10,7 +11,33 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::common::{SecretKeyRef, SecretOrConfigMap};
-use super::monitor::TlsConfig;
+
+/// TLS client settings of a scrape.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Default, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[schemars(extend("x-kubernetes-validations" = [{"rule": "!(has(self.ca) && has(self.caFile))", "message": "ca and caFile are mutually exclusive"}, {"rule": "has(self.cert) == has(self.keySecret)", "message": "cert and keySecret must be set together"}]))]
+pub struct TlsConfig {
+    /// CA certificate to verify the target with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca: Option<SecretOrConfigMap>,
+    /// Client certificate presented to the target (with `keySecret`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cert: Option<SecretOrConfigMap>,
+    /// Secret key holding the client certificate's private key (with `cert`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_secret: Option<SecretKeyRef>,
+    /// Path of a CA file already present in the Prometheus container.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 4096), pattern(r"^/"))]
+    pub ca_file: Option<String>,
+    /// Server name to verify.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 253))]
+    pub server_name: Option<String>,
+    /// Skip certificate verification (not recommended).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub insecure_skip_verify: Option<bool>,
+}
 
 /// The `Authorization` header of every scrape (Prometheus `authorization`).
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Default, JsonSchema)]
@@ -170,41 +197,5 @@ pub struct WithoutEffect {
 impl std::fmt::Display for WithoutEffect {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{} ({})", self.field, self.reason)
-    }
-}
-
-impl super::monitor::ServiceMonitorSpec {
-    /// The fields set that have no effect in stackscope (accepted so prometheus-operator's
-    /// manifests port unchanged), listed in the monitor's status.
-    pub fn without_effect(&self) -> Vec<WithoutEffect> {
-        let mut found = Vec::new();
-        let mut push = |field: String, reason| found.push(WithoutEffect { field, reason });
-        if self.scrape_class.is_some() {
-            push(
-                "spec.scrapeClass".to_owned(),
-                "scrape classes belong to prometheus-operator's Prometheus resource; stackscope has none",
-            );
-        }
-        if self.selector_mechanism == Some(SelectorMechanism::RoleSelector) {
-            push(
-                "spec.selectorMechanism".to_owned(),
-                "stackscope selects the Services by relabeling, which keeps the same targets",
-            );
-        }
-        if self.service_discovery_role == Some(ServiceDiscoveryRole::Endpoints) {
-            push(
-                "spec.serviceDiscoveryRole".to_owned(),
-                "stackscope discovers the same targets through EndpointSlices",
-            );
-        }
-        for (index, endpoint) in self.endpoints.iter().enumerate() {
-            if endpoint.track_timestamps_staleness.is_some() && endpoint.honor_timestamps == Some(false) {
-                push(
-                    format!("spec.endpoints[{index}].trackTimestampsStaleness"),
-                    "Prometheus tracks the staleness of exposed timestamps only with honorTimestamps",
-                );
-            }
-        }
-        found
     }
 }
