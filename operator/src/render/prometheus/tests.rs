@@ -770,3 +770,26 @@ fn a_monitor_without_endpoints_renders_no_job() {
         .count();
     assert_eq!(monitor_jobs, 0);
 }
+
+#[test]
+fn a_dotted_monitor_name_makes_valid_job_names_and_rules() {
+    let stack = with_monitor(
+        "monitoring",
+        "api.v2",
+        json!({"selector": {}, "endpoints": [{"port": "http"}],
+               "slo": {"availability": 99.9, "latencyP95": "300ms", "errorRate": 1}}),
+    );
+    let config = parsed(&stack);
+    let job = job(&config, "serviceMonitor/monitoring/api.v2/0");
+    assert_eq!(job["kubernetes_sd_configs"][0]["namespaces"]["names"], json!(["monitoring"]));
+    // The whole stack renders, the SLO's rule group and `service` label taking the name as it is.
+    let objects = crate::render::render_stack(&stack).unwrap();
+    let groups: Vec<Value> = objects
+        .iter()
+        .filter(|rendered| rendered.object.types.as_ref().is_some_and(|types| types.kind == "ConfigMap"))
+        .flat_map(|rendered| rendered.object.data["data"].as_object().cloned().unwrap_or_default().into_values())
+        .filter_map(|text| serde_saphyr::from_str::<Value>(text.as_str()?).ok())
+        .flat_map(|file| file["groups"].as_array().cloned().unwrap_or_default())
+        .collect();
+    assert!(groups.iter().any(|group| group["name"] == "slo-api.v2"), "an SLO rule group for api.v2");
+}
