@@ -112,6 +112,8 @@ fn a_multi_document_file_converts_with_notes_and_warnings_and_the_output_validat
         "(document 3): v1 Service ingress-nginx/ingress-nginx-controller-metrics is not a monitoring.coreos.com/v1 ServiceMonitor; skipped",
         "(document 7): apps/v1 Deployment shop/payments is not a monitoring.coreos.com/v1 ServiceMonitor; skipped",
         "(document 8, item 2): ServiceMonitor argocd/argocd-server-metrics: spec.endpoints[0].relabelings[0].sourceLabels[0]: __meta_kubernetes_endpoint_node_name renamed to __meta_kubernetes_endpointslice_endpoint_node_name",
+        "(document 6): ServiceMonitor shop/payments: accepted without effect: spec.scrapeClass (scrape classes belong to prometheus-operator's Prometheus resource; stackscope has none)",
+        "(document 6): ServiceMonitor shop/payments: accepted without effect: spec.selectorMechanism (stackscope selects the Services by relabeling, which keeps the same targets)",
         "warning: ",
         "(document 6): ServiceMonitor shop/payments: spec.endpoints[0].tlsConfig.minVersion: not supported by stackscope; dropped",
         "converted 7 ServiceMonitor(s); 1 of them lost fields stackscope does not have (see the warnings)",
