@@ -483,12 +483,14 @@ async fn bad_monitors_are_quarantined_while_the_others_render() {
     if let Some(selector) = scenario.stack.spec.monitor_namespace_selector.as_mut() {
         selector.match_names.push(scenario.stack_namespace.clone());
     }
-    // A token from a Secret that does not exist yet.
+    // Credentials (prometheus-operator's `authorization`) from a Secret that does not exist yet.
     let mut needs_token = scenario.monitors[0].clone();
     needs_token.metadata.name = Some("needs-token".to_owned());
     needs_token.metadata.namespace = Some(scenario.stack_namespace.clone());
-    needs_token.spec.endpoints[0].bearer_token_secret =
-        Some(stackscope::api::SecretKeyRef::new("scrape-token", "token"));
+    needs_token.spec.endpoints[0].authorization = Some(stackscope::api::SafeAuthorization {
+        kind: Some("Bearer".to_owned()),
+        credentials: Some(stackscope::api::SecretKeyRef::new("scrape-token", "token")),
+    });
     // A Secret of another namespace than the stack's: never readable by the stack.
     let mut foreign = scenario.monitors[1].clone();
     foreign.metadata.name = Some("foreign-secret".to_owned());
@@ -528,7 +530,7 @@ async fn bad_monitors_are_quarantined_while_the_others_render() {
     let rejected: BTreeMap<&str, (&str, &str)> =
         status.rejected_monitors.iter().map(|r| (r.name.as_str(), (r.field.as_str(), r.reason.as_str()))).collect();
     let (field, reason) = rejected["needs-token"];
-    assert_eq!(field, "spec.endpoints[0].bearerTokenSecret");
+    assert_eq!(field, "spec.endpoints[0].authorization.credentials");
     assert!(reason.contains("scrape-token") && reason.contains("does not exist"), "{reason}");
     let (field, reason) = rejected["foreign-secret"];
     assert_eq!(field, "spec.endpoints[0].bearerTokenSecret");
