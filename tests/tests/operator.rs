@@ -491,6 +491,8 @@ async fn bad_monitors_are_quarantined_while_the_others_render() {
         kind: Some("Bearer".to_owned()),
         credentials: Some(stackscope::api::SecretKeyRef::new("scrape-token", "token")),
     });
+    // prometheus-operator's scrape class: accepted, and said to have no effect once rendered.
+    needs_token.spec.scrape_class = Some("istio-mtls".to_owned());
     // A Secret of another namespace than the stack's: never readable by the stack.
     let mut foreign = scenario.monitors[1].clone();
     foreign.metadata.name = Some("foreign-secret".to_owned());
@@ -603,6 +605,18 @@ async fn bad_monitors_are_quarantined_while_the_others_render() {
             stack.status.as_ref().is_some_and(|s| s.accepted_monitors.iter().any(|m| m.name == "needs-token"))
         })
         .await;
+    let message = wait_for("needs-token's own Accepted=True", TIMEOUT, || async {
+        let monitor = monitors.get("needs-token").await.ok()?;
+        monitor
+            .status?
+            .conditions
+            .into_iter()
+            .find(|c| c.condition_type == "Accepted" && c.status == "True")
+            .map(|c| c.message)
+    })
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert!(message.contains("accepted without effect: spec.scrapeClass (scrape classes belong to"), "{message}");
     // Renaming the Service port makes the wrong-port monitor valid (the Service watch triggers it).
     let mut renamed = service.clone();
     if let Some(ports) = renamed.spec.as_mut().and_then(|spec| spec.ports.as_mut()) {
