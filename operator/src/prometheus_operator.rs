@@ -114,7 +114,26 @@ impl Converter {
 
     fn spec(&mut self, spec: &Map<String, Value>) -> Map<String, Value> {
         self.object(spec, "spec", |this, key, value, path| match key {
-            "jobLabel" | "targetLabels" | "podTargetLabels" | "sampleLimit" | "targetLimit" => non_empty(value),
+            "jobLabel"
+            | "targetLabels"
+            | "podTargetLabels"
+            | "sampleLimit"
+            | "targetLimit"
+            | "labelLimit"
+            | "labelNameLengthLimit"
+            | "labelValueLengthLimit"
+            | "bodySizeLimit"
+            | "keepDroppedTargets"
+            | "scrapeProtocols"
+            | "fallbackScrapeProtocol"
+            | "nativeHistogramBucketLimit"
+            | "attachMetadata"
+            | "scrapeClass"
+            | "selectorMechanism" => non_empty(value),
+            "scrapeClassicHistograms" | "convertClassicHistogramsToNHCB" => Some(value.clone()),
+            // A quantity; a YAML float (`1.1`) is the same number written as a string.
+            "nativeHistogramMinBucketFactor" if value.is_f64() => Some(json!(value.to_string())),
+            "nativeHistogramMinBucketFactor" => non_empty(value),
             "selector" => Some(value.clone()),
             "namespaceSelector" => {
                 let any = value.get("any").and_then(Value::as_bool).unwrap_or(false);
@@ -142,14 +161,11 @@ impl Converter {
                     })
                     .unwrap_or_default(),
             )),
-            // stackscope selects Services with prometheus-operator's relabelings and discovers
-            // targets through EndpointSlices; these two values mean what it does anyway.
-            "selectorMechanism" if value.as_str() == Some("RelabelConfig") => None,
-            "serviceDiscoveryRole" if value.as_str() == Some("EndpointSlice") => None,
             "serviceDiscoveryRole" if value.as_str() == Some("Endpoints") => {
                 this.note(path, "stackscope discovers targets through EndpointSlices (the same targets)".to_owned());
-                None
+                Some(value.clone())
             }
+            "serviceDiscoveryRole" => non_empty(value),
             _ => {
                 this.drop_field(path, value);
                 None
@@ -161,8 +177,26 @@ impl Converter {
         let Some(source) = endpoint.as_object() else { return endpoint.clone() };
         let has_port = source.get("port").is_some_and(|port| !is_empty(port));
         let converted = self.object(source, path, |this, key, value, field| match key {
-            "port" | "path" | "params" => non_empty(value),
-            "honorLabels" | "honorTimestamps" | "followRedirects" => Some(value.clone()),
+            "port" | "path" | "params" | "bearerTokenFile" | "proxyUrl" | "noProxy" => non_empty(value),
+            "honorLabels"
+            | "honorTimestamps"
+            | "followRedirects"
+            | "enableHttp2"
+            | "filterRunning"
+            | "trackTimestampsStaleness"
+            | "proxyFromEnvironment" => Some(value.clone()),
+            "authorization" => {
+                let auth = value.as_object().cloned().unwrap_or_default();
+                let converted = this.object(&auth, field, |this, key, value, path| match key {
+                    "type" => non_empty(value),
+                    "credentials" => this.secret_key(value, path),
+                    _ => {
+                        this.drop_field(path, value);
+                        None
+                    }
+                });
+                Some(Value::Object(converted))
+            }
             "targetPort" if has_port => {
                 this.note(
                     field,
@@ -206,21 +240,24 @@ impl Converter {
         Value::Object(converted)
     }
 
+    /// A `{secret}` or `{configMap}` key reference (a TLS CA or certificate).
+    fn secret_or_config_map(&mut self, value: &Value, path: &str) -> Option<Value> {
+        let reference = value.as_object().cloned().unwrap_or_default();
+        let converted = self.object(&reference, path, |this, key, value, field| match key {
+            "secret" => this.secret_key(value, field),
+            "configMap" => this.key_reference(value, field),
+            _ => {
+                this.drop_field(field, value);
+                None
+            }
+        });
+        (!converted.is_empty()).then_some(Value::Object(converted))
+    }
+
     fn tls(&mut self, tls: &Value, path: &str) -> Map<String, Value> {
         let source = tls.as_object().cloned().unwrap_or_default();
         self.object(&source, path, |this, key, value, field| match key {
-            "ca" | "cert" => {
-                let reference = value.as_object().cloned().unwrap_or_default();
-                let converted = this.object(&reference, field, |this, key, value, path| match key {
-                    "secret" => this.secret_key(value, path),
-                    "configMap" => this.key_reference(value, path),
-                    _ => {
-                        this.drop_field(path, value);
-                        None
-                    }
-                });
-                (!converted.is_empty()).then_some(Value::Object(converted))
-            }
+            "ca" | "cert" => this.secret_or_config_map(value, field),
             "keySecret" => this.secret_key(value, field),
             "caFile" | "serverName" => non_empty(value),
             "insecureSkipVerify" => Some(value.clone()),
@@ -539,19 +576,8 @@ mod tests {
     fn fields_stackscope_lacks_are_dropped_and_named() {
         let conversion = convert(&source(json!({
             "selector": {},
-            "attachMetadata": {"node": true},
-            "scrapeProtocols": ["OpenMetricsText1.0.0"],
-            "keepDroppedTargets": 10,
-            "labelLimit": 30,
-            "scrapeClass": "istio-mtls",
-            "selectorMechanism": "RoleSelector",
             "endpoints": [{
                 "port": "http",
-                "authorization": {"type": "Bearer", "credentials": {"name": "tok", "key": "t"}},
-                "oauth2": {"clientId": {"secret": {"name": "o", "key": "id"}}, "clientSecret": {"name": "o", "key": "s"}, "tokenUrl": "https://idp/token"},
-                "proxyUrl": "http://proxy:3128",
-                "bearerTokenFile": "/var/run/secrets/token",
-                "enableHttp2": false,
                 "tlsConfig": {"certFile": "/c", "keyFile": "/k", "minVersion": "TLS12"},
                 "bearerTokenSecret": {"name": "tok", "key": "t", "optional": true},
                 "relabelings": [{"action": "keep", "sourceLabels": ["__meta_kubernetes_service_label_app"], "regex": "api", "unknownKnob": 1}]
@@ -560,29 +586,90 @@ mod tests {
         assert_eq!(
             paths(&conversion.dropped),
             [
-                "spec.attachMetadata",
-                "spec.endpoints[0].authorization",
-                "spec.endpoints[0].bearerTokenFile",
                 "spec.endpoints[0].bearerTokenSecret.optional",
-                "spec.endpoints[0].enableHttp2",
-                "spec.endpoints[0].oauth2",
-                "spec.endpoints[0].proxyUrl",
                 "spec.endpoints[0].relabelings[0].unknownKnob",
                 "spec.endpoints[0].tlsConfig.certFile",
                 "spec.endpoints[0].tlsConfig.keyFile",
                 "spec.endpoints[0].tlsConfig.minVersion",
-                "spec.keepDroppedTargets",
-                "spec.labelLimit",
-                "spec.scrapeClass",
-                "spec.scrapeProtocols",
-                "spec.selectorMechanism",
             ]
         );
         let endpoint = &conversion.converted["spec"]["endpoints"][0];
         assert_eq!(endpoint["bearerTokenSecret"], json!({"name": "tok", "key": "t"}));
-        assert_eq!(endpoint.get("oauth2"), None);
         assert_eq!(endpoint.get("tlsConfig"), Some(&json!({})));
         assert!(check(&SchemaValidator::new(), &conversion).is_ok(), "what is left is a valid monitor");
+    }
+
+    /// Every field prometheus-operator added after its first API (v0.85), as a manifest sets them.
+    fn newer_fields() -> Value {
+        json!({
+            "selector": {"matchLabels": {"app": "api"}},
+            "attachMetadata": {"node": true},
+            "selectorMechanism": "RoleSelector",
+            "serviceDiscoveryRole": "EndpointSlice",
+            "scrapeProtocols": ["PrometheusProto", "OpenMetricsText1.0.0", "PrometheusText0.0.4"],
+            "fallbackScrapeProtocol": "PrometheusText1.0.0",
+            "scrapeClassicHistograms": true,
+            "nativeHistogramBucketLimit": 160,
+            "nativeHistogramMinBucketFactor": "1.1",
+            "convertClassicHistogramsToNHCB": false,
+            "bodySizeLimit": "10MiB",
+            "labelLimit": 40, "labelNameLengthLimit": 128, "labelValueLengthLimit": 2048,
+            "keepDroppedTargets": 10,
+            "scrapeClass": "istio-mtls",
+            "endpoints": [
+                {"port": "http", "authorization": {"type": "Bearer", "credentials": {"name": "tok", "key": "t"}},
+                 "proxyUrl": "http://proxy:3128", "noProxy": "10.0.0.0/8,.svc",
+                 "enableHttp2": false, "filterRunning": false, "honorTimestamps": true, "trackTimestampsStaleness": true},
+                {"targetPort": "metrics", "bearerTokenFile": "/var/run/secrets/kubernetes.io/serviceaccount/token",
+                 "proxyFromEnvironment": true},
+                {"path": "/federate"}
+            ]
+        })
+    }
+
+    #[test]
+    fn every_newer_field_is_carried_over_unchanged() {
+        let spec = newer_fields();
+        let conversion = convert(&source(spec.clone()));
+        assert_eq!(conversion.dropped, vec![], "nothing is lost");
+        assert_eq!(conversion.notes, vec![]);
+        assert_eq!(conversion.converted["spec"], spec);
+        let monitor = check(&SchemaValidator::new(), &conversion).unwrap();
+        assert_eq!(
+            monitor.spec.endpoints[1].bearer_token_file.as_deref(),
+            Some("/var/run/secrets/kubernetes.io/serviceaccount/token")
+        );
+        assert_eq!(monitor.spec.scrape_class.as_deref(), Some("istio-mtls"));
+        // A quantity written as a YAML float is the same number.
+        let mut float = newer_fields();
+        float["nativeHistogramMinBucketFactor"] = json!(1.1);
+        assert_eq!(convert(&source(float)).converted["spec"]["nativeHistogramMinBucketFactor"], "1.1");
+        // A monitor without endpoints converts too.
+        let empty = convert(&source(json!({"selector": {}})));
+        assert!(check(&SchemaValidator::new(), &empty).is_ok());
+    }
+
+    /// stackscope's API has them, but Prometheus reads the OAuth 2.0 client id and CONNECT
+    /// headers only inline, and stackscope writes no Secret value into its ConfigMap: a
+    /// stackscope monitor setting them is refused, a converted one loses them with a warning.
+    #[test]
+    fn oauth2_and_proxy_connect_headers_are_dropped_and_named() {
+        let conversion = convert(&source(json!({
+            "selector": {},
+            "endpoints": [{
+                "port": "http",
+                "oauth2": {"clientId": {"configMap": {"name": "o", "key": "id"}}, "clientSecret": {"name": "o", "key": "s"},
+                           "tokenUrl": "https://idp.example/token"},
+                "proxyUrl": "http://proxy:3128",
+                "proxyConnectHeader": {"Proxy-Authorization": [{"name": "proxy", "key": "auth"}]}
+            }]
+        })));
+        assert_eq!(paths(&conversion.dropped), ["spec.endpoints[0].oauth2", "spec.endpoints[0].proxyConnectHeader"]);
+        assert_eq!(
+            conversion.converted["spec"]["endpoints"][0],
+            json!({"port": "http", "proxyUrl": "http://proxy:3128"})
+        );
+        assert!(check(&SchemaValidator::new(), &conversion).is_ok());
     }
 
     #[test]
@@ -636,7 +723,7 @@ mod tests {
         let problems = check(&SchemaValidator::new(), &only_regex).unwrap_err();
         assert!(problems[0].path.starts_with("spec.endpoints[0].relabelings[0]"), "{problems:?}");
         let no_endpoints = convert(&source(json!({"selector": {}, "endpoints": []})));
-        assert_eq!(check(&SchemaValidator::new(), &no_endpoints).unwrap_err()[0].path, "spec.endpoints");
+        assert!(check(&SchemaValidator::new(), &no_endpoints).is_ok(), "a monitor without endpoints is valid");
     }
 
     #[test]

@@ -53,6 +53,9 @@ impl SchemaValidator {
             return vec![FieldError { path: "kind".to_owned(), message: format!("unknown kind {kind:?}") }];
         };
         let mut errors = Vec::new();
+        if let Some(metadata) = object.get("metadata") {
+            check_metadata(kind, metadata, &mut errors);
+        }
         self.walk(&schema.openapi, object, "", &mut errors);
         // CEL rules assume a structurally valid object, as on the API server.
         if errors.is_empty()
@@ -171,7 +174,7 @@ impl SchemaValidator {
             } else if let Some(value_schema) = additional.filter(|additional| additional.is_object()) {
                 self.walk(value_schema, field, &field_path, errors);
             } else if path.is_empty() && name == "metadata" {
-                check_metadata(field, errors);
+                // Checked by `validate`, which knows the kind.
             } else if path.is_empty() && (name == "apiVersion" || name == "kind") {
                 // Checked by the manifest reader before the schema is chosen.
             } else if !preserve_unknown && (properties.is_some() || additional.is_some()) {
@@ -231,7 +234,10 @@ fn prune_nulls(schema: &Value, value: &mut Value) {
     }
 }
 
-fn check_metadata(metadata: &Value, errors: &mut Vec<FieldError>) {
+/// The metadata's labels and names as the API server checks them. Namespaces and stacks (whose
+/// name prefixes the objects they render) are DNS-1123 labels; a ServiceMonitor's name is a
+/// subdomain, as for prometheus-operator's (`api.v2`).
+fn check_metadata(kind: &str, metadata: &Value, errors: &mut Vec<FieldError>) {
     let Some(fields) = metadata.as_object() else {
         errors.push(FieldError { path: "metadata".to_owned(), message: "must be an object".to_owned() });
         return;
@@ -251,11 +257,19 @@ fn check_metadata(metadata: &Value, errors: &mut Vec<FieldError>) {
         }
     }
     for key in ["name", "namespace"] {
+        let subdomain = key == "name" && kind == "ServiceMonitor";
         match fields.get(key) {
             None if key == "name" => errors
                 .push(FieldError { path: "metadata.name".to_owned(), message: "required field is missing".to_owned() }),
             None => {}
-            Some(Value::String(text)) if crate::validate::names::is_dns_label(text) => {}
+            Some(Value::String(text)) if subdomain && crate::validate::names::is_dns_subdomain(text) => {}
+            Some(Value::String(text)) if !subdomain && crate::validate::names::is_dns_label(text) => {}
+            Some(other) if subdomain => errors.push(FieldError {
+                path: format!("metadata.{key}"),
+                message: format!(
+                    "invalid value {other}: must be a DNS-1123 subdomain (lower case, digits, '-', '.', at most 253)"
+                ),
+            }),
             Some(other) => errors.push(FieldError {
                 path: format!("metadata.{key}"),
                 message: format!(
@@ -351,6 +365,30 @@ mod tests {
     }
 
     #[test]
+    fn a_monitor_may_have_a_dotted_name_a_stack_may_not() {
+        let validator = SchemaValidator::new();
+        let named = |kind: &str, name: &str| {
+            let mut object = monitor(json!({"selector": {}, "endpoints": []}));
+            object["kind"] = json!(kind);
+            object["metadata"]["name"] = json!(name);
+            if kind == "ObservabilityStack" {
+                object["spec"] = json!({});
+            }
+            validator.validate(kind, &object)
+        };
+        assert_eq!(named("ServiceMonitor", "api.v2"), vec![]);
+        let bad = named("ServiceMonitor", "api..v2");
+        assert_eq!(bad[0].path, "metadata.name");
+        assert!(bad[0].message.contains("DNS-1123 subdomain"), "{}", bad[0].message);
+        let stack = named("ObservabilityStack", "shop.v2");
+        assert_eq!(stack[0].path, "metadata.name");
+        assert!(stack[0].message.contains("DNS-1123 label"), "{}", stack[0].message);
+        let mut namespace = monitor(json!({"selector": {}, "endpoints": []}));
+        namespace["metadata"]["namespace"] = json!("apps.v2");
+        assert_eq!(validator.validate("ServiceMonitor", &namespace)[0].path, "metadata.namespace");
+    }
+
+    #[test]
     fn a_valid_monitor_passes() {
         let validator = SchemaValidator::new();
         let object = monitor(
@@ -363,7 +401,11 @@ mod tests {
     fn structural_and_cel_rules_name_the_field() {
         let validator = SchemaValidator::new();
         let cases = [
-            (json!({"selector": {}, "endpoints": []}), "spec.endpoints", "at least 1"),
+            (
+                json!({"selector": {}, "endpoints": [{"port": "http", "targetPort": 8080}]}),
+                "spec.endpoints[0]",
+                "at most one of port",
+            ),
             (
                 json!({"selector": {}, "endpoints": [{"port": "http", "interval": "5 minutes"}]}),
                 "spec.endpoints[0].interval",
@@ -389,8 +431,31 @@ mod tests {
                 "spec.endpoints[0].relabelings[0]",
                 "modulus",
             ),
-            (json!({"selector": {}, "endpoints": [{}]}), "spec.endpoints[0]", "exactly one of port"),
+            (
+                json!({"selector": {}, "endpoints": [{"bearerTokenFile": "/t", "authorization": {"type": "Bearer"}}]}),
+                "spec.endpoints[0]",
+                "mutually exclusive",
+            ),
+            (
+                json!({"selector": {}, "endpoints": [{"proxyUrl": "http://proxy:3128", "proxyFromEnvironment": true}]}),
+                "spec.endpoints[0]",
+                "proxyUrl and proxyFromEnvironment",
+            ),
+            (
+                json!({"selector": {}, "endpoints": [{"port": "http", "proxyUrl": "proxy:3128"}]}),
+                "spec.endpoints[0].proxyUrl",
+                "must match",
+            ),
+            (
+                json!({"selector": {}, "scrapeProtocols": ["PrometheusProto", "Bogus"], "endpoints": []}),
+                "spec.scrapeProtocols[1]",
+                "one of",
+            ),
         ];
+        // prometheus-operator accepts a monitor without endpoints and an endpoint without a port.
+        for valid in [json!({"selector": {}, "endpoints": []}), json!({"selector": {}, "endpoints": [{}]})] {
+            assert_eq!(validator.validate("ServiceMonitor", &monitor(valid.clone())), vec![], "{valid}");
+        }
         for (spec, path, message) in cases {
             let errors = validator.validate("ServiceMonitor", &monitor(spec.clone()));
             assert!(

@@ -89,13 +89,18 @@ fn bad_inputs() -> Vec<(&'static str, String, Vec<&'static str>)> {
             vec!["spec.endpoints[0].relabelings[0].targetLabel", "not a valid Prometheus label name"],
         ),
         ("bad scheme", endpoint("      scheme: ftp\n"), vec!["spec.endpoints[0].scheme", "must be one of"]),
-        ("no endpoints", monitor("  selector: {}\n  endpoints: []\n"), vec!["spec.endpoints", "at least 1"]),
+        ("no proxy without a proxy", endpoint("      noProxy: .svc\n"), vec!["spec.endpoints[0].noProxy", "needs proxyUrl"]),
+        (
+            "two authorizations",
+            endpoint("      bearerTokenFile: /t\n      authorization: {credentials: {name: t, key: t}}\n"),
+            vec!["spec.endpoints[0]", "mutually exclusive"],
+        ),
         (
             "missing selector",
             monitor("  endpoints: [{port: http}]\n"),
             vec!["spec.selector", "required field is missing"],
         ),
-        ("port and targetPort", endpoint("      targetPort: 8080\n"), vec!["exactly one of port"]),
+        ("port and targetPort", endpoint("      targetPort: 8080\n"), vec!["at most one of port"]),
         (
             "availability over 100",
             monitor(

@@ -450,6 +450,32 @@ fn monitor_auth(documents: &mut Documents) -> Result<(), String> {
             ]
         }
     }));
+    // prometheus-operator's newer fields, under a dotted name: promtool judges their keys.
+    documents.monitors.push(json!({
+        "apiVersion": "stackscope.dev/v1alpha1",
+        "kind": "ServiceMonitor",
+        "metadata": metadata("ledger.v2"),
+        "spec": {
+            "selector": {"matchLabels": {"app": "ledger"}},
+            "attachMetadata": {"node": true},
+            "scrapeProtocols": ["PrometheusProto", "OpenMetricsText1.0.0"],
+            "fallbackScrapeProtocol": "PrometheusText0.0.4",
+            "scrapeClassicHistograms": true,
+            "nativeHistogramBucketLimit": 160,
+            "nativeHistogramMinBucketFactor": "1.1",
+            "convertClassicHistogramsToNHCB": true,
+            "bodySizeLimit": "10MiB",
+            "labelLimit": 40, "labelNameLengthLimit": 128, "labelValueLengthLimit": 2048,
+            "keepDroppedTargets": 25,
+            "scrapeClass": "istio-mtls",
+            "endpoints": [
+                {"port": "http", "authorization": {"type": "Token", "credentials": {"name": "ledger-token", "key": "token"}},
+                 "proxyUrl": "http://egress-proxy.observability.svc:3128", "noProxy": "10.0.0.0/8,.svc",
+                 "enableHttp2": false, "filterRunning": false, "honorTimestamps": true, "trackTimestampsStaleness": true},
+                {"proxyFromEnvironment": true}
+            ]
+        }
+    }));
     documents.monitors.push(json!({
         "apiVersion": "stackscope.dev/v1alpha1",
         "kind": "ServiceMonitor",

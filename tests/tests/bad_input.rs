@@ -93,8 +93,11 @@ fn cases() -> Vec<Case> {
             json!("1m"),
             &["scrapeTimeout must not exceed interval"],
         ),
-        monitor("port and targetPort", endpoint("targetPort"), json!(8080), &["exactly one of port"]),
-        monitor("no endpoints", "/spec/endpoints", json!([]), &["spec.endpoints"]),
+        monitor("port and targetPort", endpoint("targetPort"), json!(8080), &["at most one of port"]),
+        // An empty endpoint list is valid (prometheus-operator's too); a proxy exception without
+        // a proxy is what Prometheus refuses, and only the semantic checks see it.
+        monitor("noProxy without proxyUrl", endpoint("noProxy"), json!(".svc"), &["spec.endpoints[0].noProxy"]),
+        monitor("proxyUrl without scheme", endpoint("proxyUrl"), json!("proxy:3128"), &["spec.endpoints[0].proxyUrl"]),
         monitor("endpoints as a string", "/spec/endpoints", json!("http"), &["spec.endpoints"]),
         monitor("endpoint as a number", "/spec/endpoints/0", json!(42), &["spec.endpoints[0]"]),
         monitor("honorLabels as a string", endpoint("honorLabels"), json!("yes"), &["spec.endpoints[0].honorLabels"]),

@@ -294,7 +294,7 @@ fn invalid_manifests() -> Vec<Invalid> {
             what: "both port and targetPort (CEL)",
             kind: "ServiceMonitor",
             spec: "  endpoints:\n  - {port: http, targetPort: 8080}\n",
-            expected: &["spec.endpoints[0]", "set exactly one of port (a Service port name) or targetPort"],
+            expected: &["spec.endpoints[0]", "set at most one of port (a Service port name) or targetPort"],
         },
         Invalid {
             what: "email recipients without a server (CEL)",
@@ -321,10 +321,13 @@ fn invalid_manifests() -> Vec<Invalid> {
             expected: &["spec.probes.liveness.timeoutSeconds", "timeoutSeconds must not exceed periodSeconds"],
         },
         Invalid {
-            what: "no endpoints",
+            what: "two authorizations (CEL)",
             kind: "ServiceMonitor",
-            spec: "  jobLabel: app\n",
-            expected: &["spec.endpoints", "Required value"],
+            spec: "  endpoints:\n  - {port: http, bearerTokenFile: /t, authorization: {type: Bearer}}\n",
+            expected: &[
+                "spec.endpoints[0]",
+                "bearerTokenSecret, bearerTokenFile, basicAuth, authorization and oauth2 are mutually exclusive",
+            ],
         },
         Invalid {
             what: "a Secret name that is no object name",

@@ -498,12 +498,16 @@ async fn bad_monitors_are_quarantined_while_the_others_render() {
     if let Some(selector) = scenario.stack.spec.monitor_namespace_selector.as_mut() {
         selector.match_names.push(scenario.stack_namespace.clone());
     }
-    // A token from a Secret that does not exist yet.
+    // Credentials (prometheus-operator's `authorization`) from a Secret that does not exist yet.
     let mut needs_token = scenario.monitors[0].clone();
     needs_token.metadata.name = Some("needs-token".to_owned());
     needs_token.metadata.namespace = Some(scenario.stack_namespace.clone());
-    needs_token.spec.endpoints[0].bearer_token_secret =
-        Some(stackscope::api::SecretKeyRef::new("scrape-token", "token"));
+    needs_token.spec.endpoints[0].authorization = Some(stackscope::api::SafeAuthorization {
+        kind: Some("Bearer".to_owned()),
+        credentials: Some(stackscope::api::SecretKeyRef::new("scrape-token", "token")),
+    });
+    // prometheus-operator's scrape class: accepted, and said to have no effect once rendered.
+    needs_token.spec.scrape_class = Some("istio-mtls".to_owned());
     // A Secret of another namespace than the stack's: never readable by the stack.
     let mut foreign = scenario.monitors[1].clone();
     foreign.metadata.name = Some("foreign-secret".to_owned());
@@ -543,7 +547,7 @@ async fn bad_monitors_are_quarantined_while_the_others_render() {
     let rejected: BTreeMap<&str, (&str, &str)> =
         status.rejected_monitors.iter().map(|r| (r.name.as_str(), (r.field.as_str(), r.reason.as_str()))).collect();
     let (field, reason) = rejected["needs-token"];
-    assert_eq!(field, "spec.endpoints[0].bearerTokenSecret");
+    assert_eq!(field, "spec.endpoints[0].authorization.credentials");
     assert!(reason.contains("scrape-token") && reason.contains("does not exist"), "{reason}");
     let (field, reason) = rejected["foreign-secret"];
     assert_eq!(field, "spec.endpoints[0].bearerTokenSecret");
@@ -616,6 +620,18 @@ async fn bad_monitors_are_quarantined_while_the_others_render() {
             stack.status.as_ref().is_some_and(|s| s.accepted_monitors.iter().any(|m| m.name == "needs-token"))
         })
         .await;
+    let message = wait_for("needs-token's own Accepted=True", TIMEOUT, || async {
+        let monitor = monitors.get("needs-token").await.ok()?;
+        monitor
+            .status?
+            .conditions
+            .into_iter()
+            .find(|c| c.condition_type == "Accepted" && c.status == "True")
+            .map(|c| c.message)
+    })
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert!(message.contains("accepted without effect: spec.scrapeClass (scrape classes belong to"), "{message}");
     // Renaming the Service port makes the wrong-port monitor valid (the Service watch triggers it).
     let mut renamed = service.clone();
     if let Some(ports) = renamed.spec.as_mut().and_then(|spec| spec.ports.as_mut()) {

@@ -9,12 +9,14 @@ pub mod common;
 pub mod defaults;
 pub mod monitor;
 pub mod references;
+pub mod scrape;
 pub mod stack;
 pub mod status;
 
 pub use common::*;
 pub use monitor::*;
 pub use references::{Reference, Referenced};
+pub use scrape::*;
 pub use stack::*;
 pub use status::*;
 

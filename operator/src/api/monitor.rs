@@ -9,6 +9,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::common::*;
+use super::scrape::*;
 use super::stack::HttpProbe;
 use super::status::ServiceMonitorStatus;
 
@@ -44,8 +45,10 @@ pub struct ServiceMonitorSpec {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 64))]
     pub pod_target_labels: Vec<String>,
-    /// Endpoints of the selected Services to scrape.
-    #[schemars(length(min = 1, max = 64))]
+    /// Endpoints of the selected Services to scrape. A monitor without endpoints is valid and
+    /// scrapes nothing (its status says so), as in prometheus-operator.
+    #[serde(default)]
+    #[schemars(length(max = 64))]
     pub endpoints: Vec<Endpoint>,
     /// Services to monitor, by label.
     pub selector: LabelSelector,
@@ -60,6 +63,67 @@ pub struct ServiceMonitorSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(max = 1_000_000))]
     pub target_limit: Option<u64>,
+    /// Per-scrape limit on the number of labels of a sample (Prometheus `label_limit`; 0: none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label_limit: Option<u64>,
+    /// Per-scrape limit on the length of a label name (`label_name_length_limit`; 0: none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label_name_length_limit: Option<u64>,
+    /// Per-scrape limit on the length of a label value (`label_value_length_limit`; 0: none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label_value_length_limit: Option<u64>,
+    /// Largest uncompressed response body accepted, e.g. `10MiB` (`body_size_limit`; 0: none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 32), pattern(r"(^0|([0-9]*[.])?[0-9]+((K|M|G|T|E|P)i?)?B)$"))]
+    pub body_size_limit: Option<String>,
+    /// Targets dropped by relabeling that Prometheus keeps in memory for its targets page
+    /// (`keep_dropped_targets`; 0: all).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keep_dropped_targets: Option<u64>,
+    /// Formats asked for, in order of preference (`scrape_protocols`; default Prometheus').
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 5), extend("x-kubernetes-list-type" = "set"))]
+    pub scrape_protocols: Vec<ScrapeProtocol>,
+    /// Format a response is parsed as when its Content-Type is missing or unknown
+    /// (`fallback_scrape_protocol`); without it such a scrape fails.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fallback_scrape_protocol: Option<ScrapeProtocol>,
+    /// Also ingest the classic buckets of histograms exposed in both forms
+    /// (`always_scrape_classic_histograms`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scrape_classic_histograms: Option<bool>,
+    /// Most buckets a native histogram keeps; more are merged (`native_histogram_bucket_limit`;
+    /// 0: no limit).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub native_histogram_bucket_limit: Option<u64>,
+    /// Smallest growth factor between native histogram buckets, e.g. `"1.1"`
+    /// (`native_histogram_min_bucket_factor`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "quantity_schema")]
+    pub native_histogram_min_bucket_factor: Option<IntOrString>,
+    /// Store classic histograms as native histograms with custom buckets
+    /// (`convert_classic_histograms_to_nhcb`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "convertClassicHistogramsToNHCB")]
+    pub convert_classic_histograms_to_nhcb: Option<bool>,
+    /// Metadata added to the discovered labels (`attach_metadata`): `node: true` adds the labels
+    /// of the target's node.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attach_metadata: Option<AttachMetadata>,
+    /// prometheus-operator's way of selecting the Services. Accepted for compatibility;
+    /// `RoleSelector` selects the same targets and is reported as having no effect.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub selector_mechanism: Option<SelectorMechanism>,
+    /// prometheus-operator's discovery role. Accepted for compatibility; stackscope always
+    /// discovers through EndpointSlices (the same targets), so `Endpoints` is reported as having
+    /// no effect.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_discovery_role: Option<ServiceDiscoveryRole>,
+    /// A scrape class of prometheus-operator's Prometheus resource. stackscope has no scrape
+    /// classes: accepted so manifests port unchanged, reported in the status as having no effect.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 253))]
+    pub scrape_class: Option<String>,
     /// Service level objective of the monitored service.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slo: Option<ServiceSlo>,
@@ -122,10 +186,11 @@ pub struct DurationHistogram {
 /// One scraped port of the selected Services.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default, JsonSchema)]
 #[serde(rename_all = "camelCase")]
-#[schemars(extend("x-kubernetes-validations" = [{"rule": "has(self.port) != has(self.targetPort)", "message": "set exactly one of port (a Service port name) or targetPort"}, {"rule": "!has(self.interval) || !has(self.scrapeTimeout) || duration(self.scrapeTimeout) <= duration(self.interval)", "message": "scrapeTimeout must not exceed interval", "fieldPath": ".scrapeTimeout"}, {"rule": "!has(self.bearerTokenSecret) || !has(self.basicAuth)", "message": "bearerTokenSecret and basicAuth are mutually exclusive"}]))]
+#[schemars(extend("x-kubernetes-validations" = [{"rule": "!(has(self.port) && has(self.targetPort))", "message": "set at most one of port (a Service port name) or targetPort"}, {"rule": "!has(self.interval) || !has(self.scrapeTimeout) || duration(self.scrapeTimeout) <= duration(self.interval)", "message": "scrapeTimeout must not exceed interval", "fieldPath": ".scrapeTimeout"}, {"rule": "[has(self.bearerTokenSecret), has(self.bearerTokenFile), has(self.basicAuth), has(self.authorization), has(self.oauth2)].filter(x, x).size() <= 1", "message": "bearerTokenSecret, bearerTokenFile, basicAuth, authorization and oauth2 are mutually exclusive"}, {"rule": "!has(self.proxyUrl) || !has(self.proxyFromEnvironment) || !self.proxyFromEnvironment", "message": "proxyUrl and proxyFromEnvironment are mutually exclusive"}]))]
 pub struct Endpoint {
-    /// Name of the Service port to scrape (`spec.ports[].name` of the selected Services). Set
-    /// exactly one of `port` or `targetPort`.
+    /// Name of the Service port to scrape (`spec.ports[].name` of the selected Services). Set at
+    /// most one of `port` or `targetPort`; with neither, every port of the selected Services'
+    /// endpoints is scraped, as prometheus-operator does.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 63))]
     pub port: Option<String>,
@@ -158,6 +223,31 @@ pub struct Endpoint {
     /// Basic auth credentials read from Secret keys.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub basic_auth: Option<BasicAuth>,
+    /// Bearer token read from a file inside the Prometheus container (Prometheus
+    /// `authorization.credentials_file`). Deprecated by prometheus-operator in favour of
+    /// `authorization`, still widely used (e.g. the service-account token).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 4096), pattern(r"^/"))]
+    pub bearer_token_file: Option<String>,
+    /// The `Authorization` header: a scheme and credentials from a Secret key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authorization: Option<SafeAuthorization>,
+    /// OAuth 2.0 client credentials.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oauth2: Option<OAuth2>,
+    /// The proxy scrapes go through.
+    #[serde(flatten)]
+    pub proxy: ProxyConfig,
+    /// Whether HTTP/2 may be used (Prometheus `enable_http2`, default true).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enable_http2: Option<bool>,
+    /// Drop targets of pods that have finished (phase Failed or Succeeded); default true.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filter_running: Option<bool>,
+    /// Mark samples stale when a target with exposed timestamps disappears (Prometheus
+    /// `track_timestamps_staleness`; only with `honorTimestamps`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub track_timestamps_staleness: Option<bool>,
     /// Keep the scraped labels when they clash with target labels.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub honor_labels: Option<bool>,
@@ -193,33 +283,6 @@ impl Scheme {
             Self::Https => "https",
         }
     }
-}
-
-/// TLS client settings of a scrape.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Default, JsonSchema)]
-#[serde(rename_all = "camelCase")]
-#[schemars(extend("x-kubernetes-validations" = [{"rule": "!(has(self.ca) && has(self.caFile))", "message": "ca and caFile are mutually exclusive"}, {"rule": "has(self.cert) == has(self.keySecret)", "message": "cert and keySecret must be set together"}]))]
-pub struct TlsConfig {
-    /// CA certificate to verify the target with.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ca: Option<SecretOrConfigMap>,
-    /// Client certificate presented to the target (with `keySecret`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cert: Option<SecretOrConfigMap>,
-    /// Secret key holding the client certificate's private key (with `cert`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub key_secret: Option<SecretKeyRef>,
-    /// Path of a CA file already present in the Prometheus container.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(min = 1, max = 4096), pattern(r"^/"))]
-    pub ca_file: Option<String>,
-    /// Server name to verify.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(min = 1, max = 253))]
-    pub server_name: Option<String>,
-    /// Skip certificate verification (not recommended).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub insecure_skip_verify: Option<bool>,
 }
 
 /// Basic auth credentials from Secret keys.
@@ -311,4 +374,40 @@ fn int_or_string(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
         "nullable": true,
         "description": "Pod port (number or name) to scrape, when the Service port has no name.",
     })
+}
+
+impl ServiceMonitorSpec {
+    /// The fields set that have no effect in stackscope (accepted so prometheus-operator's
+    /// manifests port unchanged), listed in the monitor's status.
+    pub fn without_effect(&self) -> Vec<WithoutEffect> {
+        let mut found = Vec::new();
+        let mut push = |field: String, reason| found.push(WithoutEffect { field, reason });
+        if self.scrape_class.is_some() {
+            push(
+                "spec.scrapeClass".to_owned(),
+                "scrape classes belong to prometheus-operator's Prometheus resource; stackscope has none",
+            );
+        }
+        if self.selector_mechanism == Some(SelectorMechanism::RoleSelector) {
+            push(
+                "spec.selectorMechanism".to_owned(),
+                "stackscope selects the Services by relabeling, which keeps the same targets",
+            );
+        }
+        if self.service_discovery_role == Some(ServiceDiscoveryRole::Endpoints) {
+            push(
+                "spec.serviceDiscoveryRole".to_owned(),
+                "stackscope discovers the same targets through EndpointSlices",
+            );
+        }
+        for (index, endpoint) in self.endpoints.iter().enumerate() {
+            if endpoint.track_timestamps_staleness.is_some() && endpoint.honor_timestamps == Some(false) {
+                push(
+                    format!("spec.endpoints[{index}].trackTimestampsStaleness"),
+                    "Prometheus tracks the staleness of exposed timestamps only with honorTimestamps",
+                );
+            }
+        }
+        found
+    }
 }

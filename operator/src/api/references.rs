@@ -5,6 +5,7 @@
 
 use super::common::{ConfigMapKeyRef, SecretKeyRef, SecretOrConfigMap};
 use super::monitor::{Endpoint, ServiceMonitorSpec};
+use super::scrape::{ProxyConfig, TlsConfig};
 
 /// The object a reference points into.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -52,15 +53,34 @@ impl Reference<'_> {
 }
 
 fn secret_or_config_map<'a>(
-    field: &'static str,
+    field: &str,
     source: Option<&'a SecretOrConfigMap>,
-) -> impl Iterator<Item = (String, Referenced<'a>)> {
+) -> impl Iterator<Item = (String, Referenced<'a>)> + use<'a> {
     let secret =
         source.and_then(|source| source.secret.as_ref()).map(|s| (format!("{field}.secret"), Referenced::Secret(s)));
     let config_map = source
         .and_then(|source| source.config_map.as_ref())
         .map(|c| (format!("{field}.configMap"), Referenced::ConfigMap(c)));
     secret.into_iter().chain(config_map)
+}
+
+/// The keys of a TLS configuration at `field`.
+fn tls_references<'a>(field: &str, tls: Option<&'a TlsConfig>, references: &mut Vec<(String, Referenced<'a>)>) {
+    let Some(tls) = tls else { return };
+    references.extend(secret_or_config_map(&format!("{field}.ca"), tls.ca.as_ref()));
+    references.extend(secret_or_config_map(&format!("{field}.cert"), tls.cert.as_ref()));
+    if let Some(secret) = &tls.key_secret {
+        references.push((format!("{field}.keySecret"), Referenced::Secret(secret)));
+    }
+}
+
+/// The keys of a proxy configuration, with `prefix` (empty or ending in `.`).
+fn proxy_references<'a>(prefix: &str, proxy: &'a ProxyConfig, references: &mut Vec<(String, Referenced<'a>)>) {
+    for (header, values) in &proxy.proxy_connect_header {
+        for (index, secret) in values.iter().enumerate() {
+            references.push((format!("{prefix}proxyConnectHeader.{header}[{index}]"), Referenced::Secret(secret)));
+        }
+    }
 }
 
 impl Endpoint {
@@ -74,13 +94,17 @@ impl Endpoint {
             references.push(("basicAuth.username".to_owned(), Referenced::Secret(&auth.username)));
             references.push(("basicAuth.password".to_owned(), Referenced::Secret(&auth.password)));
         }
-        if let Some(tls) = &self.tls_config {
-            references.extend(secret_or_config_map("tlsConfig.ca", tls.ca.as_ref()));
-            references.extend(secret_or_config_map("tlsConfig.cert", tls.cert.as_ref()));
-            if let Some(secret) = &tls.key_secret {
-                references.push(("tlsConfig.keySecret".to_owned(), Referenced::Secret(secret)));
-            }
+        if let Some(secret) = self.authorization.as_ref().and_then(|auth| auth.credentials.as_ref()) {
+            references.push(("authorization.credentials".to_owned(), Referenced::Secret(secret)));
         }
+        if let Some(oauth2) = &self.oauth2 {
+            references.extend(secret_or_config_map("oauth2.clientId", Some(&oauth2.client_id)));
+            references.push(("oauth2.clientSecret".to_owned(), Referenced::Secret(&oauth2.client_secret)));
+            tls_references("oauth2.tlsConfig", oauth2.tls_config.as_ref(), &mut references);
+            proxy_references("oauth2.", &oauth2.proxy, &mut references);
+        }
+        tls_references("tlsConfig", self.tls_config.as_ref(), &mut references);
+        proxy_references("", &self.proxy, &mut references);
         // Secrets before ConfigMaps: credentials are what a reader checks first.
         references.sort_by_key(|(_, object)| matches!(object, Referenced::ConfigMap(_)));
         references
@@ -159,7 +183,7 @@ mod tests {
     fn every_credential_field_of_an_endpoint_is_a_reference() {
         let fields = reference_fields();
         assert!(fields.len() >= 8, "the schema walk finds the known fields: {fields:?}");
-        let mut endpoint = json!({"port": "http"});
+        let mut endpoint = json!({"port": "http", "oauth2": {"tokenUrl": "https://idp.example/token"}});
         for field in &fields {
             set(&mut endpoint, field, json!({"name": field.replace('.', "-").to_lowercase(), "key": "k"}));
         }

@@ -54,7 +54,17 @@ pub fn import_documents(documents: Vec<(String, Value)>, strict: bool) -> Import
             report.warnings.extend(dropped);
         }
         match check(&validator, &conversion) {
-            Ok(_) => report.monitors.push((conversion.source.clone(), conversion.converted)),
+            Ok(monitor) => {
+                // Kept so the manifest ports unchanged, but stackscope does nothing with them.
+                report.notes.extend(
+                    monitor
+                        .spec
+                        .without_effect()
+                        .iter()
+                        .map(|field| format!("{what}: accepted without effect: {field}")),
+                );
+                report.monitors.push((conversion.source.clone(), conversion.converted));
+            }
             Err(problems) => report.errors.extend(
                 problems.iter().map(|problem| format!("{what}: stackscope would refuse the result: {problem}")),
             ),

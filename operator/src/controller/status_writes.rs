@@ -11,7 +11,8 @@ use super::context::StackKey;
 use super::error::ReconcileError;
 use super::metrics::Metrics;
 use crate::api::{
-    Condition, ObservabilityStack, ObservabilityStackStatus, RejectedMonitor, ServiceMonitor, ServiceMonitorStatus,
+    Condition, ObservabilityStack, ObservabilityStackStatus, RejectedMonitor, ServiceMonitor, ServiceMonitorSpec,
+    ServiceMonitorStatus,
 };
 use crate::render::common::MANAGER;
 use crate::resolve::stack_selects;
@@ -68,7 +69,7 @@ pub(crate) fn monitor_status(
     let previous = monitor.status.clone().unwrap_or_default();
     let (status_value, reason, message) = match problem {
         Some(problem) => ("False", "Invalid", format!("{}: {}", problem.field, problem.reason)),
-        None => ("True", "Accepted", format!("rendered by {stack_key}")),
+        None => ("True", "Accepted", accepted_message(&monitor.spec, stack_key)),
     };
     let transition = previous
         .conditions
@@ -95,6 +96,21 @@ pub(crate) fn monitor_status(
         stacks,
     };
     (status != previous).then_some(status)
+}
+
+/// The message of an accepted monitor: the stack rendering it, that it has no endpoints (and so
+/// no scrape job), and the fields it sets that have no effect in stackscope.
+fn accepted_message(spec: &ServiceMonitorSpec, stack_key: &StackKey) -> String {
+    let mut message = format!("rendered by {stack_key}");
+    if spec.endpoints.is_empty() {
+        message.push_str("; no endpoints, so no scrape job");
+    }
+    let without_effect = spec.without_effect();
+    if !without_effect.is_empty() {
+        let fields: Vec<String> = without_effect.iter().map(ToString::to_string).collect();
+        message.push_str(&format!("; accepted without effect: {}", fields.join(", ")));
+    }
+    message
 }
 
 /// Sets each selected monitor's `Accepted` condition, writing only what changed.
@@ -134,7 +150,8 @@ mod tests {
     fn monitor() -> ServiceMonitor {
         let mut monitor = ServiceMonitor::new(
             "api",
-            serde_json::from_value(serde_json::json!({"selector": {}, "endpoints": []})).expect("a valid spec"),
+            serde_json::from_value(serde_json::json!({"selector": {}, "endpoints": [{"port": "http"}]}))
+                .expect("a valid spec"),
         );
         monitor.metadata.namespace = Some("apps".to_owned());
         monitor.metadata.generation = Some(2);
@@ -174,5 +191,36 @@ mod tests {
         // A rejection of prometheus-operator's monitor of the same name is not this monitor's.
         let foreign = RejectedMonitor { api_version: Some("monitoring.coreos.com/v1".to_owned()), ..rejected };
         assert_eq!(monitor_status(&monitor, &[foreign], &key(), "t3"), None);
+    }
+
+    #[test]
+    fn fields_without_effect_and_a_missing_endpoint_list_are_in_the_message() {
+        let mut monitor = monitor();
+        monitor.spec = serde_json::from_value(serde_json::json!({
+            "selector": {}, "endpoints": [],
+            "scrapeClass": "istio-mtls", "selectorMechanism": "RoleSelector", "serviceDiscoveryRole": "Endpoints"
+        }))
+        .expect("a valid spec");
+        let status = monitor_status(&monitor, &[], &key(), "t1").expect("written");
+        assert_eq!(status.conditions[0].reason, "Accepted");
+        assert_eq!(status.endpoint_count, Some(0));
+        assert_eq!(
+            status.conditions[0].message,
+            "rendered by apps/shop; no endpoints, so no scrape job; accepted without effect: spec.scrapeClass \
+             (scrape classes belong to prometheus-operator's Prometheus resource; stackscope has none), \
+             spec.selectorMechanism (stackscope selects the Services by relabeling, which keeps the same targets), \
+             spec.serviceDiscoveryRole (stackscope discovers the same targets through EndpointSlices)"
+        );
+        monitor.spec = serde_json::from_value(serde_json::json!({
+            "selector": {}, "selectorMechanism": "RelabelConfig", "serviceDiscoveryRole": "EndpointSlice",
+            "endpoints": [{"port": "http", "honorTimestamps": false, "trackTimestampsStaleness": true}]
+        }))
+        .expect("a valid spec");
+        let status = monitor_status(&monitor, &[], &key(), "t1").expect("written");
+        assert_eq!(
+            status.conditions[0].message,
+            "rendered by apps/shop; accepted without effect: spec.endpoints[0].trackTimestampsStaleness (Prometheus \
+             tracks the staleness of exposed timestamps only with honorTimestamps)"
+        );
     }
 }

@@ -10,6 +10,7 @@ use crate::api::{
     parse_duration_millis,
 };
 pub(crate) mod names;
+mod scrape;
 
 use names::{is_dns_label, is_label_key, is_label_value, matches};
 
@@ -50,6 +51,7 @@ pub fn monitor(spec: &ServiceMonitorSpec) -> Vec<FieldError> {
             }
         }
     }
+    scrape::settings(spec, &mut errors);
     if let Some(alerts) = &spec.alerts {
         for (index, name) in alerts.disabled.iter().enumerate() {
             if !OVERRIDABLE_ALERTS.contains(&name.as_str()) {

@@ -15,6 +15,13 @@ pub(crate) fn is_dns_label(text: &str) -> bool {
     text.len() <= 63 && matches(&DNS_LABEL, r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", text)
 }
 
+/// Whether `text` is a DNS-1123 subdomain: dot-separated labels, at most 253 characters, the
+/// name syntax of most objects (a ServiceMonitor may be named `api.v2`).
+pub(crate) fn is_dns_subdomain(text: &str) -> bool {
+    static SUBDOMAIN: std::sync::OnceLock<Option<Regex>> = std::sync::OnceLock::new();
+    text.len() <= 253 && matches(&SUBDOMAIN, r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$", text)
+}
+
 /// Whether `text` is a Kubernetes label key: an optional DNS subdomain prefix and `/`, then a
 /// name of at most 63 characters.
 pub(crate) fn is_label_key(text: &str) -> bool {

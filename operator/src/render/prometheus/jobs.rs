@@ -10,13 +10,13 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde::Serialize;
 
 use super::model::{
-    Alerting, AlertmanagerConfig, Authorization, BasicAuthFiles, Exemplars, Global, KubernetesSd, Namespaces,
-    PrometheusConfig, Relabel, ScrapeConfig, Storage, Text, TlsFiles, labels, owned_label,
+    Alerting, AlertmanagerConfig, AttachNode, Authorization, BasicAuthFiles, Exemplars, Global, KubernetesSd,
+    Namespaces, PrometheusConfig, Relabel, ScrapeConfig, ScrapeOptions, Storage, Text, TlsFiles, labels, owned_label,
 };
 use super::mounts::Mounts;
 use super::thanos::Thanos;
 use super::{REPLICA_LABEL, RULES_DIR, SERVICE_ACCOUNT_DIR};
-use crate::api::{Endpoint, ExistingExporter, SecretOrConfigMap};
+use crate::api::{Endpoint, ExistingExporter, ScrapeProtocol, SecretOrConfigMap, ServiceMonitorSpec, quantity_as_f64};
 use crate::render::common::{object_name, regex_literal};
 use crate::render::shard::Piece;
 use crate::render::{Component, RenderError, ports};
@@ -104,6 +104,7 @@ pub(crate) fn base_config<'a>(stack: &'a ResolvedStack, scrape_configs: Vec<Scra
             kubernetes_sd_configs: vec![KubernetesSd {
                 role: "endpointslice",
                 namespaces: Some(Namespaces { names: vec![Cow::Borrowed(stack.namespace.as_str())] }),
+                attach_metadata: None,
             }],
             relabel_configs: vec![
                 Relabel::keep(
@@ -147,6 +148,7 @@ fn monitor_job<'a>(
 ) -> Result<ScrapeConfig<'a>, RenderError> {
     let spec = &monitor.spec;
     let field = |name: &str| format!("ServiceMonitor {}: spec.endpoints[{index}].{name}", monitor.key());
+    let spec_field = |name: &str| format!("ServiceMonitor {}: spec.{name}", monitor.key());
     let defaults = &stack.spec.metrics.prometheus;
 
     // Interval and timeout: the endpoint's, else the stack's; a default timeout longer than the
@@ -223,12 +225,23 @@ fn monitor_job<'a>(
         }
         None => None,
     };
-    let authorization = match &endpoint.bearer_token_secret {
-        Some(token) => {
-            mount_check("bearerTokenSecret", "Secret", &token.name)?;
-            Some(Authorization { kind: "Bearer", credentials_file: mounts.secret(token) })
-        }
-        None => None,
+    // The schema admits at most one of these; each becomes Prometheus' `authorization`.
+    let authorization = if let Some(token) = &endpoint.bearer_token_secret {
+        mount_check("bearerTokenSecret", "Secret", &token.name)?;
+        Some(Authorization::bearer(mounts.secret(token)))
+    } else if let Some(file) = &endpoint.bearer_token_file {
+        Some(Authorization::bearer(file.as_str()))
+    } else if let Some(auth) = &endpoint.authorization {
+        let credentials_file = match &auth.credentials {
+            Some(secret) => {
+                mount_check("authorization.credentials", "Secret", &secret.name)?;
+                Some(Cow::Owned(mounts.secret(secret)))
+            }
+            None => None,
+        };
+        Some(Authorization { kind: Cow::Borrowed(auth.kind.as_deref().unwrap_or("Bearer")), credentials_file })
+    } else {
+        None
     };
     let basic_auth = match &endpoint.basic_auth {
         Some(basic) => {
@@ -287,7 +300,9 @@ fn monitor_job<'a>(
     relabelings.push(Relabel::copy(labels!["__meta_kubernetes_service_name"], "service"));
     relabelings.push(Relabel::copy(labels!["__meta_kubernetes_pod_name"], "pod"));
     relabelings.push(Relabel::copy(labels!["__meta_kubernetes_pod_container_name"], "container"));
-    relabelings.push(running_pods_only());
+    if endpoint.filter_running != Some(false) {
+        relabelings.push(running_pods_only());
+    }
 
     for label in &spec.target_labels {
         let name = sanitize_label_name(label);
@@ -338,6 +353,11 @@ fn monitor_job<'a>(
             namespaces: monitor
                 .service_namespaces()
                 .map(|names| Namespaces { names: names.into_iter().map(Cow::Owned).collect() }),
+            attach_metadata: spec
+                .attach_metadata
+                .and_then(|metadata| metadata.node)
+                .filter(|node| *node)
+                .map(|node| AttachNode { node }),
         },
         relabelings,
     );
@@ -355,7 +375,41 @@ fn monitor_job<'a>(
     job.metric_relabel_configs = endpoint.metric_relabelings.iter().map(Relabel::from_spec).collect();
     job.sample_limit = spec.sample_limit;
     job.target_limit = spec.target_limit;
+    job.options = options(spec, endpoint).map_err(|(name, message)| invalid(spec_field(name), message))?;
     Ok(job)
+}
+
+/// The monitor's and the endpoint's settings written under Prometheus' keys; the error names the
+/// spec field (from `spec`) that Prometheus could not take.
+fn options<'a>(
+    spec: &'a ServiceMonitorSpec,
+    endpoint: &'a Endpoint,
+) -> Result<ScrapeOptions<'a>, (&'static str, String)> {
+    let min_bucket_factor = match &spec.native_histogram_min_bucket_factor {
+        Some(quantity) => Some(
+            quantity_as_f64(quantity)
+                .ok_or_else(|| ("nativeHistogramMinBucketFactor", format!("{quantity:?} is not a decimal number")))?,
+        ),
+        None => None,
+    };
+    Ok(ScrapeOptions {
+        proxy_url: endpoint.proxy.proxy_url.as_deref().map(Cow::Borrowed),
+        no_proxy: endpoint.proxy.no_proxy.as_deref().map(Cow::Borrowed),
+        proxy_from_environment: endpoint.proxy.proxy_from_environment,
+        enable_http2: endpoint.enable_http2,
+        track_timestamps_staleness: endpoint.track_timestamps_staleness,
+        scrape_protocols: spec.scrape_protocols.iter().map(|protocol| protocol.as_str()).collect(),
+        fallback_scrape_protocol: spec.fallback_scrape_protocol.map(ScrapeProtocol::as_str),
+        always_scrape_classic_histograms: spec.scrape_classic_histograms,
+        native_histogram_bucket_limit: spec.native_histogram_bucket_limit,
+        native_histogram_min_bucket_factor: min_bucket_factor,
+        convert_classic_histograms_to_nhcb: spec.convert_classic_histograms_to_nhcb,
+        body_size_limit: spec.body_size_limit.as_deref().map(Cow::Borrowed),
+        label_limit: spec.label_limit,
+        label_name_length_limit: spec.label_name_length_limit,
+        label_value_length_limit: spec.label_value_length_limit,
+        keep_dropped_targets: spec.keep_dropped_targets,
+    })
 }
 
 /// Label put on every target of a ServiceMonitor marked as a database (`spec.database.system`).
@@ -408,6 +462,7 @@ fn component_job<'a>(stack: &'a ResolvedStack, job_name: &'static str, app_name:
         KubernetesSd {
             role: "pod",
             namespaces: Some(Namespaces { names: vec![Cow::Borrowed(stack.namespace.as_str())] }),
+            attach_metadata: None,
         },
         vec![
             Relabel::keep(
@@ -514,7 +569,7 @@ fn existing_exporter_job<'a>(
     relabelings.push(Relabel::copy(labels!["__meta_kubernetes_namespace"], "namespace"));
     relabelings.push(Relabel::copy(labels!["__meta_kubernetes_pod_name"], "pod"));
     relabelings.push(Relabel::copy(labels!["__meta_kubernetes_pod_container_name"], "container"));
-    Ok(ScrapeConfig::new(job_name, KubernetesSd { role: "pod", namespaces }, relabelings))
+    Ok(ScrapeConfig::new(job_name, KubernetesSd { role: "pod", namespaces, attach_metadata: None }, relabelings))
 }
 
 /// The kubelet's own metrics (`kubelet_volume_stats_*`) and cAdvisor's container metrics
@@ -524,7 +579,7 @@ pub(crate) fn kubelet_jobs<'a>() -> [ScrapeConfig<'a>; 2] {
     let job = |job_name: &'static str, metrics_path: &'static str| {
         let mut job = ScrapeConfig::new(
             job_name,
-            KubernetesSd { role: "node", namespaces: None },
+            KubernetesSd { role: "node", namespaces: None, attach_metadata: None },
             vec![Relabel::copy(labels!["__meta_kubernetes_node_name"], "node")],
         );
         job.metrics_path = Some(Cow::Borrowed(metrics_path));
@@ -533,8 +588,7 @@ pub(crate) fn kubelet_jobs<'a>() -> [ScrapeConfig<'a>; 2] {
             ca_file: Some(Cow::Owned(format!("{SERVICE_ACCOUNT_DIR}/ca.crt"))),
             ..TlsFiles::default()
         });
-        job.authorization =
-            Some(Authorization { kind: "Bearer", credentials_file: format!("{SERVICE_ACCOUNT_DIR}/token") });
+        job.authorization = Some(Authorization::bearer(format!("{SERVICE_ACCOUNT_DIR}/token")));
         job
     };
     [job("kubelet", "/metrics"), job("cadvisor", "/metrics/cadvisor")]

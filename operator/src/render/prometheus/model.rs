@@ -101,7 +101,7 @@ pub(crate) struct ScrapeConfig<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tls_config: Option<TlsFiles<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub authorization: Option<Authorization>,
+    pub authorization: Option<Authorization<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub basic_auth: Option<BasicAuthFiles>,
     pub kubernetes_sd_configs: Vec<KubernetesSd<'a>>,
@@ -112,6 +112,47 @@ pub(crate) struct ScrapeConfig<'a> {
     pub sample_limit: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub target_limit: Option<u64>,
+    /// The knobs only ServiceMonitors set.
+    #[serde(flatten)]
+    pub options: ScrapeOptions<'a>,
+}
+
+/// Scrape settings a ServiceMonitor may set beyond the basic ones, each under Prometheus' key;
+/// unset ones are not written, so Prometheus' defaults apply.
+#[derive(Serialize, Debug, Clone, PartialEq, Default)]
+pub(crate) struct ScrapeOptions<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub proxy_url: Option<Text<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub no_proxy: Option<Text<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub proxy_from_environment: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub enable_http2: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub track_timestamps_staleness: Option<bool>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub scrape_protocols: Vec<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fallback_scrape_protocol: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub always_scrape_classic_histograms: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub native_histogram_bucket_limit: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub native_histogram_min_bucket_factor: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub convert_classic_histograms_to_nhcb: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub body_size_limit: Option<Text<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub label_limit: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub label_name_length_limit: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub label_value_length_limit: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub keep_dropped_targets: Option<u64>,
 }
 
 impl<'a> ScrapeConfig<'a> {
@@ -135,6 +176,7 @@ impl<'a> ScrapeConfig<'a> {
             metric_relabel_configs: Vec::new(),
             sample_limit: None,
             target_limit: None,
+            options: ScrapeOptions::default(),
         }
     }
 }
@@ -144,6 +186,14 @@ pub(crate) struct KubernetesSd<'a> {
     pub role: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub namespaces: Option<Namespaces<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attach_metadata: Option<AttachNode>,
+}
+
+/// `attach_metadata`: the node's labels on every target.
+#[derive(Serialize, Debug, Clone, Copy, PartialEq)]
+pub(crate) struct AttachNode {
+    pub node: bool,
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
@@ -166,12 +216,20 @@ pub(crate) struct TlsFiles<'a> {
     pub insecure_skip_verify: Option<bool>,
 }
 
-/// `Authorization: Bearer <token>`, the token read from a file on every scrape.
+/// `Authorization: <type> <credentials>`, the credentials read from a file on every scrape.
 #[derive(Serialize, Debug, Clone, PartialEq)]
-pub(crate) struct Authorization {
+pub(crate) struct Authorization<'a> {
     #[serde(rename = "type")]
-    pub kind: &'static str,
-    pub credentials_file: String,
+    pub kind: Text<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub credentials_file: Option<Text<'a>>,
+}
+
+impl<'a> Authorization<'a> {
+    /// A bearer token read from a file.
+    pub(crate) fn bearer(file: impl Into<Text<'a>>) -> Self {
+        Self { kind: Cow::Borrowed("Bearer"), credentials_file: Some(file.into()) }
+    }
 }
 
 /// Basic auth with both parts read from files.

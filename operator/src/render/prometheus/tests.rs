@@ -665,3 +665,131 @@ fn literals_are_escaped_for_relabel_regexes() {
     assert!(volume_name("secret", &long).len() <= 63);
     assert_ne!(volume_name("secret", "a.b"), volume_name("secret", "a-b"));
 }
+
+/// A monitor with every scrape setting prometheus-operator added after its first API.
+fn tuned_monitor() -> ResolvedStack {
+    with_monitor(
+        "monitoring",
+        "tuned.api",
+        json!({
+            "selector": {},
+            "attachMetadata": {"node": true},
+            "scrapeProtocols": ["PrometheusProto", "OpenMetricsText1.0.0"],
+            "fallbackScrapeProtocol": "PrometheusText0.0.4",
+            "scrapeClassicHistograms": true,
+            "nativeHistogramBucketLimit": 160,
+            "nativeHistogramMinBucketFactor": "1.1",
+            "convertClassicHistogramsToNHCB": true,
+            "bodySizeLimit": "10MiB",
+            "labelLimit": 40, "labelNameLengthLimit": 128, "labelValueLengthLimit": 2048,
+            "keepDroppedTargets": 25,
+            "scrapeClass": "istio-mtls", "selectorMechanism": "RoleSelector", "serviceDiscoveryRole": "Endpoints",
+            "endpoints": [
+                {"port": "http", "authorization": {"type": "Token", "credentials": {"name": "api.token", "key": "t"}},
+                 "proxyUrl": "http://proxy.internal:3128", "noProxy": "10.0.0.0/8,.svc",
+                 "enableHttp2": false, "filterRunning": false, "honorTimestamps": true, "trackTimestampsStaleness": true},
+                {"bearerTokenFile": "/var/run/secrets/kubernetes.io/serviceaccount/token", "proxyFromEnvironment": true},
+                {"port": "plain", "authorization": {}}
+            ]
+        }),
+    )
+}
+
+#[test]
+fn newer_prometheus_operator_fields_render_under_prometheus_keys() {
+    let stack = tuned_monitor();
+    let config = parsed(&stack);
+    let first = job(&config, "serviceMonitor/monitoring/tuned.api/0");
+    assert_eq!(
+        first["authorization"],
+        json!({"type": "Token", "credentials_file": "/etc/prometheus/secrets/api.token/t"})
+    );
+    assert_eq!(first["proxy_url"], "http://proxy.internal:3128");
+    assert_eq!(first["no_proxy"], "10.0.0.0/8,.svc");
+    assert_eq!(first["enable_http2"], false);
+    assert_eq!(first["track_timestamps_staleness"], true);
+    assert_eq!(first["kubernetes_sd_configs"][0]["attach_metadata"], json!({"node": true}));
+    assert_eq!(first["kubernetes_sd_configs"][0]["role"], "endpointslice", "Endpoints discovers the same targets");
+    assert_eq!(first["scrape_protocols"], json!(["PrometheusProto", "OpenMetricsText1.0.0"]));
+    assert_eq!(first["fallback_scrape_protocol"], "PrometheusText0.0.4");
+    assert_eq!(first["always_scrape_classic_histograms"], true);
+    assert_eq!(first["native_histogram_bucket_limit"], 160);
+    assert_eq!(first["native_histogram_min_bucket_factor"], 1.1);
+    assert_eq!(first["convert_classic_histograms_to_nhcb"], true);
+    assert_eq!(first["body_size_limit"], "10MiB");
+    assert_eq!(first["label_limit"], 40);
+    assert_eq!(first["label_name_length_limit"], 128);
+    assert_eq!(first["label_value_length_limit"], 2048);
+    assert_eq!(first["keep_dropped_targets"], 25);
+    let drops_finished_pods = |job: &Value| {
+        job["relabel_configs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|step| step["source_labels"] == json!(["__meta_kubernetes_pod_phase"]) && step["action"] == "drop")
+    };
+    assert!(!drops_finished_pods(first), "filterRunning: false keeps finished pods");
+
+    let second = job(&config, "serviceMonitor/monitoring/tuned.api/1");
+    assert_eq!(
+        second["authorization"],
+        json!({"type": "Bearer", "credentials_file": "/var/run/secrets/kubernetes.io/serviceaccount/token"})
+    );
+    assert_eq!(second["proxy_from_environment"], true);
+    assert_eq!(second.get("proxy_url"), None);
+    assert!(drops_finished_pods(second));
+    // No port: every port of the selected Services' endpoints, and no fixed `endpoint` label.
+    let steps = second["relabel_configs"].as_array().unwrap();
+    assert!(!steps.iter().any(|step| step["source_labels"] == json!(["__meta_kubernetes_endpointslice_port_name"])));
+    assert!(!steps.iter().any(|step| step["target_label"] == "endpoint"));
+
+    let third = job(&config, "serviceMonitor/monitoring/tuned.api/2");
+    assert_eq!(third["authorization"], json!({"type": "Bearer"}), "an empty authorization is Prometheus' default");
+
+    // The authorization Secret is mounted with the key the job reads, like bearerTokenSecret.
+    let objects = render(&stack).unwrap();
+    let pod = &named(&objects, "StatefulSet", "minimal-prometheus")["spec"]["template"]["spec"];
+    let volume = pod["volumes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|volume| volume["secret"]["secretName"] == "api.token")
+        .expect("the authorization Secret is a volume");
+    assert_eq!(volume["secret"]["items"], json!([{"key": "t", "path": "t"}]));
+}
+
+#[test]
+fn a_monitor_without_endpoints_renders_no_job() {
+    let stack = with_monitor("monitoring", "empty", json!({"selector": {}, "endpoints": []}));
+    let config = parsed(&stack);
+    let monitor_jobs = config["scrape_configs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|job| job["job_name"].as_str().is_some_and(|name| name.starts_with("serviceMonitor/")))
+        .count();
+    assert_eq!(monitor_jobs, 0);
+}
+
+#[test]
+fn a_dotted_monitor_name_makes_valid_job_names_and_rules() {
+    let stack = with_monitor(
+        "monitoring",
+        "api.v2",
+        json!({"selector": {}, "endpoints": [{"port": "http"}],
+               "slo": {"availability": 99.9, "latencyP95": "300ms", "errorRate": 1}}),
+    );
+    let config = parsed(&stack);
+    let job = job(&config, "serviceMonitor/monitoring/api.v2/0");
+    assert_eq!(job["kubernetes_sd_configs"][0]["namespaces"]["names"], json!(["monitoring"]));
+    // The whole stack renders, the SLO's rule group and `service` label taking the name as it is.
+    let objects = crate::render::render_stack(&stack).unwrap();
+    let groups: Vec<Value> = objects
+        .iter()
+        .filter(|rendered| rendered.object.types.as_ref().is_some_and(|types| types.kind == "ConfigMap"))
+        .flat_map(|rendered| rendered.object.data["data"].as_object().cloned().unwrap_or_default().into_values())
+        .filter_map(|text| serde_saphyr::from_str::<Value>(text.as_str()?).ok())
+        .flat_map(|file| file["groups"].as_array().cloned().unwrap_or_default())
+        .collect();
+    assert!(groups.iter().any(|group| group["name"] == "slo-api.v2"), "an SLO rule group for api.v2");
+}
