@@ -21,8 +21,18 @@ pub struct FieldDrift {
 
 /// Fields of the object stackscope never compares: identity and server-owned bookkeeping.
 const IGNORED_TOP_LEVEL: [&str; 3] = ["apiVersion", "kind", "status"];
-const IGNORED_METADATA: [&str; 7] =
-    ["uid", "resourceVersion", "generation", "creationTimestamp", "managedFields", "ownerReferences", "selfLink"];
+/// The object is read by its name and namespace, so those cannot differ.
+const IGNORED_METADATA: [&str; 9] = [
+    "name",
+    "namespace",
+    "uid",
+    "resourceVersion",
+    "generation",
+    "creationTimestamp",
+    "managedFields",
+    "ownerReferences",
+    "selfLink",
+];
 
 /// Every field of `declared` whose value differs in `live`, in a stable order.
 pub fn compare(declared: &Value, live: &Value) -> Vec<FieldDrift> {
@@ -59,7 +69,7 @@ fn compare_metadata(expected: &Value, actual: Option<&Value>, drifts: &mut Vec<F
     let mut keys: Vec<&String> = expected.keys().collect();
     keys.sort();
     for key in keys {
-        if IGNORED_METADATA.contains(&key.as_str()) || key == "name" || key == "namespace" {
+        if IGNORED_METADATA.contains(&key.as_str()) {
             continue;
         }
         if let Some(value) = expected.get(key) {
@@ -210,5 +220,29 @@ mod tests {
         assert_eq!(drifts.len(), 2);
         assert!(drifts[0].expected.ends_with("(744 more characters)"), "{}", drifts[0].expected);
         assert_eq!(drifts[1].path, "spec.ports");
+    }
+
+    #[test]
+    fn a_value_edited_into_a_file_or_a_file_into_a_value_is_reported_by_line() {
+        let declared = json!({"data": {"flag": "on"}});
+        let grown = json!({"data": {"flag": "on\nextra: true\n"}});
+        let drifts = compare(&declared, &grown);
+        assert_eq!(
+            (drifts[0].expected.as_str(), drifts[0].actual.as_str()),
+            ("line 2: <end of file>", "line 2: extra: true")
+        );
+        let drifts = compare(&grown, &declared);
+        assert_eq!(
+            (drifts[0].expected.as_str(), drifts[0].actual.as_str()),
+            ("line 2: extra: true", "line 2: <end of file>")
+        );
+    }
+
+    #[test]
+    fn a_declared_null_takes_no_position() {
+        // Serialized Kubernetes objects carry e.g. `creationTimestamp: null` in pod templates.
+        let declared = json!({"spec": {"template": {"metadata": {"creationTimestamp": null}}}});
+        let live = json!({"spec": {"template": {"metadata": {"creationTimestamp": "2026-01-01T00:00:00Z"}}}});
+        assert_eq!(compare(&declared, &live), vec![]);
     }
 }
