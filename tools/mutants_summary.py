@@ -2,7 +2,8 @@
 """The summary of a tools/mutants.sh run: per file caught, missed, timeouts and unviable mutants,
 the overall caught ratio, and every missed mutant, with the commit measured.
 
-usage: mutants_summary.py OUT_DIR REPORT_DIR COMMIT
+usage: mutants_summary.py OUT_DIR[:OUT_DIR...] REPORT_DIR COMMIT
+Several output directories (runs over different parts) are read together.
 Pass 1's outcomes (OUT_DIR/pass1-outcomes.json) are overridden by pass 2's (the --iterate run
 over what pass 1 missed, OUT_DIR/mutants.out/outcomes.json)."""
 
@@ -37,11 +38,16 @@ def outcomes(path):
 
 
 def main():
-    out, report, commit = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
-    final = outcomes(out / "pass1-outcomes.json")
-    pass2 = out / "mutants.out" / "outcomes.json"
-    if (out / "pass1-outcomes.json").exists() and pass2.read_bytes() != (out / "pass1-outcomes.json").read_bytes():
-        final.update(outcomes(pass2))
+    outs, report, commit = [Path(p) for p in sys.argv[1].split(":")], Path(sys.argv[2]), sys.argv[3]
+    final = {}
+    for out in outs:
+        final.update(outcomes(out / "pass1-outcomes.json"))
+        pass2 = out / "mutants.out" / "outcomes.json"
+        if pass2.exists() and (
+            not (out / "pass1-outcomes.json").exists()
+            or pass2.read_bytes() != (out / "pass1-outcomes.json").read_bytes()
+        ):
+            final.update(outcomes(pass2))
     if not final:
         sys.exit(f"no outcomes under {out}: run tools/mutants.sh first")
 
