@@ -259,7 +259,7 @@ impl Converter {
         self.object(&source, path, |this, key, value, field| match key {
             "ca" | "cert" => this.secret_or_config_map(value, field),
             "keySecret" => this.secret_key(value, field),
-            "caFile" | "serverName" => non_empty(value),
+            "caFile" | "serverName" | "certFile" | "keyFile" | "minVersion" | "maxVersion" => non_empty(value),
             "insecureSkipVerify" => Some(value.clone()),
             _ => {
                 this.drop_field(field, value);
@@ -578,7 +578,7 @@ mod tests {
             "selector": {},
             "endpoints": [{
                 "port": "http",
-                "tlsConfig": {"certFile": "/c", "keyFile": "/k", "minVersion": "TLS12"},
+                "tlsConfig": {"certFile": "/c", "keyFile": "/k", "minVersion": "TLS12", "certificateMagic": true},
                 "bearerTokenSecret": {"name": "tok", "key": "t", "optional": true},
                 "relabelings": [{"action": "keep", "sourceLabels": ["__meta_kubernetes_service_label_app"], "regex": "api", "unknownKnob": 1}]
             }]
@@ -588,14 +588,12 @@ mod tests {
             [
                 "spec.endpoints[0].bearerTokenSecret.optional",
                 "spec.endpoints[0].relabelings[0].unknownKnob",
-                "spec.endpoints[0].tlsConfig.certFile",
-                "spec.endpoints[0].tlsConfig.keyFile",
-                "spec.endpoints[0].tlsConfig.minVersion",
+                "spec.endpoints[0].tlsConfig.certificateMagic",
             ]
         );
         let endpoint = &conversion.converted["spec"]["endpoints"][0];
         assert_eq!(endpoint["bearerTokenSecret"], json!({"name": "tok", "key": "t"}));
-        assert_eq!(endpoint.get("tlsConfig"), Some(&json!({})));
+        assert_eq!(endpoint["tlsConfig"], json!({"certFile": "/c", "keyFile": "/k", "minVersion": "TLS12"}));
         assert!(check(&SchemaValidator::new(), &conversion).is_ok(), "what is left is a valid monitor");
     }
 

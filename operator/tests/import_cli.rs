@@ -115,7 +115,7 @@ fn a_multi_document_file_converts_with_notes_and_warnings_and_the_output_validat
         "(document 6): ServiceMonitor shop/payments: accepted without effect: spec.scrapeClass (scrape classes belong to prometheus-operator's Prometheus resource; stackscope has none)",
         "(document 6): ServiceMonitor shop/payments: accepted without effect: spec.selectorMechanism (stackscope selects the Services by relabeling, which keeps the same targets)",
         "warning: ",
-        "(document 6): ServiceMonitor shop/payments: spec.endpoints[0].tlsConfig.minVersion: not supported by stackscope; dropped",
+        "(document 6): ServiceMonitor shop/payments: spec.endpoints[0].tlsConfig.keySecret.optional: optional: true is not supported: stackscope requires the Secret key to exist; dropped",
         "converted 7 ServiceMonitor(s); 1 of them lost fields stackscope does not have (see the warnings)",
     ] {
         assert!(stderr.contains(expected), "stderr lacks {expected:?}:\n{stderr}");
@@ -171,7 +171,7 @@ fn strict_turns_dropped_fields_into_errors_and_writes_nothing() {
     assert!(
         stderr.contains("error: ")
             && stderr.contains(
-                "ServiceMonitor shop/payments: spec.endpoints[0].tlsConfig.minVersion: not supported by stackscope; dropped"
+                "ServiceMonitor shop/payments: spec.endpoints[0].tlsConfig.keySecret.optional: optional: true is not supported: stackscope requires the Secret key to exist; dropped"
             ),
         "{stderr}"
     );

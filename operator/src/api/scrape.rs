@@ -15,7 +15,7 @@ use super::common::{SecretKeyRef, SecretOrConfigMap};
 /// TLS client settings of a scrape.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Default, JsonSchema)]
 #[serde(rename_all = "camelCase")]
-#[schemars(extend("x-kubernetes-validations" = [{"rule": "!(has(self.ca) && has(self.caFile))", "message": "ca and caFile are mutually exclusive"}, {"rule": "has(self.cert) == has(self.keySecret)", "message": "cert and keySecret must be set together"}]))]
+#[schemars(extend("x-kubernetes-validations" = [{"rule": "!(has(self.ca) && has(self.caFile))", "message": "ca and caFile are mutually exclusive"}, {"rule": "has(self.cert) == has(self.keySecret)", "message": "cert and keySecret must be set together"}, {"rule": "has(self.certFile) == has(self.keyFile)", "message": "certFile and keyFile must be set together"}, {"rule": "!(has(self.cert) && has(self.certFile))", "message": "cert and certFile are mutually exclusive"}]))]
 pub struct TlsConfig {
     /// CA certificate to verify the target with.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -37,6 +37,29 @@ pub struct TlsConfig {
     /// Skip certificate verification (not recommended).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub insecure_skip_verify: Option<bool>,
+    /// Path of a client certificate already present in the Prometheus container (with `keyFile`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 4096), pattern(r"^/"))]
+    pub cert_file: Option<String>,
+    /// Path of the client certificate's private key in the Prometheus container (with `certFile`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 4096), pattern(r"^/"))]
+    pub key_file: Option<String>,
+    /// Oldest TLS version accepted (Prometheus' default TLS12).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_version: Option<TlsVersion>,
+    /// Newest TLS version accepted (default: the newest Go supports).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_version: Option<TlsVersion>,
+}
+
+/// A TLS protocol version, as prometheus-operator and Prometheus spell it.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, JsonSchema)]
+pub enum TlsVersion {
+    TLS10,
+    TLS11,
+    TLS12,
+    TLS13,
 }
 
 /// The `Authorization` header of every scrape (Prometheus `authorization`).

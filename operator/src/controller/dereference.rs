@@ -528,14 +528,14 @@ mod tests {
         let object: kube::api::DynamicObject = serde_json::from_value(serde_json::json!({
             "apiVersion": "monitoring.coreos.com/v1", "kind": "ServiceMonitor",
             "metadata": {"name": "api", "namespace": "apps", "labels": {"team": "a"}},
-            "spec": {"selector": {}, "endpoints": [{"port": "http", "tlsConfig": {"minVersion": "TLS12", "certFile": "/c"}}]}
+            "spec": {"selector": {}, "endpoints": [{"port": "http", "tlsConfig": {"minVersion": "TLS12", "certificateMagic": true, "futureKnob": 1}}]}
         }))
         .unwrap();
         let foreign = ForeignMonitor::from_object(&object).unwrap();
         assert_eq!((foreign.namespace.as_str(), foreign.name.as_str()), ("apps", "api"));
         assert_eq!(foreign.labels.get("team").map(String::as_str), Some("a"));
         let (field, reason) = foreign.monitor(&validator, UnsupportedFields::Reject).unwrap_err();
-        assert_eq!(field, "spec.endpoints[0].tlsConfig.certFile");
+        assert_eq!(field, "spec.endpoints[0].tlsConfig.certificateMagic");
         assert!(reason.contains("(and 1 more)") && reason.contains("unsupportedFields: Ignore"), "{reason}");
         let monitor = foreign.monitor(&validator, UnsupportedFields::Ignore).unwrap();
         assert_eq!(monitor.spec.endpoints[0].port.as_deref(), Some("http"));

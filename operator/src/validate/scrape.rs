@@ -63,6 +63,12 @@ fn endpoint(endpoint: &Endpoint, path: &str, errors: &mut Vec<FieldError>) {
         proxy(&oauth2.proxy, &format!("{path}.oauth2"), errors);
     }
     proxy(&endpoint.proxy, path, errors);
+    if let Some(tls) = &endpoint.tls_config
+        && let (Some(min), Some(max)) = (tls.min_version, tls.max_version)
+        && min > max
+    {
+        errors.push(error(format!("{path}.tlsConfig.maxVersion"), format!("{max:?} is older than minVersion {min:?}")));
+    }
 }
 
 fn proxy(proxy: &ProxyConfig, path: &str, errors: &mut Vec<FieldError>) {
@@ -125,13 +131,16 @@ mod tests {
                 {"authorization": {"type": "basic"}},
                 {"proxyUrl": "http://", "noProxy": ".svc"},
                 {"noProxy": ".svc"},
-                {"proxyFromEnvironment": true, "noProxy": ".svc"}
+                {"proxyFromEnvironment": true, "noProxy": ".svc"},
+                {"tlsConfig": {"minVersion": "TLS13", "maxVersion": "TLS12"}},
+                {"tlsConfig": {"minVersion": "TLS12", "maxVersion": "TLS13"}}
             ]})),
             [
                 "spec.endpoints[0].authorization.type",
                 "spec.endpoints[1].proxyUrl",
                 "spec.endpoints[2].noProxy",
                 "spec.endpoints[3].noProxy",
+                "spec.endpoints[4].tlsConfig.maxVersion",
             ]
         );
         assert_eq!(

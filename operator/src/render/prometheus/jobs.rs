@@ -209,7 +209,10 @@ fn monitor_job<'a>(
                 ca_file: tls.ca_file.as_deref().map(Cow::Borrowed),
                 server_name: tls.server_name.as_deref().map(Cow::Borrowed),
                 insecure_skip_verify: tls.insecure_skip_verify,
-                ..TlsFiles::default()
+                cert_file: tls.cert_file.clone(),
+                key_file: tls.key_file.clone(),
+                min_version: tls.min_version,
+                max_version: tls.max_version,
             };
             if let Some(ca) = &tls.ca {
                 files.ca_file = Some(Cow::Owned(secret_or_config_map(ca, "tlsConfig.ca", mounts)?));

@@ -214,6 +214,10 @@ pub(crate) struct TlsFiles<'a> {
     pub server_name: Option<Text<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub insecure_skip_verify: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min_version: Option<crate::api::TlsVersion>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_version: Option<crate::api::TlsVersion>,
 }
 
 /// `Authorization: <type> <credentials>`, the credentials read from a file on every scrape.

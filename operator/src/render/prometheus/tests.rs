@@ -296,7 +296,8 @@ fn secured_monitor(namespace: &str) -> ResolvedStack {
                            "serverName": "api.internal", "insecureSkipVerify": false},
              "bearerTokenSecret": {"name": "scrape-token", "key": "token"}},
             {"port": "admin",
-             "tlsConfig": {"caFile": "/etc/ssl/certs/ca-certificates.crt"},
+             "tlsConfig": {"caFile": "/etc/ssl/certs/ca-certificates.crt", "certFile": "/etc/client/tls.crt",
+                           "keyFile": "/etc/client/tls.key", "minVersion": "TLS12", "maxVersion": "TLS13"},
              "basicAuth": {"username": {"name": "admin-auth", "key": "user"},
                            "password": {"name": "admin-auth", "key": "pass"}}},
             {"port": "again", "bearerTokenSecret": {"name": "scrape-token", "key": "token"}}
@@ -341,7 +342,11 @@ fn tls_bearer_and_basic_auth_read_mounted_files() {
         json!({"type": "Bearer", "credentials_file": "/etc/prometheus/secrets/scrape-token/token"})
     );
     let second = job(&config, "serviceMonitor/monitoring/secure/1");
-    assert_eq!(second["tls_config"], json!({"ca_file": "/etc/ssl/certs/ca-certificates.crt"}));
+    assert_eq!(
+        second["tls_config"],
+        json!({"ca_file": "/etc/ssl/certs/ca-certificates.crt", "cert_file": "/etc/client/tls.crt",
+               "key_file": "/etc/client/tls.key", "min_version": "TLS12", "max_version": "TLS13"})
+    );
     assert_eq!(
         second["basic_auth"],
         json!({"username_file": "/etc/prometheus/secrets/admin-auth/user",
