@@ -22,6 +22,15 @@ const LEASE: &str = "stackscope-leader";
 const LEASE_DURATION: Duration = Duration::from_secs(6);
 const LEASE_RENEWAL: Duration = Duration::from_secs(2);
 
+/// The stack as a manifest to apply: without what the API server keeps for itself.
+fn applicable(stack: &ObservabilityStack) -> ObservabilityStack {
+    let mut stack = stack.clone();
+    stack.metadata.managed_fields = None;
+    stack.metadata.resource_version = None;
+    stack.status = None;
+    stack
+}
+
 struct Scenario {
     plane: ControlPlane,
     client: Client,
@@ -57,10 +66,7 @@ impl Scenario {
     }
 
     async fn apply_stack(&self, stack: &ObservabilityStack) {
-        let mut stack = stack.clone();
-        stack.metadata.managed_fields = None;
-        stack.metadata.resource_version = None;
-        stack.status = None;
+        let stack = applicable(stack);
         self.stacks()
             .patch(&stack.name_any(), &PatchParams::apply(TEST_MANAGER).force(), &Patch::Apply(&stack))
             .await
@@ -1136,13 +1142,8 @@ async fn an_alert_threshold_set_alone_is_accepted_and_keeps_the_alerts_other_def
     // The same manager applies the stack with HighCpu reduced to its threshold: the API server
     // drops the other fields it owned, so what is stored is `highCpu: {threshold: 90}` (plus the
     // schema's own `enabled` default), which the CRD must accept.
-    let mut stack = serde_json::to_value(&scenario.stack).unwrap_or_else(|error| panic!("{error}"));
+    let mut stack = serde_json::to_value(applicable(&scenario.stack)).unwrap_or_else(|error| panic!("{error}"));
     stack["spec"]["alerting"]["rules"]["infrastructure"]["highCpu"] = serde_json::json!({"threshold": 90});
-    for field in ["status", "metadata/managedFields", "metadata/resourceVersion"] {
-        let (parent, key) = field.rsplit_once('/').unwrap_or(("", field));
-        let parent = if parent.is_empty() { &mut stack } else { &mut stack[parent] };
-        parent.as_object_mut().map(|object| object.remove(key));
-    }
     let api: Api<DynamicObject> = Api::namespaced_with(
         scenario.client.clone(),
         &scenario.stack_namespace,
