@@ -14,17 +14,17 @@ NODE_TEST_STATE ?= $(HOME)/.cache/stackscope/node-test
 # Generated from the Rust types, the same files in both.
 CRD_DIRS := crds charts/stackscope/crds
 
-.PHONY: mutants node node-stop run stop render test build fmt fmt-check clippy crds crds-check unit e2e tools toolchain scale bench
+.PHONY: mutants node node-stop run stop render test build fmt fmt-check clippy crds crds-check unit e2e tools toolchain scale bench bench-live
 
-## run: local control plane, CRDs, the example stack, the operator reconciling it, status and drift.
-run: toolchain build
+## run: the local cluster with a real node, stackscope installed from its chart in its own image,
+## the example stack running in pods over the stand-in services, targets up, an alert delivered,
+## a trace found, drift corrected (tools/demo.sh). Needs root, as the node does.
+run: toolchain
 	tools/demo.sh
 
-## stop: stop the operator and the control plane `make run` started.
+## stop: stop the node and the control plane `make run` started (the operator runs in a pod there).
 stop:
-	@state="$${STACKSCOPE_STATE:-$$HOME/.cache/stackscope/control-plane}"; \
-	if [[ -f "$$state/operator.pid" ]]; then kill "$$(cat "$$state/operator.pid")" 2>/dev/null || true; rm -f "$$state/operator.pid"; fi
-	tools/control-plane.sh stop
+	tools/node.sh stop
 
 ## node: the local control plane with a real node (containerd, kubelet, kube-proxy, CoreDNS):
 ## pods run, from images built without a container engine. Needs root. See tools/NODE.md.
@@ -114,6 +114,12 @@ unit:
 ## picks files (e.g. MUTANTS_ARGS="-f operator/src/drift.rs").
 mutants: toolchain
 	tools/mutants.sh $(MUTANTS_ARGS)
+
+## bench-live: on the stack `make run` leaves running, how long a ServiceMonitor change takes to
+## become an active Prometheus target (operator, kubelet volume refresh, config reload); writes
+## bench/results/live-<short commit>.json. BENCH_LIVE_ARGS passes options (e.g. --changes 20).
+bench-live: toolchain
+	$(CARGO) run --release -p stackscope-bench --bin live-latency -- $(BENCH_LIVE_ARGS)
 
 ## bench: criterion benchmarks of resolve+render (100 … 50k monitors), the incremental re-render
 ## and serialization; writes bench/results/render-<short commit>.json (a few minutes).

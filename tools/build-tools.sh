@@ -323,8 +323,8 @@ build_control_plane() {
 #   PROBE:    "<binary> <substring>" checked against `<binary> --version`
 # ---------------------------------------------------------------------------
 build_module_tool() {
-  local name="$1" version="$2" module="$3" packages="$4" ldflags="$5" replaces="$6" probe="$7"
-  local out; out="$(bin_dir "$name" "$version")"
+  local name="$1" version="$2" module="$3" packages="$4" ldflags="$5" replaces="$6" probe="$7" tags="${8:-}"
+  local out; out="$(bin_dir "$name" "$version${tags:+-${tags//,/-}}")"
   local probe_bin="${probe%% *}" probe_text="${probe#* }"
   if version_ok "$out/$probe_bin" "$probe_text"; then
     log "$name $version already built"; return 0
@@ -352,7 +352,7 @@ build_module_tool() {
   tmp="$out.tmp.$$"
   rm -rf "$tmp"; mkdir -p "$tmp"
   # shellcheck disable=SC2086 # PACKAGES is a list
-  (cd "$wd" && CGO_ENABLED=0 GOFLAGS=-mod=mod go build -trimpath -ldflags "-s -w $ldflags" -o "$tmp/" $packages)
+  (cd "$wd" && CGO_ENABLED=0 GOFLAGS=-mod=mod go build -trimpath -tags "$tags" -ldflags "-s -w $ldflags" -o "$tmp/" $packages)
   version_ok "$tmp/$probe_bin" "$probe_text" || die "built $probe_bin does not report $probe_text"
   finish_install "$tmp" "$out"
   log "$name $version -> $out"
@@ -596,14 +596,17 @@ $module/pkg/client => $module/pkg/client $v" \
     "prometheus-config-reloader prometheus-config-reloader, version ${v#v}"
 }
 
-# thanos: replaces in a dependency's go.mod are ignored, so the wrapper carries Thanos' own.
-thanos_dir() { bin_dir thanos "$THANOS_VERSION"; }
+# thanos: replaces in a dependency's go.mod are ignored, so the wrapper carries Thanos' own. Built
+# with Thanos' own tags: it converts Prometheus' labels to its protobuf ones by reinterpreting
+# memory, which only holds for the slice layout (`slicelabels`), not for the default strings.
+THANOS_TAGS=netgo,slicelabels
+thanos_dir() { bin_dir thanos "$THANOS_VERSION-${THANOS_TAGS//,/-}"; }
 build_thanos() {
   local upstream
   upstream="$(mkdir -p "$SRC_DIR" && cd "$SRC_DIR" && module_go_mod github.com/thanos-io/thanos "$THANOS_VERSION")"
   build_module_tool thanos "$THANOS_VERSION" github.com/thanos-io/thanos github.com/thanos-io/thanos/cmd/thanos \
     "$(common_version_stamp "$THANOS_VERSION")" "$(upstream_replaces "$upstream")" \
-    "thanos thanos, version ${THANOS_VERSION#v}"
+    "thanos thanos, version ${THANOS_VERSION#v}" "$THANOS_TAGS"
 }
 
 # Every tool whose binaries tools/images.sh packs into an image (see images.sh for the images).

@@ -1,30 +1,31 @@
 #!/usr/bin/env bash
-# `make run`: the main job end to end on this machine.
+# `make run`: the main job end to end on this machine, live.
 #
-#   1. a local control plane (etcd, kube-apiserver, kube-controller-manager; tools/control-plane.sh)
-#   2. the CRDs (crds/), the example MachineAvatars stack and its five ServiceMonitors, and
-#      stand-in workloads for the monitored services (examples/workloads/)
-#   3. the operator (`stackscope run`) reconciling them, in the background
-#   4. the stack's status: Applied, Ready (whether its workloads run: without a node the pods never
-#      do, and Ready stays False with each workload's reason), monitors, components, probe findings
-#   5. drift: one owned ConfigMap edited by hand, reported and (driftPolicy: Correct) put back
+#   1. the local cluster with a real node (tools/node.sh: control plane, containerd, kubelet,
+#      kube-proxy, CoreDNS; images built from the pinned binaries, never pulled)
+#   2. stackscope installed from its chart (`helm upgrade --install`), running in a pod from its
+#      own image (tools/images.sh builds it from a static build of this tree)
+#   3. the receivers' catcher, the five stand-in services, the example's ServiceMonitors and the
+#      example stack adapted to one small node (examples/node/stack.yaml)
+#   4. the stack's pods Ready, Prometheus scraping the five services, one alert (the gateway
+#      switched to 25% errors) delivered to its receivers, one trace found in Jaeger by the id an
+#      exemplar gives
+#   5. drift: a container argument edited by hand, reported and put back
 #
-# The control plane and the operator keep running afterwards so that you can explore with the
-# kubectl and KUBECONFIG it prints; `make stop` ends both.
-#
-# Environment: STACKSCOPE_BIN (default target/debug/stackscope), STACKSCOPE_STATE (control plane
-# state, default ~/.cache/stackscope/control-plane), STACKSCOPE_OPERATOR_PORT (default 8080).
+# Everything keeps running afterwards, to explore with the kubectl and KUBECONFIG it prints;
+# `make stop` ends it. Environment: STACKSCOPE_STATE (default ~/.cache/stackscope/control-plane).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
-BIN="${STACKSCOPE_BIN:-$ROOT/target/debug/stackscope}"
-STATE="${STACKSCOPE_STATE:-$HOME/.cache/stackscope/control-plane}"
-PORT="${STACKSCOPE_OPERATOR_PORT:-8080}"
+export STACKSCOPE_STATE="${STACKSCOPE_STATE:-$HOME/.cache/stackscope/control-plane}"
 STACK_NS=observability
+APPS_NS=machineavatars
 STACK=machineavatars
+RELEASE_NS=stackscope-system
+STARTED=$SECONDS
 
-say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+say() { printf '\n\033[1m== %s\033[0m  (%ss)\n' "$*" "$((SECONDS - STARTED))"; }
 die() { echo "run: error: $*" >&2; exit 1; }
 
 # wait_until SECONDS DESCRIPTION COMMAND...: poll COMMAND until it succeeds or time runs out.
@@ -34,89 +35,128 @@ wait_until() {
   deadline=$((SECONDS + seconds))
   until "$@" >/dev/null 2>&1; do
     ((SECONDS < deadline)) || die "timed out after ${seconds}s waiting for $what"
-    sleep 0.5
+    sleep 1
   done
 }
 
-[[ -x "$BIN" ]] || die "$BIN is missing: run 'cargo build -p stackscope' (make run does)"
+# json EXPRESSION: evaluates a Python expression over the JSON document on stdin (`d`).
+json() { python3 -c "import json, sys; d = json.load(sys.stdin); print($1)"; }
 
-say "Local control plane (built from pinned Go modules on first use; see tools/build-tools.sh)"
-eval "$(tools/control-plane.sh start)"
+say "The local cluster with a node (tools/node.sh; tools and images built once, then reused)"
+eval "$(tools/node.sh start)"
 KUBECTL="$STACKSCOPE_CONTROL_PLANE_BIN/kubectl"
 k() { "$KUBECTL" "$@"; }
-k version 2>/dev/null | sed 's/^/  /'
+k get nodes -o wide | sed 's/^/  /'
 
-say "CRDs from crds/ (generated from the Rust types)"
-k apply --server-side -f crds/
-k wait --for=condition=Established --timeout=60s crd/observabilitystacks.stackscope.dev crd/servicemonitors.stackscope.dev
+say "stackscope's image, from a static build of this tree"
+IMAGE="$(tools/images.sh list | awk -F'\t' '$2 == "stackscope" { print $1 }')"
+imported="$(STACKSCOPE_CONTAINERD="$STACKSCOPE_CONTAINERD" tools/images.sh import "$IMAGE" 2>&1)" \
+  || { echo "$imported" >&2; die "cannot build or import $IMAGE"; }
+echo "$imported" | grep -v '^\s*\(Compiling\|Finished\)' | sed 's/^/  /'
+# The same tag for every build: the image's archive name (its content digest) in a pod annotation
+# makes a new build roll the operator's Deployment.
+ARCHIVE="$(ctr --address "$STACKSCOPE_CONTAINERD" -n k8s.io images ls "name==$IMAGE" \
+  | awk 'NR > 1 { print $NF }' | sed -n 's/.*stackscope.dev\/archive=\([^,]*\).*/\1/p')"
 
-say "The example: workloads of the monitored services, the ServiceMonitors, the stack"
-k apply --server-side -f examples/workloads/machineavatars.yaml
-k create namespace "$STACK_NS" --dry-run=client -o yaml | k apply --server-side -f -
-k apply --server-side -f examples/machineavatars/
+say "helm upgrade --install stackscope charts/stackscope"
+HELM="$(tools/build-tools.sh --print-path helm | head -n1)/helm"
+"$HELM" upgrade --install stackscope charts/stackscope --namespace "$RELEASE_NS" --create-namespace \
+  --set image.pullPolicy=Never --set-string "podAnnotations.stackscope\.dev/archive=$ARCHIVE" \
+  --wait --timeout 120s | sed -n '1,6s/^/  /p'
+k rollout status deployment/stackscope -n "$RELEASE_NS" --timeout=120s | sed 's/^/  /'
 
-say "The operator (stackscope run), logs in $STATE/logs/operator.log"
-if [[ -f "$STATE/operator.pid" ]] && kill -0 "$(cat "$STATE/operator.pid")" 2>/dev/null; then
-  kill "$(cat "$STATE/operator.pid")" 2>/dev/null || true
-  wait_until 20 "the previous operator to stop" bash -c "! kill -0 $(cat "$STATE/operator.pid") 2>/dev/null"
+say "The catcher, the five stand-in services, the ServiceMonitors and the stack"
+for manifest in examples/workloads/catchers.yaml examples/workloads/machineavatars.yaml \
+  examples/machineavatars/monitors.yaml examples/node/; do
+  k apply --server-side --field-manager=make-run -f "$manifest" | sed 's/^/  /'
+done
+
+say "Waiting for the stack to be Ready (its workloads' pods running and passing their probes)"
+if ! k wait --for=condition=Ready --timeout=300s -n "$STACK_NS" "observabilitystack/$STACK" >/dev/null; then
+  k get observabilitystack "$STACK" -n "$STACK_NS" \
+    -o jsonpath='{range .status.components[*]}{"  "}{.name}{"\t"}{.ready}{"\t"}{.reason}{"\t"}{.message}{"\n"}{end}'
+  die "the stack did not become Ready"
 fi
-mkdir -p "$STATE/logs"
-KUBECONFIG="$KUBECONFIG" setsid "$BIN" run --listen "127.0.0.1:$PORT" >>"$STATE/logs/operator.log" 2>&1 </dev/null &
-echo $! >"$STATE/operator.pid"
-wait_until 60 "the operator's /ready" curl -fsS "http://127.0.0.1:$PORT/ready"
-echo "  /health: $(curl -fsS "http://127.0.0.1:$PORT/health")"
-echo "  /ready:  $(curl -fsS "http://127.0.0.1:$PORT/ready")"
-
-say "Waiting for the stack's configuration to be applied (Ready means its workloads run)"
-k wait --for=condition=Applied --timeout=120s -n "$STACK_NS" "observabilitystack/$STACK"
-k get observabilitystacks,servicemonitors -A
+k get pods -n "$STACK_NS" -o wide | sed 's/^/  /'
 echo "Conditions:"
 k get observabilitystack "$STACK" -n "$STACK_NS" \
   -o jsonpath='{range .status.conditions[*]}{"  "}{.type}{"\t"}{.status}{"\t"}{.reason}{"\n"}{end}'
+for ns in "$APPS_NS" catchers; do
+  k wait --for=condition=Ready pods --all -n "$ns" --timeout=120s >/dev/null
+done
+echo "Pods Ready: $(k get pods -A --no-headers | awk '$3 ~ /^[0-9]+\/[0-9]+$/ { split($3, r, "/"); if (r[1] == r[2]) n++ } END { print n+0 }') of $(k get pods -A --no-headers | wc -l)"
 
-say "What the operator created (label stackscope.dev/stack=$STACK)"
-k get configmaps,services,serviceaccounts,statefulsets,deployments,daemonsets,persistentvolumeclaims \
-  -n "$STACK_NS" -l "stackscope.dev/stack=$STACK"
-k get clusterroles,clusterrolebindings -l "stackscope.dev/stack=$STACK"
-echo
-echo "Components (status.components: objects, ready, reason):"
-k get observabilitystack "$STACK" -n "$STACK_NS" \
-  -o jsonpath='{range .status.components[*]}{"  "}{.name}{"\t"}{.objects}{"\t"}{.ready}{"\t"}{.reason}{"\n"}{end}'
-echo "Scrape jobs in prometheus.yml:"
-k get configmap "$STACK-prometheus" -n "$STACK_NS" -o jsonpath='{.data.prometheus\.yml}' \
-  | grep -o 'job_name: serviceMonitor/[^ ]*' | sed 's/^/  /' || true
-
-say "Probes of the monitored workloads (probes.policy: Report)"
-k get observabilitystack "$STACK" -n "$STACK_NS" \
-  -o jsonpath='{range .status.probeFindings[*]}{"  "}{.workload}{" "}{.probe}{": "}{.state}{" "}{.detail}{"\n"}{end}'
-
-say "Drift: editing the owned ConfigMap $STACK-loki by hand"
-k patch configmap "$STACK-loki" -n "$STACK_NS" --type merge \
-  -p '{"data":{"loki.yaml":"# edited by hand\nauth_enabled: true\n"}}'
-drift_seen() {
-  k get observabilitystack "$STACK" -n "$STACK_NS" -o jsonpath='{.status.drift[*].object}' | grep -q "$STACK-loki"
+service_address() { # NAMESPACE NAME PORT_NAME -> ip:port
+  k get service "$2" -n "$1" -o jsonpath="{.spec.clusterIP}:{.spec.ports[?(@.name==\"$3\")].port}"
 }
-wait_until 60 "the drift to be reported" drift_seen
-k get observabilitystack "$STACK" -n "$STACK_NS" \
-  -o jsonpath='{range .status.drift[*]}{"  "}{.object}{" "}{.path}{" corrected="}{.corrected}{" since "}{.since}{"\n"}{end}'
-restored() {
-  k get configmap "$STACK-loki" -n "$STACK_NS" -o jsonpath='{.data.loki\.yaml}' | grep -q 'retention_period'
-}
-wait_until 60 "the ConfigMap to be restored (driftPolicy: Correct)" restored
-echo "  restored: loki.yaml carries retention_period again"
-k get events -n "$STACK_NS" --field-selector reason=Drifted -o custom-columns=REASON:.reason,MESSAGE:.message --no-headers \
-  | cut -c1-160 | sed 's/^/  /'
+PROMETHEUS="$(service_address "$STACK_NS" "$STACK-prometheus" http)"
+JAEGER="$(service_address "$STACK_NS" "$STACK-jaeger" query-http)"
+CATCHER="$(service_address catchers catcher http)"
 
-say "stackscope drift (read-only report for pipelines: exit 0 in sync, 1 drift)"
-KUBECONFIG="$KUBECONFIG" "$BIN" drift -n "$STACK_NS" || true
+say "Prometheus' targets (configured only by the operator, discovered through the API server)"
+targets_up() {
+  curl -fsS "http://$PROMETHEUS/api/v1/targets?state=active" | json '
+    all(t["health"] == "up" for t in d["data"]["activeTargets"] if t["scrapePool"].startswith("serviceMonitor/"))
+    and len({t["scrapePool"] for t in d["data"]["activeTargets"] if t["scrapePool"].startswith("serviceMonitor/")}) >= 5' \
+    | grep -qx True
+}
+wait_until 120 "the five services' targets up" targets_up
+curl -fsS "http://$PROMETHEUS/api/v1/targets?state=active" | json '"\n".join(sorted(
+  "  %-52s %-5s %s" % (t["scrapePool"], t["health"], t["scrapeUrl"]) for t in d["data"]["activeTargets"]))'
+
+say "One alert: the gateway fails 25% of its requests"
+for ip in $(k get pods -n "$APPS_NS" -l app=gateway -o jsonpath='{.items[*].status.podIP}'); do
+  curl -fsS -X POST -H 'Content-Type: application/json' -d '{"errorRate":0.25}' "http://$ip:8000/control" >/dev/null
+done
+delivered() {
+  curl -fsS "http://$CATCHER/received" | json '
+    any(r["receiver"] == "slack" and "ErrorRate" in r["payload"]["attachments"][0]["title"] for r in d)' | grep -qx True
+}
+wait_until 240 "an error-rate alert at the Slack catcher" delivered
+sleep 5 # the other channels of the same notification
+curl -fsS "http://$CATCHER/received" | json '"\n".join(
+  "  %-9s %s %s" % (r["receiver"],
+    r["payload"]["attachments"][0]["title"] if r["receiver"] == "slack" else
+    r["payload"]["payload"]["summary"] if r["receiver"] == "pagerduty" else
+    r["payload"]["subject"] + " -> " + ",".join(r["envelope"]["rcptTo"]) if r["receiver"] == "email" else
+    r["payload"].get("commonLabels", {}).get("alertname", ""), r["time"]) for r in d)'
+for ip in $(k get pods -n "$APPS_NS" -l app=gateway -o jsonpath='{.items[*].status.podIP}'); do
+  curl -fsS -X POST -H 'Content-Type: application/json' -d '{"errorRate":0}' "http://$ip:8000/control" >/dev/null
+done
+
+say "One trace: an exemplar's trace id, found in Jaeger"
+now="$(date +%s)"
+TRACE="$(curl -fsS -G "http://$PROMETHEUS/api/v1/query_exemplars" \
+  --data-urlencode "query=http_request_duration_seconds_bucket{service=\"gateway\"}" \
+  --data-urlencode "start=$((now - 300))" --data-urlencode "end=$now" \
+  | json '([e["labels"]["trace_id"] for s in d["data"] for e in s["exemplars"]] or [""])[-1]')"
+[[ -n "$TRACE" ]] || die "Prometheus returned no exemplar of the gateway"
+trace_found() { curl -fsS "http://$JAEGER/api/traces/$TRACE" | json 'len(d["data"][0]["spans"])' | grep -qv '^0$'; }
+wait_until 60 "trace $TRACE in Jaeger" trace_found
+curl -fsS "http://$JAEGER/api/traces/$TRACE" | json '"  trace %s: %d spans from %s" % (d["data"][0]["traceID"],
+  len(d["data"][0]["spans"]), ", ".join(sorted({p["serviceName"] for p in d["data"][0]["processes"].values()})))'
+
+say "Drift: a container argument of $STACK-kube-state-metrics edited by hand"
+k patch deployment "$STACK-kube-state-metrics" -n "$STACK_NS" --type json \
+  -p '[{"op": "add", "path": "/spec/template/spec/containers/0/args/-", "value": "--log-level=debug"}]' | sed 's/^/  /'
+drift_corrected() {
+  k get observabilitystack "$STACK" -n "$STACK_NS" -o jsonpath='{range .status.drift[*]}{.object} {.corrected}{"\n"}{end}' \
+    | grep -q "kube-state-metrics true"
+}
+wait_until 60 "the drift to be reported and corrected" drift_corrected
+k get observabilitystack "$STACK" -n "$STACK_NS" \
+  -o jsonpath='{range .status.drift[*]}{"  "}{.object}{" "}{.path}{" corrected="}{.corrected}{"\n"}{end}'
+k rollout status deployment/"$STACK-kube-state-metrics" -n "$STACK_NS" --timeout=120s | sed 's/^/  /'
 
 cat <<EOF
 
-The control plane and the operator keep running. Try:
+Live in $((SECONDS - STARTED)) s. Everything keeps running. Try:
   export KUBECONFIG=$KUBECONFIG
-  $KUBECTL get obs -A
   $KUBECTL get observabilitystack $STACK -n $STACK_NS -o yaml
-  curl -s http://127.0.0.1:$PORT/metrics | grep ^stackscope_
-  tail -f $STATE/logs/operator.log
+  curl -s http://$PROMETHEUS/api/v1/alerts            # Prometheus
+  curl -s http://$CATCHER/received                    # what the receivers got
+  curl -s http://$JAEGER/api/services                 # Jaeger
+  $KUBECTL logs -n $RELEASE_NS deploy/stackscope      # the operator
+No image, so not running: Loki, Promtail and Grafana (AGPL source; see tools/NODE.md).
 Stop everything with: make stop
 EOF

@@ -530,6 +530,14 @@ do_start() {
     [[ -d "$hierarchy" ]] && mkdir -p "$hierarchy$(cgroup_root "$n")"
   done
 
+  # A mount a container receives with HostToContainer propagation (node-exporter's view of the
+  # root file system) must come from a shared or slave mount; systemd hosts share / by default,
+  # containers and chroots often keep it private, and runc then refuses the container. Left
+  # shared on stop: other nodes may rely on it, and it is the usual state of a Linux host.
+  if [[ "$(findmnt -no PROPAGATION / 2>/dev/null)" == private ]]; then
+    log "making / a shared mount (runc needs it for HostToContainer propagation)"
+    mount --make-rshared /
+  fi
   save_kernel_tunables
   launch kubelet nsenter --net="$netns" -- "$kube/kubelet" \
     --config="$NODE/kubelet.yaml" \

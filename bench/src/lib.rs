@@ -2,3 +2,4 @@
 //! scale harness share.
 
 pub mod fixtures;
+pub mod measured;

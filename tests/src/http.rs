@@ -118,6 +118,18 @@ pub mod asynchronous {
         blocking(move || super::get(address, &path).map(|answer| (answer.status, answer.body))).await
     }
 
+    /// A GET whose answer must be 200 with a JSON body.
+    pub async fn get_json(address: SocketAddr, path: &str) -> Result<Value, String> {
+        let path = path.to_owned();
+        blocking(move || super::get_json(address, &path)).await
+    }
+
+    /// One POST of a JSON body: status code and body.
+    pub async fn post_json(address: SocketAddr, path: &str, value: &Value) -> Result<(u16, String), String> {
+        let (path, value) = (path.to_owned(), value.clone());
+        blocking(move || super::post_json(address, &path, &value).map(|answer| (answer.status, answer.body))).await
+    }
+
     /// The `data` of a successful answer of Prometheus' HTTP API.
     pub async fn api(address: SocketAddr, path: &str) -> Result<Value, String> {
         let path = path.to_owned();

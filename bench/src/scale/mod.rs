@@ -126,14 +126,7 @@ pub struct SizeRun {
     pub prometheus_operator: Option<ToolRun>,
 }
 
-/// The percentile (nearest rank) of sorted values.
-pub fn percentile(sorted: &[u64], percent: f64) -> Option<u64> {
-    if sorted.is_empty() {
-        return None;
-    }
-    let rank = ((percent / 100.0) * sorted.len() as f64).ceil() as usize;
-    sorted.get(rank.clamp(1, sorted.len()) - 1).copied()
-}
+pub use stackscope_bench::measured::percentile;
 
 fn log(message: impl AsRef<str>) {
     eprintln!("scale: {}", message.as_ref());

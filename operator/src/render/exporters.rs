@@ -120,9 +120,13 @@ pub(crate) fn kube_state_metrics(stack: &ResolvedStack) -> Result<Vec<DynamicObj
     ])
 }
 
-/// The node's directories node-exporter reads, read-only: `(volume, host path, mount path)`.
-const NODE_PATHS: [(&str, &str, &str); 3] =
-    [("proc", "/proc", "/host/proc"), ("sys", "/sys", "/host/sys"), ("root", "/", "/host/root")];
+/// The node's directories node-exporter reads, read-only: `(volume, host path, mount path, the
+/// node-exporter flag naming the mount path)`.
+const NODE_PATHS: [(&str, &str, &str, &str); 3] = [
+    ("proc", "/proc", "/host/proc", "--path.procfs"),
+    ("sys", "/sys", "/host/sys", "--path.sysfs"),
+    ("root", "/", "/host/root", "--path.rootfs"),
+];
 
 /// node-exporter: a DaemonSet on every node (tolerating every taint), in the node's network and
 /// process namespaces with its `/proc`, `/sys` and root filesystem mounted read-only, as a
@@ -132,13 +136,7 @@ pub(crate) fn node_exporter(stack: &ResolvedStack) -> Result<Vec<DynamicObject>,
     let component = Component::NodeExporter;
     let spec = &stack.spec.metrics.node_exporter;
     let name = object_name(stack, component);
-    let mut args: Vec<String> = NODE_PATHS
-        .iter()
-        .map(|(volume, _, mount)| {
-            let flag = if *volume == "root" { "rootfs" } else { volume };
-            format!("--path.{flag}={mount}")
-        })
-        .collect();
+    let mut args: Vec<String> = NODE_PATHS.iter().map(|(_, _, mount, flag)| format!("{flag}={mount}")).collect();
     args.push(format!("--web.listen-address=:{}", ports::NODE_EXPORTER_HTTP));
     // Pods' and containers' own mounts are the kubelet's and the runtime's business.
     args.push(
@@ -147,7 +145,7 @@ pub(crate) fn node_exporter(stack: &ResolvedStack) -> Result<Vec<DynamicObject>,
     );
     let mounts = NODE_PATHS
         .iter()
-        .map(|(volume, _, mount)| VolumeMount {
+        .map(|(volume, _, mount, _)| VolumeMount {
             name: (*volume).to_owned(),
             mount_path: (*mount).to_owned(),
             read_only: Some(true),
@@ -168,7 +166,7 @@ pub(crate) fn node_exporter(stack: &ResolvedStack) -> Result<Vec<DynamicObject>,
         volume_mounts: Some(mounts),
         ..Container::default()
     };
-    let volumes = NODE_PATHS.iter().map(|(volume, path, _)| host_path_volume(volume, path, "Directory")).collect();
+    let volumes = NODE_PATHS.iter().map(|(volume, path, _, _)| host_path_volume(volume, path, "Directory")).collect();
     let daemonset = DaemonSet {
         metadata: metadata(stack, component, name),
         spec: Some(DaemonSetSpec {

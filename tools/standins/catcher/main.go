@@ -2,9 +2,10 @@
 // for tests. One process serves
 //   - Slack incoming webhooks: POST /slack[/…] or /services/… (the path of a hooks.slack.com URL),
 //   - PagerDuty's Events API v2: POST /v2/enqueue,
+//   - any other webhook (a dead man's switch): POST /webhook/…,
 //   - SMTP, with STARTTLS (a self-signed certificate made at start) and AUTH PLAIN,
 //
-// and lists what arrived as JSON: GET /received?receiver=slack|pagerduty|email (all without the
+// and lists what arrived as JSON: GET /received?receiver=slack|pagerduty|email|webhook (all without the
 // parameter), oldest first; DELETE /received[?receiver=…] forgets it. Everything stays in
 // memory; nothing is written to disk. Flags have CATCHER_<NAME> environment variables.
 package main

@@ -13,9 +13,11 @@ const (
 	receiverSlack     = "slack"
 	receiverPagerDuty = "pagerduty"
 	receiverEmail     = "email"
+	// receiverWebhook: any other webhook, e.g. a dead man's switch (Alertmanager's webhook_config).
+	receiverWebhook = "webhook"
 )
 
-var receivers = []string{receiverEmail, receiverPagerDuty, receiverSlack}
+var receivers = []string{receiverEmail, receiverPagerDuty, receiverSlack, receiverWebhook}
 
 // record is one message as it arrived: which receiver got it, when, in which order, and what it
 // said, parsed.

@@ -28,6 +28,8 @@ func (c *catcher) routes() http.Handler {
 	mux.HandleFunc("/services/", c.serveSlack)
 	// PagerDuty Events API v2 (events.pagerduty.com/v2/enqueue).
 	mux.HandleFunc("/v2/enqueue", c.servePagerDuty)
+	// Any other webhook (a dead man's switch): Alertmanager's webhook JSON under /webhook/.
+	mux.HandleFunc("/webhook/", c.serveWebhook)
 	mux.HandleFunc("/received", c.serveReceived)
 	mux.HandleFunc("/health", serveOK)
 	mux.HandleFunc("/ready", serveOK)
@@ -89,6 +91,22 @@ func (c *catcher) serveSlack(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.WriteHeader(status)
 	_, _ = io.WriteString(w, answer)
+}
+
+// serveWebhook records any JSON body and answers 200, as a dead man's switch service does; a
+// body that is not JSON gets 400.
+func (c *catcher) serveWebhook(w http.ResponseWriter, r *http.Request) {
+	payload, raw, ok := readJSON(w, r)
+	if !ok {
+		return
+	}
+	status, answer := http.StatusOK, "ok"
+	if payload == nil {
+		status, answer, payload = http.StatusBadRequest, "invalid_payload", string(raw)
+	}
+	kept := c.store.add(record{Receiver: receiverWebhook, Status: status, Request: describe(r), Payload: payload})
+	c.logs.received(kept, answer)
+	writeJSON(w, status, map[string]string{"status": answer})
 }
 
 func hasContent(value any) bool {
@@ -183,7 +201,7 @@ func newDedupKey() string {
 	return hex.EncodeToString(b[:])
 }
 
-// serveReceived: `GET /received[?receiver=slack|pagerduty|email]` lists what arrived, oldest
+// serveReceived: `GET /received[?receiver=slack|pagerduty|email|webhook]` lists what arrived, oldest
 // first; `DELETE /received[?receiver=…]` forgets it.
 func (c *catcher) serveReceived(w http.ResponseWriter, r *http.Request) {
 	receiver, err := receiverParameter(r.URL.Query().Get("receiver"))
