@@ -66,6 +66,7 @@ HELM="$(tools/build-tools.sh --print-path helm | head -n1)/helm"
 k rollout status deployment/stackscope -n "$RELEASE_NS" --timeout=120s | sed 's/^/  /'
 
 say "The catcher, the five stand-in services, the ServiceMonitors and the stack"
+k create namespace "$STACK_NS" --dry-run=client -o yaml | k apply --server-side --field-manager=make-run -f - | sed 's/^/  /'
 for manifest in examples/workloads/catchers.yaml examples/workloads/machineavatars.yaml \
   examples/machineavatars/monitors.yaml examples/node/; do
   k apply --server-side --field-manager=make-run -f "$manifest" | sed 's/^/  /'
@@ -105,15 +106,19 @@ curl -fsS "http://$PROMETHEUS/api/v1/targets?state=active" | json '"\n".join(sor
   "  %-52s %-5s %s" % (t["scrapePool"], t["health"], t["scrapeUrl"]) for t in d["data"]["activeTargets"]))'
 
 say "One alert: the gateway fails 25% of its requests"
+curl -fsS -X DELETE "http://$CATCHER/received" >/dev/null # what an earlier run left
 for ip in $(k get pods -n "$APPS_NS" -l app=gateway -o jsonpath='{.items[*].status.podIP}'); do
   curl -fsS -X POST -H 'Content-Type: application/json' -d '{"errorRate":0.25}' "http://$ip:8000/control" >/dev/null
 done
+# HighErrorRate's channels in the document: email and Slack.
 delivered() {
   curl -fsS "http://$CATCHER/received" | json '
-    any(r["receiver"] == "slack" and "ErrorRate" in r["payload"]["attachments"][0]["title"] for r in d)' | grep -qx True
+    {r["receiver"] for r in d if "FIRING: HighErrorRate" in (
+      r["payload"]["attachments"][0]["title"] if r["receiver"] == "slack" else
+      r["payload"]["subject"] if r["receiver"] == "email" else "")} == {"slack", "email"}' | grep -qx True
 }
-wait_until 240 "an error-rate alert at the Slack catcher" delivered
-sleep 5 # the other channels of the same notification
+wait_until 240 "HighErrorRate at the Slack and email catchers" delivered
+echo "What the receivers got (the catcher's record):"
 curl -fsS "http://$CATCHER/received" | json '"\n".join(
   "  %-9s %s %s" % (r["receiver"],
     r["payload"]["attachments"][0]["title"] if r["receiver"] == "slack" else
@@ -124,15 +129,20 @@ for ip in $(k get pods -n "$APPS_NS" -l app=gateway -o jsonpath='{.items[*].stat
   curl -fsS -X POST -H 'Content-Type: application/json' -d '{"errorRate":0}' "http://$ip:8000/control" >/dev/null
 done
 
-say "One trace: an exemplar's trace id, found in Jaeger"
+say "One trace: the newest exemplar's trace id, found in Jaeger"
 now="$(date +%s)"
 TRACE="$(curl -fsS -G "http://$PROMETHEUS/api/v1/query_exemplars" \
   --data-urlencode "query=http_request_duration_seconds_bucket{service=\"gateway\"}" \
   --data-urlencode "start=$((now - 300))" --data-urlencode "end=$now" \
-  | json '([e["labels"]["trace_id"] for s in d["data"] for e in s["exemplars"]] or [""])[-1]')"
+  | json '(sorted((e["timestamp"], e["labels"]["trace_id"]) for s in d["data"] for e in s["exemplars"]) or [(0, "")])[-1][1]')"
 [[ -n "$TRACE" ]] || die "Prometheus returned no exemplar of the gateway"
-trace_found() { curl -fsS "http://$JAEGER/api/traces/$TRACE" | json 'len(d["data"][0]["spans"])' | grep -qv '^0$'; }
-wait_until 60 "trace $TRACE in Jaeger" trace_found
+# The gateway's span ends after the auth service's, so its batch may arrive second.
+trace_found() {
+  curl -fsS "http://$JAEGER/api/traces/$TRACE" \
+    | json 'sorted({p["serviceName"] for p in d["data"][0]["processes"].values()}) == ["auth-service", "gateway"]' \
+    | grep -qx True
+}
+wait_until 60 "trace $TRACE in Jaeger, from the gateway and the auth service" trace_found
 curl -fsS "http://$JAEGER/api/traces/$TRACE" | json '"  trace %s: %d spans from %s" % (d["data"][0]["traceID"],
   len(d["data"][0]["spans"]), ", ".join(sorted({p["serviceName"] for p in d["data"][0]["processes"].values()})))'
 
@@ -153,10 +163,10 @@ cat <<EOF
 Live in $((SECONDS - STARTED)) s. Everything keeps running. Try:
   export KUBECONFIG=$KUBECONFIG
   $KUBECTL get observabilitystack $STACK -n $STACK_NS -o yaml
-  curl -s http://$PROMETHEUS/api/v1/alerts            # Prometheus
-  curl -s http://$CATCHER/received                    # what the receivers got
-  curl -s http://$JAEGER/api/services                 # Jaeger
-  $KUBECTL logs -n $RELEASE_NS deploy/stackscope      # the operator
+  curl -s http://$PROMETHEUS/api/v1/alerts
+  curl -s http://$CATCHER/received
+  curl -s http://$JAEGER/api/services
+  $KUBECTL logs -n $RELEASE_NS deploy/stackscope
 No image, so not running: Loki, Promtail and Grafana (AGPL source; see tools/NODE.md).
 Stop everything with: make stop
 EOF

@@ -271,12 +271,17 @@ async fn an_exemplars_trace_is_found_in_jaeger(live: &Live, prometheus: SocketAd
         ));
         let path = format!("/api/v1/query_exemplars?query={query}&start={}&end={now}", now - 300.0);
         let series = http::api(prometheus, &path).await.ok()?;
-        let ids: BTreeSet<String> = series
+        // Newest first: the first requests' spans may have been sent before Jaeger was ready.
+        let mut exemplars: Vec<(f64, String)> = series
             .as_array()?
             .iter()
             .flat_map(|series| series["exemplars"].as_array().cloned().unwrap_or_default())
-            .filter_map(|exemplar| exemplar["labels"]["trace_id"].as_str().map(str::to_owned))
+            .filter_map(|exemplar| {
+                Some((exemplar["timestamp"].as_f64()?, exemplar["labels"]["trace_id"].as_str()?.to_owned()))
+            })
             .collect();
+        exemplars.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let ids: Vec<String> = exemplars.into_iter().map(|(_, id)| id).collect();
         // The gateway calls the auth service with the trace context: one trace across both (the
         // gateway's span ends last, so its batch may arrive after the auth service's).
         for id in ids.iter().rev().take(5) {
