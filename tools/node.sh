@@ -362,7 +362,12 @@ coredns_ready() {
 }
 
 apply_cluster_objects() {
-  local n="$1"
+  local n="$1" binding
+  # The binding mode cannot change in place; a class of an earlier version of this script goes.
+  binding="$(kubectl_ get storageclass "$STORAGE_CLASS" -o jsonpath='{.volumeBindingMode}' 2>/dev/null || true)"
+  if [[ -n "$binding" && "$binding" != WaitForFirstConsumer ]]; then
+    kubectl_ delete storageclass "$STORAGE_CLASS" >/dev/null
+  fi
   kubectl_ apply -f - >/dev/null <<EOF
 apiVersion: storage.k8s.io/v1
 kind: StorageClass
@@ -371,7 +376,11 @@ metadata:
   annotations: {storageclass.kubernetes.io/is-default-class: "true"}
 provisioner: $PROVISIONER
 reclaimPolicy: Delete
-volumeBindingMode: Immediate
+# Bound when the first pod using a claim is scheduled, as local volumes should be: with
+# Immediate, a pod created with its claim before the provisioner bound it was left
+# unschedulable ("unbound immediate PersistentVolumeClaims") until the scheduler's next
+# five-minute retry.
+volumeBindingMode: WaitForFirstConsumer
 ---
 apiVersion: v1
 kind: ServiceAccount
