@@ -26,6 +26,12 @@ pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
+/// A loopback address with a port free a moment ago, for a program a test starts.
+pub fn loopback_address() -> std::net::SocketAddr {
+    let port = stackscope_e2e::free_port().unwrap_or_else(|error| panic!("a free port: {error}"));
+    std::net::SocketAddr::from((std::net::Ipv4Addr::LOCALHOST, port))
+}
+
 /// The repository's `examples/machineavatars` directory.
 pub fn example_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/machineavatars")
@@ -119,6 +125,19 @@ impl Rendered {
     pub fn yaml(&self, component: Component, file: &str) -> Result<serde_json::Value, String> {
         let text = self.file(component, file)?;
         serde_saphyr::from_str(text).map_err(|error| format!("{component}/{file}: {error}"))
+    }
+
+    /// The arguments of the container of that name in the component's workloads.
+    pub fn container_args(&self, component: Component, container: &str) -> Result<Vec<String>, String> {
+        self.objects
+            .iter()
+            .filter(|object| object.component == component)
+            .filter_map(|object| object.object.data.pointer("/spec/template/spec/containers")?.as_array())
+            .flatten()
+            .find(|candidate| candidate["name"] == container)
+            .and_then(|candidate| candidate["args"].as_array())
+            .map(|args| args.iter().filter_map(serde_json::Value::as_str).map(str::to_owned).collect())
+            .ok_or_else(|| format!("{component}: no container {container} renders"))
     }
 
     /// Every file name the component's ConfigMaps carry.

@@ -29,7 +29,7 @@ use stackscope::render::alertmanager::{
 };
 use stackscope_tests::tools::binary;
 use stackscope_tests::variants::{self, Variant};
-use stackscope_tests::{Rendered, seed};
+use stackscope_tests::{Rendered, loopback_address, seed};
 
 /// Longest any single engine run may take before the test gives up on it.
 const ENGINE_DEADLINE: Duration = Duration::from_secs(60);
@@ -775,24 +775,9 @@ impl RunningThanos {
     }
 }
 
-/// A loopback address with a port free a moment ago.
-fn free_address() -> std::net::SocketAddr {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap_or_else(|error| panic!("bind: {error}"));
-    listener.local_addr().unwrap_or_else(|error| panic!("local address: {error}"))
-}
-
 /// The arguments of the container of that name in the Prometheus component's workloads.
 fn thanos_args(rendered: &Rendered, container: &str) -> Result<Vec<String>, String> {
-    rendered
-        .objects
-        .iter()
-        .filter(|object| object.component == Component::Prometheus)
-        .filter_map(|object| object.object.data.pointer("/spec/template/spec/containers")?.as_array())
-        .flatten()
-        .find(|candidate| candidate["name"] == container)
-        .and_then(|candidate| candidate["args"].as_array())
-        .map(|args| args.iter().filter_map(Value::as_str).map(str::to_owned).collect())
-        .ok_or_else(|| format!("no container {container} renders"))
+    rendered.container_args(Component::Prometheus, container)
 }
 
 /// Runs the rendered arguments of one Thanos container with what only a cluster has replaced by
@@ -805,8 +790,8 @@ fn start_thanos(
     scratch: &Path,
     endpoint: Option<std::net::SocketAddr>,
 ) -> Result<(RunningThanos, std::net::SocketAddr, std::net::SocketAddr), String> {
-    let http = free_address();
-    let grpc = free_address();
+    let http = loopback_address();
+    let grpc = loopback_address();
     let objstore = scratch.join("objstore.yml");
     let mut rewritten = Vec::new();
     let mut endpoints = 0;

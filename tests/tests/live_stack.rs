@@ -27,14 +27,14 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{Pod, Service};
+use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, ListParams, Patch, PatchParams};
 use kube::{Client, ResourceExt};
 use serde_json::{Value, json};
 use stackscope::api::ObservabilityStack;
-use stackscope_tests::cluster::{ControlPlane, Operator, client, fresh_namespace, install_crds, wait_for};
+use stackscope_tests::cluster::{ControlPlane, Operator, client, fresh_namespace, install_crds, pod_ready, wait_for};
 use stackscope_tests::http::{asynchronous as http, encode};
-use stackscope_tests::node::node;
+use stackscope_tests::node::{node, service_address};
 use stackscope_tests::repo_root;
 use stackscope_tests::seed::seed;
 
@@ -101,27 +101,9 @@ impl Live {
         Api::<ObservabilityStack>::namespaced(self.client.clone(), STACK_NAMESPACE).get(STACK).await.ok()
     }
 
-    /// A Service's cluster IP and named port, as an address the machine can dial (the node routes
-    /// its Service range).
+    /// A Service's cluster IP and named port, as an address the machine can dial.
     async fn service(&self, namespace: &str, name: &str, port_name: &str) -> SocketAddr {
-        let service = Api::<Service>::namespaced(self.client.clone(), namespace)
-            .get(name)
-            .await
-            .unwrap_or_else(|error| panic!("get Service {namespace}/{name}: {error}"));
-        let spec = service.spec.unwrap_or_default();
-        let ip: IpAddr = spec
-            .cluster_ip
-            .as_deref()
-            .and_then(|ip| ip.parse().ok())
-            .unwrap_or_else(|| panic!("Service {namespace}/{name} has no cluster IP"));
-        let port = spec
-            .ports
-            .unwrap_or_default()
-            .into_iter()
-            .find(|port| port.name.as_deref() == Some(port_name))
-            .and_then(|port| u16::try_from(port.port).ok())
-            .unwrap_or_else(|| panic!("Service {namespace}/{name} has no port {port_name}"));
-        SocketAddr::new(ip, port)
+        service_address(&self.client, namespace, name, port_name).await.unwrap_or_else(|error| panic!("{error}"))
     }
 
     async fn pods(&self, namespace: &str, selector: Option<&str>) -> Vec<Pod> {
@@ -138,7 +120,7 @@ impl Live {
         let mut not_ready = Vec::new();
         for namespace in [STACK_NAMESPACE, APPS_NAMESPACE, CATCHERS_NAMESPACE] {
             for pod in self.pods(namespace, None).await {
-                if !is_ready(&pod) {
+                if !pod_ready(&pod) {
                     let states: Vec<String> = pod
                         .status
                         .as_ref()
@@ -163,13 +145,6 @@ impl Drop for Live {
             &["delete", "namespace", APPS_NAMESPACE, CATCHERS_NAMESPACE, STACK_NAMESPACE, "--wait=false"],
         );
     }
-}
-
-fn is_ready(pod: &Pod) -> bool {
-    pod.status
-        .as_ref()
-        .and_then(|status| status.conditions.as_ref())
-        .is_some_and(|conditions| conditions.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
 }
 
 fn condition_status(stack: &ObservabilityStack, kind: &str) -> Option<String> {
@@ -343,14 +318,39 @@ fn delivery(record: &Value) -> Option<Delivery> {
     })
 }
 
-/// The email addresses of a step of the node stack's escalation path.
-fn step_email(step: &str) -> Vec<String> {
+/// The email recipients of the node stack's receivers: the email channel's `to` under "email",
+/// and each escalation step's `email` under its name.
+fn email_recipients() -> BTreeMap<String, Vec<String>> {
     let text = std::fs::read_to_string(repo_root().join("examples/node/stack.yaml")).unwrap_or_default();
-    let stack: Value = serde_saphyr::from_str(text.split("\n---").next().unwrap_or_default())
-        .unwrap_or_else(|error| panic!("examples/node/stack.yaml: {error}"));
-    let steps = stack["spec"]["alerting"]["routing"]["escalation"].as_array().cloned().unwrap_or_default();
-    let found = steps.iter().find(|s| s["name"] == step).unwrap_or_else(|| panic!("no escalation step {step}"));
-    found["email"].as_array().into_iter().flatten().filter_map(Value::as_str).map(str::to_owned).collect()
+    let stack: Value =
+        serde_saphyr::from_str(&text).unwrap_or_else(|error| panic!("examples/node/stack.yaml: {error}"));
+    let routing = &stack["spec"]["alerting"]["routing"];
+    let addresses =
+        |list: &Value| list.as_array().into_iter().flatten().filter_map(Value::as_str).map(str::to_owned).collect();
+    let steps = routing["escalation"].as_array().into_iter().flatten();
+    let mut recipients: BTreeMap<String, Vec<String>> =
+        steps.filter_map(|step| Some((step["name"].as_str()?.to_owned(), addresses(&step["email"])))).collect();
+    recipients.insert("email".to_owned(), addresses(&routing["email"]["to"]));
+    recipients
+}
+
+/// Sets the error rate of every gateway replica (`POST /control` on each pod, not the Service,
+/// which would reach one).
+async fn set_gateway_error_rate(live: &Live, rate: f64) -> Result<(), String> {
+    for pod in live.pods(APPS_NAMESPACE, Some("app=gateway")).await {
+        let ip: IpAddr = pod
+            .status
+            .as_ref()
+            .and_then(|status| status.pod_ip.as_deref())
+            .and_then(|ip| ip.parse().ok())
+            .ok_or_else(|| format!("{} has no IP", pod.name_any()))?;
+        let (status, body) =
+            http::post_json(SocketAddr::new(ip, 8000), "/control", &json!({"errorRate": rate})).await?;
+        if status != 200 {
+            return Err(format!("POST /control on {}: {status} {body}", pod.name_any()));
+        }
+    }
+    Ok(())
 }
 
 /// Stage 4: 25% errors at the gateway: HighErrorRate then CriticalErrorRate, each on its document
@@ -368,31 +368,27 @@ async fn errors_fire_high_then_critical_on_the_documents_channels_in_escalation_
         })
         .collect();
     // Every gateway replica fails a quarter of its requests.
-    for pod in live.pods(APPS_NAMESPACE, Some("app=gateway")).await {
-        let ip: IpAddr = pod
-            .status
-            .as_ref()
-            .and_then(|status| status.pod_ip.as_deref())
-            .and_then(|ip| ip.parse().ok())
-            .unwrap_or_else(|| panic!("{} has no IP", pod.name_any()));
-        let (status, body) = http::post_json(SocketAddr::new(ip, 8000), "/control", &json!({"errorRate": 0.25}))
-            .await
-            .unwrap_or_else(|error| panic!("{error}"));
-        assert_eq!(status, 200, "POST /control: {body}");
-    }
-    // What each alert should reach, as (receiver kind, recipients): the channels, and for the
-    // escalation steps their email.
-    let expected_deliveries = |name: &str| -> BTreeSet<(String, Vec<String>)> {
-        let email_to = vec!["oncall@machineavatars.example.com".to_owned()];
-        expected_receivers[name]
-            .iter()
-            .map(|receiver| match receiver.as_str() {
-                "email" => ("email".to_owned(), email_to.clone()),
-                "slack" | "pagerduty" => (receiver.clone(), Vec::new()),
-                step => ("email".to_owned(), step_email(step)),
-            })
-            .collect()
+    set_gateway_error_rate(live, 0.25).await.unwrap_or_else(|error| panic!("{error}"));
+    // What each alert should reach, as (receiver kind, recipients): the webhooks, and the email
+    // channel and the escalation steps at their addresses.
+    let recipients = email_recipients();
+    let recipients_of = |receiver: &str| {
+        recipients.get(receiver).cloned().unwrap_or_else(|| panic!("examples/node names no {receiver}"))
     };
+    let expected_deliveries: BTreeMap<&str, BTreeSet<(String, Vec<String>)>> = names
+        .iter()
+        .map(|name| {
+            let deliveries = expected_receivers[*name]
+                .iter()
+                .map(|receiver| match receiver.as_str() {
+                    "slack" | "pagerduty" => (receiver.clone(), Vec::new()),
+                    email => ("email".to_owned(), recipients_of(email)),
+                })
+                .collect();
+            (*name, deliveries)
+        })
+        .collect();
+    let expected_deliveries = &expected_deliveries;
     let deliveries = wait_for("both alerts delivered on all their channels", TIMEOUT, || async {
         let records = http::get_json(catcher, "/received").await.ok()?;
         let deliveries: Vec<Delivery> = records
@@ -407,7 +403,7 @@ async fn errors_fire_high_then_critical_on_the_documents_channels_in_escalation_
                 .filter(|d| d.alert == *name)
                 .map(|d| (d.receiver.clone(), d.recipients.clone()))
                 .collect();
-            expected_deliveries(name).is_subset(&got)
+            expected_deliveries[name].is_subset(&got)
         });
         complete.then_some(deliveries)
     })
@@ -417,7 +413,7 @@ async fn errors_fire_high_then_critical_on_the_documents_channels_in_escalation_
     for name in names {
         let got: BTreeSet<(String, Vec<String>)> =
             deliveries.iter().filter(|d| d.alert == name).map(|d| (d.receiver.clone(), d.recipients.clone())).collect();
-        assert_eq!(got, expected_deliveries(name), "{name}: the catchers got {deliveries:#?}");
+        assert_eq!(got, expected_deliveries[name], "{name}: the catchers got {deliveries:#?}");
     }
     let first = |name: &str, receiver: &str, recipients: Option<&[String]>| {
         deliveries
@@ -434,7 +430,7 @@ async fn errors_fire_high_then_critical_on_the_documents_channels_in_escalation_
     );
     let steps: Vec<String> = seed().steps_of_level("P1");
     let arrivals: Vec<u64> =
-        steps.iter().map(|step| first("CriticalErrorRate", "email", Some(&step_email(step)))).collect();
+        steps.iter().map(|step| first("CriticalErrorRate", "email", Some(&recipients_of(step)))).collect();
     assert!(arrivals.windows(2).all(|pair| pair[0] < pair[1]), "escalation {steps:?} arrived as {arrivals:?}");
 
     // Alertmanager's own view: each alert's groups are exactly its receivers, so no step beyond
@@ -471,11 +467,7 @@ async fn errors_fire_high_then_critical_on_the_documents_channels_in_escalation_
     assert!(elsewhere.is_empty(), "the Watchdog reached channels: {elsewhere:?}");
 
     // Back to health, for what follows.
-    for pod in live.pods(APPS_NAMESPACE, Some("app=gateway")).await {
-        if let Some(ip) = pod.status.as_ref().and_then(|s| s.pod_ip.as_deref()).and_then(|ip| ip.parse().ok()) {
-            let _ = http::post_json(SocketAddr::new(ip, 8000), "/control", &json!({"errorRate": 0})).await;
-        }
-    }
+    let _ = set_gateway_error_rate(live, 0.0).await;
 }
 
 /// Stage 5: A ServiceMonitor created now becomes an active target once the pod's configuration is

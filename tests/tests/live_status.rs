@@ -19,7 +19,7 @@ use kube::api::{Api, ListParams, Patch, PatchParams};
 use kube::{Client, ResourceExt};
 use serde_json::json;
 use stackscope::api::{ObservabilityStack, WorkloadStatus};
-use stackscope_tests::cluster::{Operator, client, fresh_namespace, install_crds, wait_for};
+use stackscope_tests::cluster::{Operator, client, fresh_namespace, install_crds, pod_ready, wait_for};
 use stackscope_tests::node::node;
 
 /// Pods start in seconds, but images are large and the machine has two loaded cores.
@@ -229,17 +229,7 @@ async fn a_small_stack_becomes_ready_once_its_pods_run() {
         .list(&ListParams::default())
         .await
         .unwrap_or_else(|error| panic!("list pods: {error}"));
-    let not_ready: Vec<String> = pods
-        .items
-        .iter()
-        .filter(|pod| {
-            !pod.status
-                .as_ref()
-                .and_then(|status| status.conditions.as_ref())
-                .is_some_and(|conditions| conditions.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
-        })
-        .map(|pod| pod.name_any())
-        .collect();
+    let not_ready: Vec<String> = pods.items.iter().filter(|pod| !pod_ready(pod)).map(|pod| pod.name_any()).collect();
     assert!(pods.items.len() >= 3 && not_ready.is_empty(), "pods not Ready: {not_ready:?} of {}", pods.items.len());
     operator.stop().await;
 }

@@ -17,7 +17,7 @@
 //! default, for blocks still being uploaded: the backfilled blocks are minutes old here).
 
 use std::collections::BTreeSet;
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -26,7 +26,7 @@ use stackscope::render::Component;
 use stackscope_tests::http::{self, encode};
 use stackscope_tests::process::Process;
 use stackscope_tests::tools::binary;
-use stackscope_tests::{Rendered, at};
+use stackscope_tests::{Rendered, at, loopback_address};
 
 /// Deadline of every wait: compaction of some 500 blocks on a loaded two-core machine.
 const TIMEOUT: Duration = Duration::from_secs(600);
@@ -41,23 +41,9 @@ fn now_seconds() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|elapsed| elapsed.as_secs() as i64).unwrap_or_default()
 }
 
-fn free_address() -> SocketAddr {
-    let port = stackscope_e2e::free_port().unwrap_or_else(|error| panic!("a free port: {error}"));
-    SocketAddr::from((Ipv4Addr::LOCALHOST, port))
-}
-
 /// The arguments of a container of the Prometheus component's workloads.
 fn container_args(rendered: &Rendered, container: &str) -> Vec<String> {
-    rendered
-        .objects(Component::Prometheus, "StatefulSet")
-        .into_iter()
-        .chain(rendered.objects(Component::Prometheus, "Deployment"))
-        .filter_map(|object| object.pointer("/spec/template/spec/containers")?.as_array())
-        .flatten()
-        .find(|candidate| candidate["name"] == container)
-        .and_then(|candidate| candidate["args"].as_array())
-        .map(|args| args.iter().filter_map(Value::as_str).map(str::to_owned).collect())
-        .unwrap_or_else(|| panic!("no container {container} renders"))
+    rendered.container_args(Component::Prometheus, container).unwrap_or_else(|error| panic!("{error}"))
 }
 
 /// The rendered arguments with the flags in `replace` given new values (appended when absent)
@@ -187,7 +173,7 @@ fn backfilled_blocks_are_uploaded_downsampled_and_answered_at_5m_and_1h() {
     let config_file = scratch.path().join("prometheus.yml");
     let config_text = serde_json::json!({"global": global}).to_string();
     std::fs::write(&config_file, config_text).unwrap_or_else(|error| panic!("{error}"));
-    let prometheus_address = free_address();
+    let prometheus_address = loopback_address();
     let prometheus_args = adapted(
         &container_args(&rendered, "prometheus"),
         &[
@@ -212,7 +198,7 @@ fn backfilled_blocks_are_uploaded_downsampled_and_answered_at_5m_and_1h() {
     });
 
     // The sidecar ships every backfilled block.
-    let (sidecar_http, sidecar_grpc) = (free_address(), free_address());
+    let (sidecar_http, sidecar_grpc) = (loopback_address(), loopback_address());
     let sidecar_args = adapted(
         &container_args(&rendered, "thanos-sidecar"),
         &[
@@ -235,7 +221,7 @@ fn backfilled_blocks_are_uploaded_downsampled_and_answered_at_5m_and_1h() {
     assert!(labels["cluster"].is_string(), "{labels}");
 
     // The compactor: compaction, downsampling to 5m and 1h, raw retention.
-    let compactor_http = free_address();
+    let compactor_http = loopback_address();
     let compactor_args = adapted(
         &container_args(&rendered, "thanos-compactor"),
         &[
@@ -270,7 +256,7 @@ fn backfilled_blocks_are_uploaded_downsampled_and_answered_at_5m_and_1h() {
     let (Some(hour_min), Some(hour_max)) = hourly else { panic!("a 1h block without its time range") };
 
     // The Store Gateway serves the bucket; Query answers through it.
-    let (store_http, store_grpc) = (free_address(), free_address());
+    let (store_http, store_grpc) = (loopback_address(), loopback_address());
     let store_args = adapted(
         &container_args(&rendered, "thanos-store"),
         &[
@@ -282,7 +268,7 @@ fn backfilled_blocks_are_uploaded_downsampled_and_answered_at_5m_and_1h() {
         &[],
     );
     let mut store = Process::start("thanos-store", &thanos, &store_args, &[], &logs).unwrap_or_else(|e| panic!("{e}"));
-    let (query_http, query_grpc) = (free_address(), free_address());
+    let (query_http, query_grpc) = (loopback_address(), loopback_address());
     let query_args = adapted(
         &container_args(&rendered, "thanos-query"),
         &[

@@ -6,21 +6,16 @@
 //! rules fire from these names (`stackscope_tests::rule_tests`, `tests/tests/alert_behaviour.rs`).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use stackscope::render::Component;
 use stackscope::render::rules::SELF_MONITORING_FILE;
 use stackscope_tests::process::Process;
-use stackscope_tests::{Rendered, http, promql, tools};
+use stackscope_tests::{Rendered, http, loopback_address, promql, tools};
 
 const TIMEOUT: Duration = Duration::from_secs(120);
-
-fn loopback_port() -> SocketAddr {
-    let port = stackscope_e2e::free_port().unwrap_or_else(|error| panic!("a free port: {error}"));
-    SocketAddr::from((Ipv4Addr::LOCALHOST, port))
-}
 
 fn start(name: &str, tool: &str, binary: &str, args: Vec<String>, dir: &Path) -> Process {
     let program = tools::binary(tool, binary).unwrap_or_else(|error| panic!("{error}"));
@@ -88,7 +83,7 @@ fn every_self_monitoring_rule_reads_metrics_the_components_export() {
         "rule_files": [rules_file.display().to_string()],
     });
     std::fs::write(dir.join("prometheus.yml"), config.to_string()).unwrap_or_else(|error| panic!("{error}"));
-    let prometheus_address = loopback_port();
+    let prometheus_address = loopback_address();
     let mut prometheus = start(
         "prometheus",
         "prometheus",
@@ -107,7 +102,7 @@ fn every_self_monitoring_rule_reads_metrics_the_components_export() {
     });
     std::fs::write(dir.join("alertmanager.yml"), alertmanager_config.to_string())
         .unwrap_or_else(|error| panic!("{error}"));
-    let alertmanager_address = loopback_port();
+    let alertmanager_address = loopback_address();
     let mut alertmanager = start(
         "alertmanager",
         "alertmanager",
@@ -124,7 +119,7 @@ fn every_self_monitoring_rule_reads_metrics_the_components_export() {
     // The compactor over a bucket on the filesystem, waiting for blocks.
     let objstore = format!("type: FILESYSTEM\nconfig:\n  directory: {}\n", dir.join("bucket").display());
     std::fs::write(dir.join("objstore.yml"), objstore).unwrap_or_else(|error| panic!("{error}"));
-    let compactor_address = loopback_port();
+    let compactor_address = loopback_address();
     let mut compactor = start(
         "thanos-compact",
         "thanos",

@@ -25,7 +25,7 @@ use stackscope::api::defaults::LOG_FIELDS;
 use stackscope::render::{Component, alertmanager};
 use stackscope_tests::http::{self, encode, prometheus_api, prometheus_query};
 use stackscope_tests::process::Process;
-use stackscope_tests::{Rendered, at, tools};
+use stackscope_tests::{Rendered, at, loopback_address, tools};
 
 /// Deadline of every wait: generous, for a loaded two-core machine.
 const TIMEOUT: Duration = Duration::from_secs(120);
@@ -51,11 +51,6 @@ fn example_services(rendered: &Rendered) -> Vec<String> {
 
 fn unix_now() -> f64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|elapsed| elapsed.as_secs_f64()).unwrap_or_default()
-}
-
-fn loopback_port() -> SocketAddr {
-    let port = stackscope_e2e::free_port().unwrap_or_else(|error| panic!("a free port: {error}"));
-    SocketAddr::from((Ipv4Addr::LOCALHOST, port))
 }
 
 /// The programs of one test, in a temporary directory; every failure shows how each ended and
@@ -127,7 +122,7 @@ impl Scene {
 
     /// A stand-in for `service` on a free loopback port; its log is `standin-<service>.log`.
     fn standin(&mut self, service: &str, extra: &[&str], envs: &[(&str, String)]) -> SocketAddr {
-        let address = loopback_port();
+        let address = loopback_address();
         let mut args = vec![format!("--service={service}"), format!("--listen={address}")];
         args.extend(extra.iter().map(|arg| (*arg).to_owned()));
         self.start(&format!("standin-{service}"), "standins", "standin", args, envs);
@@ -137,7 +132,7 @@ impl Scene {
 
     /// The catcher: its HTTP and SMTP addresses.
     fn catcher(&mut self) -> (SocketAddr, SocketAddr) {
-        let (web, smtp) = (loopback_port(), loopback_port());
+        let (web, smtp) = (loopback_address(), loopback_address());
         let args = vec![format!("--listen={web}"), format!("--smtp-listen={smtp}")];
         self.start("catcher", "standins", "catcher", args, &[]);
         self.wait_ready("the catcher", web, "/ready");
@@ -147,7 +142,7 @@ impl Scene {
     /// Jaeger v2 with in-memory storage, OTLP/HTTP in and the query API on loopback: the OTLP and
     /// query addresses.
     fn jaeger(&mut self) -> (SocketAddr, SocketAddr) {
-        let (otlp, query, query_grpc) = (loopback_port(), loopback_port(), loopback_port());
+        let (otlp, query, query_grpc) = (loopback_address(), loopback_address(), loopback_address());
         // JSON is YAML: the configuration is built as a value, not as text.
         let config = json!({
             "service": {
@@ -179,7 +174,7 @@ impl Scene {
     /// Prometheus scraping `target` every second, with exemplar storage and native histograms
     /// (the classic buckets kept beside them).
     fn prometheus(&mut self, target: SocketAddr) -> SocketAddr {
-        let address = loopback_port();
+        let address = loopback_address();
         let config = json!({
             "global": {"scrape_interval": SCRAPE_INTERVAL, "evaluation_interval": SCRAPE_INTERVAL},
             "scrape_configs": [{
@@ -202,7 +197,7 @@ impl Scene {
 
     /// Alertmanager running `config` (no cluster): its API address.
     fn alertmanager(&mut self, config: &Value) -> SocketAddr {
-        let address = loopback_port();
+        let address = loopback_address();
         let path = self.write("alertmanager.yml", &config.to_string());
         let args = vec![
             format!("--config.file={}", path.display()),

@@ -7,19 +7,21 @@
 //! Needs `make run` first (its node, stack and stand-ins running); it changes nothing else there
 //! and removes its ServiceMonitor at the end.
 
-use std::net::{IpAddr, SocketAddr};
-use std::path::{Path, PathBuf};
+use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use clap::Parser;
-use k8s_openapi::api::core::v1::{ConfigMap, Service};
+use k8s_openapi::api::core::v1::ConfigMap;
+use kube::Client;
 use kube::api::{Api, DeleteParams, Patch, PatchParams};
-use kube::config::{KubeConfigOptions, Kubeconfig};
-use kube::{Client, Config};
 use serde_json::{Value, json};
 use stackscope_bench::measured::{commit, machine, percentile};
+use stackscope_tests::cluster::client;
 use stackscope_tests::http::asynchronous as http;
+use stackscope_tests::node::{Node, service_address};
+use stackscope_tests::repo_root;
 
 const STACK_NAMESPACE: &str = "observability";
 const APPS_NAMESPACE: &str = "machineavatars";
@@ -40,39 +42,6 @@ struct Arguments {
     /// State directory of `make run`'s node.
     #[arg(long, env = "STACKSCOPE_STATE")]
     state: Option<PathBuf>,
-}
-
-fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-/// The node's kubeconfig, as `tools/node.sh env` exports it.
-fn kubeconfig(repo: &Path, state: &Path) -> Result<PathBuf, String> {
-    let output = std::process::Command::new(repo.join("tools/node.sh"))
-        .env("STACKSCOPE_STATE", state)
-        .arg("env")
-        .output()
-        .map_err(|error| format!("tools/node.sh: {error}"))?;
-    if !output.status.success() {
-        return Err(format!("no node running (run make run first): {}", String::from_utf8_lossy(&output.stderr)));
-    }
-    String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .find_map(|line| line.strip_prefix("export KUBECONFIG="))
-        .map(|path| PathBuf::from(path.trim_matches('"')))
-        .ok_or_else(|| "tools/node.sh env exported no KUBECONFIG".to_owned())
-}
-
-async fn prometheus_address(client: &Client) -> Result<SocketAddr, String> {
-    let service = Api::<Service>::namespaced(client.clone(), STACK_NAMESPACE)
-        .get(PROMETHEUS)
-        .await
-        .map_err(|error| format!("Service {STACK_NAMESPACE}/{PROMETHEUS} (is make run's stack up?): {error}"))?;
-    let spec = service.spec.unwrap_or_default();
-    let ip: IpAddr = spec.cluster_ip.as_deref().and_then(|ip| ip.parse().ok()).ok_or("no cluster IP")?;
-    let port = spec.ports.unwrap_or_default().into_iter().find(|port| port.name.as_deref() == Some("http"));
-    let port = port.and_then(|port| u16::try_from(port.port).ok()).ok_or("no port named http")?;
-    Ok(SocketAddr::new(ip, port))
 }
 
 /// The monitor whose one relabeling writes `marker` into a label of its targets.
@@ -140,12 +109,11 @@ async fn run(arguments: Arguments) -> Result<PathBuf, String> {
     let repo = repo_root();
     let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(std::env::temp_dir);
     let state = arguments.state.unwrap_or_else(|| home.join(".cache/stackscope/control-plane"));
-    let kubeconfig = Kubeconfig::read_from(kubeconfig(&repo, &state)?).map_err(|error| error.to_string())?;
-    let config = Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
+    let node = Node::running(&state).map_err(|error| format!("no node running (run make run first): {error}"))?;
+    let client = client(&node.plane, None).await?;
+    let prometheus = service_address(&client, STACK_NAMESPACE, PROMETHEUS, "http")
         .await
-        .map_err(|error| error.to_string())?;
-    let client = Client::try_from(config).map_err(|error| error.to_string())?;
-    let prometheus = prometheus_address(&client).await?;
+        .map_err(|error| format!("{error} (is make run's stack up?)"))?;
     let measured = commit(&repo);
     let timeout = Duration::from_secs(arguments.timeout_seconds);
     let started = SystemTime::now().duration_since(UNIX_EPOCH).map(|elapsed| elapsed.as_secs()).unwrap_or_default();
